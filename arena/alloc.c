@@ -1,0 +1,270 @@
+/*
+ * The public allocation entry points and their fast paths.
+ *
+ * hak_alloc: size -> class (a table load up to 1 KiB), pop the head page's free list, clear the free marker.
+ * Everything else — bump allocation, full pages, new pages, large and huge blocks — is out of line.
+ *
+ * hak_free: registry lookup (two loads) -> chunk header -> arena; slice index -> page header. The block is
+ * validated before anything is written: its offset in the page must be a multiple of the block size (one
+ * multiply by a reciprocal instead of a division) and below `bump`, and a block that already carries its free
+ * marker is looked up in the page's free list, so foreign pointers, interior pointers and double frees are
+ * reported and ignored at O(1) cost on the common path. Free slices point at a sentinel page whose fields fail
+ * every check, so they need no branch of their own.
+ *
+ * A synchronized arena's lock is held from the first read of its page headers to the last write; an
+ * unsynchronized arena takes no lock and uses no atomics (the registry loads are plain loads on x86 and ARM).
+ */
+#include "arena/internal.h"
+
+HAK_INLINE void arena_lock(hak_arena_t *a)
+{
+    if (a->sync)
+        hak_lock(&a->lock);
+}
+
+HAK_INLINE void arena_unlock(hak_arena_t *a)
+{
+    if (a->sync)
+        hak_unlock(&a->lock);
+}
+
+static HAK_NOINLINE void *fail(hak_arena_t *a, int err)
+{
+    if (a && HAK_CFG_STATS) {
+        arena_lock(a);
+        a->failed_allocs++;
+        arena_unlock(a);
+    }
+    hak_platform_set_errno(err);
+    return NULL;
+}
+
+/* Anything not served by a size class. Takes the arena's lock itself. */
+static HAK_NOINLINE void *alloc_big(hak_arena_t *a, size_t size, size_t align)
+{
+    void *p;
+    arena_lock(a);
+    if (size <= a->slab_size / 2 && align <= HAK_GRANULE / 2)
+        p = _hak_large_alloc(a, size, align);
+    else
+        p = _hak_huge_alloc(a, size, align);
+    if (HAK_CFG_STATS) {
+        if (p)
+            a->allocs++;
+        else
+            a->failed_allocs++;
+    }
+    arena_unlock(a);
+    if (!p)
+        hak_platform_set_errno(HAK_ENOMEM);
+    return p;
+}
+
+static HAK_NOINLINE void *alloc_class_slow(hak_arena_t *a, unsigned cls)
+{
+    void *p = _hak_alloc_slow(a, cls);
+    if (HAK_CFG_STATS) {
+        if (p)
+            a->allocs++;
+        else
+            a->failed_allocs++;
+    }
+    arena_unlock(a);
+    if (!p)
+        hak_platform_set_errno(HAK_ENOMEM);
+    return p;
+}
+
+HAK_INLINE void *alloc_class(hak_arena_t *a, unsigned cls)
+{
+    arena_lock(a);
+    hak_page_t  *page = a->bins[cls].page;
+    hak_block_t *b = page->free;
+    if (HAK_UNLIKELY(!b))
+        return alloc_class_slow(a, cls);
+    page->free = b->next;
+    page->used++;
+    b->marker = 0;
+    if (HAK_CFG_STATS)
+        a->allocs++;
+    arena_unlock(a);
+    return b;
+}
+
+void *hak_alloc(hak_arena_t *a, size_t size)
+{
+    if (HAK_UNLIKELY(!a))
+        return fail(a, HAK_EINVAL);
+    if (HAK_LIKELY(size <= HAK_SMALL_MAX))
+        return alloc_class(a, hak_size_class(size));
+    return alloc_big(a, size, HAK_MIN_ALIGN);
+}
+
+void *hak_calloc(hak_arena_t *a, size_t count, size_t size)
+{
+    size_t bytes;
+    if (__builtin_mul_overflow(count, size, &bytes))
+        return fail(a, a ? HAK_ENOMEM : HAK_EINVAL);
+    void *p = hak_alloc(a, bytes);
+    if (p)
+        memset(p, 0, bytes);
+    return p;
+}
+
+void *hak_aligned_alloc(hak_arena_t *a, size_t align, size_t size)
+{
+    if (!a || align == 0 || (align & (align - 1)))
+        return fail(a, HAK_EINVAL);
+    if (align <= HAK_MIN_ALIGN)
+        return hak_alloc(a, size);
+    if (size <= HAK_SMALL_MAX && align <= HAK_SLICE) {
+        /* A class whose size is a multiple of align has aligned blocks: pages start on 16 KiB boundaries. */
+        for (unsigned cls = hak_size_class(size < align ? align : size); cls < HAK_NUM_CLASSES; cls++)
+            if (_hak_class_size[cls] % align == 0)
+                return alloc_class(a, cls);
+    }
+    return alloc_big(a, size, align);
+}
+
+/* ---- freeing ---- */
+
+enum { BLOCK_SMALL, BLOCK_LARGE, BLOCK_HUGE };
+
+/* Validates that p starts a live block of chunk c; returns its kind or -(error code). Caller holds the lock. */
+HAK_INLINE int classify(hak_arena_t *a, hak_chunk_t *c, const void *p, hak_page_t **pagep)
+{
+    if (HAK_UNLIKELY(c->kind != HAK_CHUNK_SUPERSLAB))
+        return p == ((hak_huge_t *)c)->block ? BLOCK_HUGE : -HAK_ERR_INTERIOR_PTR;
+    hak_superslab_t *ss = (hak_superslab_t *)c;
+    hak_page_t      *page = ss->slice_page[((uintptr_t)p - (uintptr_t)ss) >> HAK_SLICE_SHIFT];
+    uint64_t         off = (uint64_t)((uintptr_t)p - (uintptr_t)page->start);
+    *pagep = page;
+    if (HAK_UNLIKELY(((off * page->recip) >> 40) * page->bsize != off || (const uint8_t *)p >= page->bump))
+        return -HAK_ERR_INTERIOR_PTR;
+    const hak_block_t *b = p;
+    if (HAK_UNLIKELY(b->marker == hak_marker(a, b) || HAK_CFG_DEBUG >= 2) && _hak_page_has_free(page, b))
+        return -HAK_ERR_DOUBLE_FREE;
+    return page->kind == HAK_PAGE_SMALL ? BLOCK_SMALL : BLOCK_LARGE;
+}
+
+static HAK_NOINLINE void report_bad_free(int code, const void *p)
+{
+    _hak_report(code,
+                code == HAK_ERR_DOUBLE_FREE    ? "double free ignored"
+                : code == HAK_ERR_FOREIGN_PTR ? "free of a pointer hakmem does not own, ignored"
+                                              : "free of a pointer that is not the start of a live block, ignored",
+                p);
+}
+
+/* Registry lookup; NULL (after reporting) if hakmem does not own p or its arena is gone. */
+HAK_INLINE hak_chunk_t *owner_chunk(const void *p, bool report)
+{
+    hak_chunk_t *c = _hak_registry_find(p);
+    if (HAK_UNLIKELY(!c || !c->arena)) {
+        if (report)
+            report_bad_free(HAK_ERR_FOREIGN_PTR, p);
+        return NULL;
+    }
+    return c;
+}
+
+static HAK_NOINLINE void free_rare(hak_arena_t *a, hak_chunk_t *c, hak_page_t *page, int kind, void *p)
+{
+    if (kind == BLOCK_HUGE)
+        _hak_huge_free(a, (hak_huge_t *)c);
+    else
+        _hak_large_free(a, (hak_superslab_t *)c, page);
+    if (HAK_CFG_STATS)
+        a->frees++;
+    arena_unlock(a);
+    (void)p;
+}
+
+static HAK_NOINLINE void free_bad(hak_arena_t *a, int kind, void *p)
+{
+    arena_unlock(a);
+    report_bad_free(-kind, p);
+}
+
+void hak_free(void *p)
+{
+    if (HAK_UNLIKELY(!p))
+        return;
+    hak_chunk_t *c = owner_chunk(p, true);
+    if (HAK_UNLIKELY(!c))
+        return;
+    hak_arena_t *a = c->arena;
+    hak_page_t  *page = NULL;
+    arena_lock(a);
+    int kind = classify(a, c, p, &page);
+    if (HAK_UNLIKELY(kind != BLOCK_SMALL)) {
+        if (kind < 0)
+            free_bad(a, kind, p);
+        else
+            free_rare(a, c, page, kind, p);
+        return;
+    }
+    hak_block_t *b = p;
+    if (HAK_CFG_DEBUG >= 2 && page->bsize > sizeof *b)
+        memset(b + 1, 0xdf, page->bsize - sizeof *b);
+    b->next = page->free;
+    b->marker = hak_marker(a, b);
+    page->free = b;
+    if (HAK_CFG_STATS)
+        a->frees++;
+    if (HAK_UNLIKELY(--page->used == 0 || !page->in_bin))
+        _hak_page_after_free(a, page);
+    arena_unlock(a);
+}
+
+/* Usable size and owner of a live block, or 0 (reporting when asked). */
+static size_t live_block(const void *p, hak_arena_t **owner, bool report)
+{
+    hak_chunk_t *c = owner_chunk(p, report);
+    if (!c)
+        return 0;
+    hak_arena_t *a = c->arena;
+    hak_page_t  *page = NULL;
+    arena_lock(a);
+    int    kind = classify(a, c, p, &page);
+    size_t size = kind == BLOCK_HUGE ? ((hak_huge_t *)c)->bsize : kind >= 0 ? page->bsize : 0;
+    arena_unlock(a);
+    if (kind < 0 && report)
+        report_bad_free(-kind, p);
+    if (owner)
+        *owner = kind >= 0 ? a : NULL;
+    return size;
+}
+
+size_t hak_usable_size(const void *p)
+{
+    return p ? live_block(p, NULL, false) : 0;
+}
+
+hak_arena_t *hak_arena_of(const void *p)
+{
+    hak_arena_t *a = NULL;
+    if (p)
+        live_block(p, &a, false);
+    return a;
+}
+
+void *hak_realloc(hak_arena_t *a, void *p, size_t size)
+{
+    if (!a)
+        return fail(a, HAK_EINVAL);
+    if (!p)
+        return hak_alloc(a, size);
+    hak_arena_t *owner = NULL;
+    size_t       usable = live_block(p, &owner, true);
+    if (!owner)
+        return fail(a, HAK_EINVAL);
+    if (owner == a && size <= usable && size > usable / 2)
+        return p;
+    void *q = hak_alloc(a, size);
+    if (!q)
+        return NULL;
+    memcpy(q, p, size < usable ? size : usable);
+    hak_free(p);
+    return q;
+}

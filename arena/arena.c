@@ -1,0 +1,412 @@
+/*
+ * Arena lifecycle, limits, accounting and error reporting.
+ *
+ * An arena struct comes from the caller's pool (pool arenas) or from a process-wide free list refilled in
+ * 64 KiB metadata chunks; structs of destroyed arenas go back on that list and are never unmapped, so creating
+ * and destroying arenas costs no syscall in steady state. The byte counters (`committed`, `reserved`, `dirty`)
+ * change only on slow paths, under the arena's lock, through _hak_commit_add/_sub; the cap (`limit`) is checked
+ * before any new memory is committed, after first giving back the arena's own empty memory.
+ *
+ * Chunks (SuperSlabs and huge blocks) come from the platform, or for pool arenas from the pool's free-extent
+ * list (address-ordered, first fit, coalescing; small, since a pool holds few chunks).
+ *
+ * The global lock guards the registry writes (registry.c), the SuperSlab cache (superslab.c), the arena-struct
+ * free list and the error handler. It is taken after an arena lock, never before one.
+ */
+#include "arena/internal.h"
+
+static hak_lock_t    g_lock;
+static hak_arena_t  *g_free_arenas;
+static uint8_t      *g_meta_cur, *g_meta_end;
+static hak_error_fn *g_handler;
+static void         *g_handler_arg;
+static uint64_t      g_seed = 0x9e3779b97f4a7c15u;
+static atomic_int    g_env_policy = -1; /* -1: not read yet; 0: unset; else a hak_policy_t */
+
+void _hak_global_lock(void)
+{
+    hak_lock(&g_lock);
+}
+
+void _hak_global_unlock(void)
+{
+    hak_unlock(&g_lock);
+}
+
+/* ---- errors ---- */
+
+static char *append(char *out, char *end, const char *s)
+{
+    while (*s && out < end)
+        *out++ = *s++;
+    return out;
+}
+
+static void default_handler(int code, const char *message, void *ptr, void *arg)
+{
+    (void)code, (void)arg;
+    char line[160], *o = line, *end = line + sizeof line - 1;
+    o = append(o, end, "hakmem: ");
+    o = append(o, end, message);
+    if (ptr) {
+        char hex[2 + 2 * sizeof(uintptr_t) + 1], *h = hex + sizeof hex - 1;
+        uintptr_t v = (uintptr_t)ptr;
+        *h = 0;
+        do
+            *--h = "0123456789abcdef"[v & 15];
+        while (v >>= 4);
+        *--h = 'x', *--h = '0';
+        o = append(o, end, " (");
+        o = append(o, end, h);
+        o = append(o, end, ")");
+    }
+    *o = 0;
+    hak_platform_error_output(line);
+}
+
+void hak_set_error_handler(hak_error_fn *fn, void *arg)
+{
+    hak_lock(&g_lock);
+    g_handler = fn;
+    g_handler_arg = fn ? arg : NULL;
+    hak_unlock(&g_lock);
+}
+
+void _hak_report(int code, const char *msg, const void *ptr)
+{
+    hak_lock(&g_lock);
+    hak_error_fn *fn = g_handler ? g_handler : default_handler;
+    void         *arg = g_handler_arg;
+    hak_unlock(&g_lock);
+    fn(code, msg, (void *)ptr, arg);
+    if (HAK_CFG_INVALID_FREE_ABORT && code != HAK_ERR_CORRUPT)
+        hak_platform_abort();
+}
+
+void _hak_assert_fail(const char *what, const char *file, int line)
+{
+    (void)line;
+    char msg[200], *o = msg, *end = msg + sizeof msg - 1;
+    o = append(o, end, "internal assertion failed: ");
+    o = append(o, end, what);
+    o = append(o, end, " at ");
+    o = append(o, end, file);
+    *o = 0;
+    hak_platform_error_output(msg);
+    hak_platform_abort();
+}
+
+/* ---- accounting and limits ---- */
+
+void _hak_commit_add(hak_arena_t *a, size_t bytes)
+{
+    a->committed += bytes;
+    if (a->committed > a->peak_committed)
+        a->peak_committed = a->committed;
+}
+
+void _hak_commit_sub(hak_arena_t *a, size_t bytes)
+{
+    HAK_ASSERT(a->committed >= bytes);
+    a->committed -= bytes;
+}
+
+bool _hak_limit_allows(hak_arena_t *a, size_t more)
+{
+    if (!a->limit || (a->committed <= a->limit && more <= a->limit - a->committed))
+        return true;
+    _hak_purge(a, 0); /* give back our own empty memory, then look again */
+    return a->committed <= a->limit && more <= a->limit - a->committed;
+}
+
+/* ---- chunks: from the platform or from the caller's pool ---- */
+
+static void *pool_take(hak_arena_t *a, size_t size, size_t align)
+{
+    for (hak_extent_t **link = &a->pool_free; *link; link = &(*link)->next) {
+        hak_extent_t *e = *link;
+        uintptr_t     s = (uintptr_t)e, end = s + e->size;
+        uintptr_t     at = (s + align - 1) & ~(uintptr_t)(align - 1);
+        if (at < s || at > end || end - at < size)
+            continue;
+        hak_extent_t *next = e->next;
+        uintptr_t     tail = at + size;
+        if (tail < end) { /* the remainder after the chunk stays free */
+            hak_extent_t *t = (hak_extent_t *)tail;
+            t->size = end - tail;
+            t->next = next;
+            next = t;
+        }
+        if (at > s) { /* so does the part before it */
+            e->size = at - s;
+            e->next = next;
+        } else {
+            *link = next;
+        }
+        return (void *)at;
+    }
+    return NULL;
+}
+
+static void pool_give(hak_arena_t *a, void *base, size_t size)
+{
+    hak_extent_t **link = &a->pool_free, *prev = NULL;
+    while (*link && (uintptr_t)*link < (uintptr_t)base)
+        prev = *link, link = &(*link)->next;
+    hak_extent_t *e = base, *next = *link;
+    e->size = size;
+    e->next = next;
+    if (next && (uintptr_t)e + e->size == (uintptr_t)next)
+        e->size += next->size, e->next = next->next;
+    if (prev && (uintptr_t)prev + prev->size == (uintptr_t)e) {
+        prev->size += e->size, prev->next = e->next;
+        return;
+    }
+    *link = e;
+}
+
+void *_hak_chunk_get(hak_arena_t *a, size_t size, size_t align)
+{
+    if (align < HAK_GRANULE)
+        align = HAK_GRANULE;
+    if (a->pool)
+        return pool_take(a, size, align);
+    unsigned calls = 0;
+    void    *p = hak_platform_map(size, align, &calls);
+    a->platform_calls += calls;
+    return p;
+}
+
+void _hak_chunk_put(hak_arena_t *a, void *base, size_t size)
+{
+    if (a->pool) {
+        pool_give(a, base, size);
+        return;
+    }
+    unsigned calls = 0;
+    hak_platform_unmap(base, size, &calls);
+    a->platform_calls += calls;
+}
+
+/* ---- arena structs ---- */
+
+#define ARENA_STRUCT_SIZE ((sizeof(hak_arena_t) + 63) & ~(size_t)63)
+#define META_CHUNK        ((size_t)64 * 1024)
+
+static hak_arena_t *arena_struct_get(void)
+{
+    hak_lock(&g_lock);
+    hak_arena_t *a = g_free_arenas;
+    if (a) {
+        g_free_arenas = a->next_free;
+    } else {
+        if ((size_t)(g_meta_end - g_meta_cur) < ARENA_STRUCT_SIZE) {
+            unsigned calls = 0;
+            uint8_t *m = hak_platform_map(META_CHUNK, hak_platform_page_size(), &calls);
+            if (m && !hak_platform_commit(m, META_CHUNK, &calls)) {
+                hak_platform_unmap(m, META_CHUNK, &calls);
+                m = NULL;
+            }
+            if (m)
+                g_meta_cur = m, g_meta_end = m + META_CHUNK;
+        }
+        if ((size_t)(g_meta_end - g_meta_cur) >= ARENA_STRUCT_SIZE) {
+            a = (hak_arena_t *)g_meta_cur;
+            g_meta_cur += ARENA_STRUCT_SIZE;
+        }
+    }
+    hak_unlock(&g_lock);
+    return a;
+}
+
+static void arena_struct_put(hak_arena_t *a)
+{
+    hak_lock(&g_lock);
+    a->next_free = g_free_arenas;
+    g_free_arenas = a;
+    hak_unlock(&g_lock);
+}
+
+static bool str_eq(const char *a, const char *b)
+{
+    while (*a && *a == *b)
+        a++, b++;
+    return *a == *b;
+}
+
+static hak_policy_t default_policy(void)
+{
+    int p = atomic_load_explicit(&g_env_policy, memory_order_relaxed);
+    if (p < 0) {
+        const char *s = hak_platform_getenv("HAKMEM_POLICY");
+        p = !s ? 0 : str_eq(s, "fast") ? HAK_POLICY_FAST : str_eq(s, "lean") ? HAK_POLICY_LEAN : 0;
+        atomic_store_explicit(&g_env_policy, p, memory_order_relaxed);
+    }
+    return p ? (hak_policy_t)p : (hak_policy_t)HAK_CFG_POLICY;
+}
+
+size_t hak_pool_size_min(size_t slab_size)
+{
+    if (!slab_size)
+        slab_size = HAK_CFG_SLAB_SIZE;
+    return ARENA_STRUCT_SIZE + HAK_GRANULE + slab_size;
+}
+
+static bool valid_slab_size(size_t s)
+{
+    return s >= HAK_SLAB_SIZE_MIN && s <= HAK_SLAB_SIZE_MAX && (s & (s - 1)) == 0;
+}
+
+int hak_arena_create(hak_arena_t **out, const hak_arena_config_t *cfg)
+{
+    if (!out)
+        return HAK_EINVAL;
+    *out = NULL;
+    hak_arena_config_t c = {0};
+    if (cfg)
+        c = *cfg;
+    if (!c.slab_size)
+        c.slab_size = HAK_CFG_SLAB_SIZE;
+    if (!valid_slab_size(c.slab_size) || (unsigned)c.policy > HAK_POLICY_LEAN ||
+        (c.flags & ~HAK_ARENA_UNSYNCHRONIZED) || (!c.pool && c.pool_size))
+        return HAK_EINVAL;
+
+    hak_arena_t *a;
+    uint8_t     *chunks = NULL;
+    size_t       chunk_bytes = 0;
+    if (c.pool) {
+        uintptr_t base = (uintptr_t)c.pool;
+        if ((base & (HAK_MIN_ALIGN - 1)) || c.pool_size < ARENA_STRUCT_SIZE || base + c.pool_size < base)
+            return HAK_EINVAL;
+        uintptr_t first = (base + ARENA_STRUCT_SIZE + HAK_GRANULE - 1) & ~(uintptr_t)(HAK_GRANULE - 1);
+        uintptr_t last = (base + c.pool_size) & ~(uintptr_t)(HAK_GRANULE - 1);
+        if (last <= first || last - first < c.slab_size)
+            return HAK_EINVAL;
+        a = (hak_arena_t *)base;
+        chunks = (uint8_t *)first;
+        chunk_bytes = last - first;
+    } else if (!(a = arena_struct_get())) {
+        return HAK_ENOMEM;
+    }
+
+    memset(a, 0, sizeof *a);
+    for (unsigned i = 0; i < HAK_NUM_CLASSES; i++)
+        a->bins[i].page = &_hak_empty_page;
+    a->sync = HAK_CFG_THREADS && !(c.flags & HAK_ARENA_UNSYNCHRONIZED);
+    a->flags = c.flags;
+    a->policy = (uint8_t)(c.policy ? c.policy : default_policy());
+    a->slab_size = c.slab_size;
+    a->limit = c.limit;
+    if (c.pool) {
+        a->in_pool = true;
+        a->pool = chunks;
+        a->pool_size = chunk_bytes;
+        a->pool_free = (hak_extent_t *)chunks;
+        a->pool_free->next = NULL;
+        a->pool_free->size = chunk_bytes;
+    }
+    if (c.name) {
+        size_t n = 0;
+        while (c.name[n] && n < HAK_NAME_MAX - 1)
+            a->name[n] = c.name[n], n++;
+    }
+    /* The free-marker key: distinct per arena, unknown to the program (it is not secret against an attacker
+     * who can read the heap; the hardened mode of a later issue encodes links properly). */
+    hak_lock(&g_lock);
+    uint64_t z = (g_seed += 0x9e3779b97f4a7c15u) ^ (uint64_t)(uintptr_t)a;
+    hak_unlock(&g_lock);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
+    a->cookie = (uintptr_t)(z ^ (z >> 31)) | 1;
+    a->magic = HAK_ARENA_MAGIC;
+    *out = a;
+    return 0;
+}
+
+void hak_arena_destroy(hak_arena_t *a)
+{
+    if (!a)
+        return;
+    if (a->magic != HAK_ARENA_MAGIC) {
+        _hak_report(HAK_ERR_BAD_ARENA, "hak_arena_destroy of a handle that is not a live arena", a);
+        return;
+    }
+    hak_lock(&a->lock);
+    _hak_huge_drop_all(a);
+    _hak_slabs_drop_all(a, true);
+    a->magic = 0;
+    hak_unlock(&a->lock);
+    if (!a->in_pool)
+        arena_struct_put(a);
+}
+
+void hak_arena_reset(hak_arena_t *a)
+{
+    if (!a || a->magic != HAK_ARENA_MAGIC)
+        return;
+    hak_lock(&a->lock);
+    _hak_huge_drop_all(a);
+    _hak_bins_clear(a);
+    for (hak_superslab_t *ss = a->slabs; ss; ss = ss->next)
+        _hak_slab_reset(ss);
+    if (a->policy == HAK_POLICY_LEAN)
+        _hak_purge(a, 1);
+    hak_unlock(&a->lock);
+}
+
+size_t hak_arena_trim(hak_arena_t *a)
+{
+    if (!a || a->magic != HAK_ARENA_MAGIC)
+        return 0;
+    hak_lock(&a->lock);
+    size_t before = a->committed;
+    _hak_purge(a, 0);
+    size_t released = before - a->committed;
+    hak_unlock(&a->lock);
+    return released;
+}
+
+int hak_arena_stats(const hak_arena_t *ca, hak_arena_stats_t *out)
+{
+    if (!ca || !out)
+        return HAK_EINVAL;
+    if (ca->magic != HAK_ARENA_MAGIC)
+        return HAK_ERR_BAD_ARENA;
+    hak_arena_t *a = (hak_arena_t *)ca; /* the lock is state, not content */
+    hak_lock(&a->lock);
+    size_t in_use = 0;
+    for (hak_superslab_t *ss = a->slabs; ss; ss = ss->next)
+        for (uint32_t i = 1; i < ss->nslices; i++) {
+            hak_page_t *p = ss->slice_page[i];
+            if (p != &_hak_free_slice && p->slice == i)
+                in_use += (size_t)p->used * p->bsize;
+        }
+    for (hak_huge_t *h = a->huge; h; h = h->next)
+        in_use += h->bsize;
+    *out = (hak_arena_stats_t){
+        .in_use = in_use,
+        .committed = a->committed,
+        .reserved = a->reserved,
+        .peak_committed = a->peak_committed,
+        .limit = a->limit,
+        .superslabs = a->nslabs,
+        .allocs = a->allocs,
+        .frees = a->frees,
+        .failed_allocs = a->failed_allocs,
+        .platform_calls = a->platform_calls,
+    };
+    hak_unlock(&a->lock);
+    return 0;
+}
+
+int hak_arena_check(hak_arena_t *a)
+{
+    if (!a)
+        return HAK_EINVAL;
+    if (a->magic != HAK_ARENA_MAGIC)
+        return HAK_ERR_BAD_ARENA;
+    hak_lock(&a->lock);
+    int rc = _hak_check_locked(a);
+    hak_unlock(&a->lock);
+    return rc;
+}

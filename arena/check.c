@@ -1,0 +1,141 @@
+/*
+ * hak_arena_check: the whole-structure validator, usable in release builds (tests call it after every step of
+ * their random runs). It re-derives every redundant fact from the primary ones and compares: slice maps
+ * against page headers, page counts against free lists, the registry against the chunks, byte counters against
+ * the bitmaps, bins against page states. A free list is walked at most `capacity` steps, so a cycle is found
+ * as a count mismatch rather than a hang. The first failure is reported to the error handler with its name.
+ */
+#include "arena/internal.h"
+
+#define FAIL(what)                                                                                          \
+    do {                                                                                                    \
+        _hak_report(HAK_ERR_CORRUPT, "hak_arena_check: " what, obj);                                        \
+        return HAK_ERR_CORRUPT;                                                                             \
+    } while (0)
+
+static int check_page(hak_arena_t *a, hak_superslab_t *ss, hak_page_t *page)
+{
+    const void *obj = page;
+    uint8_t    *start = (uint8_t *)ss + ((size_t)page->slice << HAK_SLICE_SHIFT);
+    if (page->start != start || page->nslices == 0 || page->slice + page->nslices > ss->nslices)
+        FAIL("page outside its SuperSlab");
+    size_t span = (size_t)page->nslices << HAK_SLICE_SHIFT;
+    if (page->bsize == 0 || page->recip != (((uint64_t)1 << 40) + page->bsize - 1) / page->bsize)
+        FAIL("page block size");
+    if (page->kind == HAK_PAGE_LARGE) {
+        if (page->bsize != span || page->used != 1 || page->free || page->bump != start + span)
+            FAIL("large page state");
+        return 0;
+    }
+    if (page->kind != HAK_PAGE_SMALL || page->cls >= HAK_NUM_CLASSES || page->bsize != _hak_class_size[page->cls])
+        FAIL("small page class");
+    size_t capacity = span / page->bsize;
+    if (page->end != start + capacity * page->bsize || page->bump < start || page->bump > page->end ||
+        (size_t)(page->bump - start) % page->bsize)
+        FAIL("small page bounds");
+    size_t handed = (size_t)(page->bump - start) / page->bsize, nfree = 0;
+    for (hak_block_t *b = page->free; b; b = b->next) {
+        obj = b;
+        if (++nfree > handed)
+            FAIL("free list longer than the blocks handed out (cycle?)");
+        if ((uint8_t *)b < start || (uint8_t *)b >= page->bump || (size_t)((uint8_t *)b - start) % page->bsize)
+            FAIL("free list link outside its page or misaligned");
+        if (b->marker != hak_marker(a, b))
+            FAIL("free block lost its free marker (written after free?)");
+    }
+    obj = page;
+    if (nfree + page->used != handed)
+        FAIL("live + free blocks differ from blocks handed out");
+    return 0;
+}
+
+static int check_slab(hak_arena_t *a, hak_superslab_t *ss, size_t *committed, size_t *dirty, size_t *in_bins)
+{
+    const void *obj = ss;
+    if (ss->chunk.magic != HAK_CHUNK_MAGIC || ss->chunk.kind != HAK_CHUNK_SUPERSLAB || ss->chunk.arena != a ||
+        ss->chunk.size != a->slab_size || ss->nslices != (a->slab_size >> HAK_SLICE_SHIFT))
+        FAIL("SuperSlab header");
+    for (size_t off = 0; off < ss->chunk.size; off += HAK_GRANULE)
+        if (_hak_registry_find((uint8_t *)ss + off) != &ss->chunk)
+            FAIL("registry does not map the SuperSlab");
+    if (!(ss->commit_map[0] & 1) || (ss->free_map[0] & 1) || ss->slice_page[0] != &_hak_free_slice)
+        FAIL("header slice state");
+    uint32_t nfree = 0;
+    for (uint32_t i = 0; i < ss->nslices; i++) {
+        bool free = (ss->free_map[i >> 6] >> (i & 63)) & 1, comm = (ss->commit_map[i >> 6] >> (i & 63)) & 1;
+        *committed += comm ? HAK_SLICE : 0;
+        if (free) {
+            nfree++;
+            *dirty += comm ? HAK_SLICE : 0;
+            if (ss->slice_page[i] != &_hak_free_slice)
+                FAIL("free slice mapped to a page");
+            continue;
+        }
+        if (i == 0)
+            continue;
+        hak_page_t *page = ss->slice_page[i];
+        if (!comm)
+            FAIL("slice of a page not committed");
+        if (page < ss->pages || page >= ss->pages + ss->nslices || i < page->slice ||
+            i >= (uint32_t)page->slice + page->nslices)
+            FAIL("slice mapped to a page that does not cover it");
+        if (page->slice == i) {
+            int rc = check_page(a, ss, page);
+            if (rc)
+                return rc;
+            *in_bins += page->in_bin;
+        }
+    }
+    if (nfree != ss->nfree)
+        FAIL("free slice count");
+    return 0;
+}
+
+int _hak_check_locked(hak_arena_t *a)
+{
+    const void *obj = a;
+    size_t      committed = 0, dirty = 0, in_bins = 0, nslabs = 0, nhuge = 0, reserved = 0;
+    for (hak_superslab_t *ss = a->slabs; ss; ss = ss->next) {
+        obj = ss;
+        if (++nslabs > a->nslabs || (ss->next && ss->next->prev != ss))
+            FAIL("SuperSlab list");
+        reserved += ss->chunk.size;
+        int rc = check_slab(a, ss, &committed, &dirty, &in_bins);
+        if (rc)
+            return rc;
+    }
+    for (hak_huge_t *h = a->huge; h; h = h->next) {
+        obj = h;
+        if (++nhuge > a->nhuge || (h->next && h->next->prev != h) || h->chunk.magic != HAK_CHUNK_MAGIC ||
+            h->chunk.kind != HAK_CHUNK_HUGE || h->chunk.arena != a || _hak_registry_find(h->block) != &h->chunk ||
+            (uint8_t *)h->block + h->bsize != (uint8_t *)h + h->chunk.size)
+            FAIL("huge block");
+        committed += h->chunk.size;
+        reserved += h->chunk.size;
+    }
+    obj = a;
+    if (nslabs != a->nslabs || nhuge != a->nhuge)
+        FAIL("chunk counts");
+    if (committed != a->committed || dirty != a->dirty || reserved != a->reserved || a->peak_committed < committed)
+        FAIL("byte counters disagree with the slice maps");
+    if (a->limit && a->committed > a->limit)
+        FAIL("committed above the limit");
+    size_t linked = 0;
+    for (unsigned cls = 0; cls < HAK_NUM_CLASSES; cls++) {
+        hak_page_t *page = a->bins[cls].page;
+        if (!page)
+            FAIL("bin without a page");
+        if (page == &_hak_empty_page)
+            continue;
+        for (hak_page_t *prev = NULL; page; prev = page, page = page->next) {
+            obj = page;
+            if (++linked > in_bins || page->prev != prev || !page->in_bin || page->kind != HAK_PAGE_SMALL ||
+                page->cls != cls || hak_page_slab(page)->chunk.arena != a)
+                FAIL("bin list");
+        }
+    }
+    obj = a;
+    if (linked != in_bins)
+        FAIL("pages marked in a bin but not linked");
+    return 0;
+}

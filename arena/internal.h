@@ -1,0 +1,248 @@
+/*
+ * Internal structures of the hakmem core, shared by the files of arena/.
+ *
+ * Memory layout. Every region hakmem gets from the platform is a chunk, aligned to HAK_GRANULE (512 KiB) and
+ * entered in the address registry (registry.c), which maps each 512 KiB granule to the chunk header covering
+ * it: that is how hak_free finds a block's arena from its address alone, in O(1) and without a lock, and how it
+ * recognises pointers that are not ours. A chunk is either
+ *  - a SuperSlab (slab_size bytes) cut into 16 KiB slices. Slice 0 holds the header below; the others are
+ *    free, or belong to a page: a run of slices holding blocks of one size class (small pages), or a single
+ *    block (large pages). slice_page[] maps each slice to its page header, so a block's page is one index away.
+ *  - a huge block: one block larger than half a SuperSlab, with a small header at the start of its mapping.
+ *
+ * Small pages. A page hands out blocks from its LIFO free list, and when that is empty from `bump`, the first
+ * never-used block: untouched memory stays untouched (and off RSS) until needed. A free block's first word is
+ * the free-list link and its second the free marker `cookie ^ address`: a free whose block already carries the
+ * marker is confirmed as a double free by walking that page's free list, so release builds detect double
+ * frees in O(1) on the common path. Allocation clears the marker.
+ *
+ * Bins. Each arena has one bin per size class: a list of pages that still have free blocks; its head is the
+ * page allocation serves from. A page that runs out is unlinked (`in_bin` false) and relinked by the next free
+ * into it. An emptied page other than the head gives its slices back to its SuperSlab.
+ *
+ * Locking. A synchronized arena has one lock protecting everything reachable from it (bins, pages, slice maps,
+ * counters). The global lock (g_lock in arena.c) protects the registry writes, the SuperSlab cache and the
+ * arena-struct free list. Order: arena lock, then global lock; never the reverse.
+ */
+#ifndef HAK_INTERNAL_H
+#define HAK_INTERNAL_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "config/hak_config.h"
+#include "hakmem.h"
+#include "platform/platform.h"
+
+#define HAK_LIKELY(x)   __builtin_expect(!!(x), 1)
+#define HAK_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define HAK_INLINE      static inline __attribute__((always_inline))
+#define HAK_NOINLINE    __attribute__((noinline))
+
+/* ---- geometry ---- */
+#define HAK_GRANULE_SHIFT 19 /* registry granule = smallest SuperSlab = chunk alignment */
+#define HAK_GRANULE       ((size_t)1 << HAK_GRANULE_SHIFT)
+#define HAK_SLICE_SHIFT   14
+#define HAK_SLICE         ((size_t)1 << HAK_SLICE_SHIFT)
+#define HAK_MAX_SLICES    (HAK_SLAB_SIZE_MAX >> HAK_SLICE_SHIFT)
+#define HAK_MAP_WORDS     (HAK_MAX_SLICES / 64)
+#define HAK_SMALL_MAX     ((size_t)32 * 1024) /* largest size-class block */
+#define HAK_NUM_CLASSES   72                  /* 16..128 by 16, then 8 classes per doubling up to 32 KiB */
+#define HAK_PAGE_MIN_SLICES 4                 /* a small page spans at least 64 KiB */
+#define HAK_HUGE_HDR      64                  /* bytes before a huge block at the start of its mapping */
+
+_Static_assert(HAK_SLAB_SIZE_MIN == HAK_GRANULE, "the registry granule is the smallest SuperSlab");
+_Static_assert(HAK_MAX_SLICES % 64 == 0, "slice maps are whole 64-bit words");
+
+/* ---- checks graded by debug level (STYLE.md: cheap always, internal at 1, expensive at 3) ---- */
+void _hak_assert_fail(const char *what, const char *file, int line);
+#define HAK_ASSERT(c)                                                                                      \
+    do {                                                                                                   \
+        if (HAK_CFG_DEBUG >= 1 && HAK_UNLIKELY(!(c)))                                                       \
+            _hak_assert_fail(#c, __FILE__, __LINE__);                                                       \
+    } while (0)
+
+/* ---- locks: a test-and-test-and-set spinlock; compiled out without threads ---- */
+typedef struct { atomic_uint held; } hak_lock_t;
+
+HAK_INLINE void hak_lock(hak_lock_t *l)
+{
+    if (!HAK_CFG_THREADS)
+        return;
+    while (atomic_exchange_explicit(&l->held, 1, memory_order_acquire)) {
+        for (unsigned spins = 0; atomic_load_explicit(&l->held, memory_order_relaxed); spins++)
+            if (spins > 64)
+                hak_platform_yield();
+    }
+}
+
+HAK_INLINE void hak_unlock(hak_lock_t *l)
+{
+    if (HAK_CFG_THREADS)
+        atomic_store_explicit(&l->held, 0, memory_order_release);
+}
+
+/* ---- chunks ---- */
+enum { HAK_CHUNK_SUPERSLAB = 1, HAK_CHUNK_HUGE = 2 };
+#define HAK_CHUNK_MAGIC 0x68616b6du /* "hakm" */
+
+typedef struct hak_chunk {
+    uint32_t     magic;
+    uint32_t     kind;
+    hak_arena_t *arena; /* owner; NULL while a SuperSlab sits in the process-wide cache */
+    size_t       size;  /* bytes mapped */
+} hak_chunk_t;
+
+/* A free block: the link and the free marker (blocks are at least 16 bytes). */
+typedef struct hak_block {
+    struct hak_block *next;
+    uintptr_t         marker;
+} hak_block_t;
+
+enum { HAK_PAGE_FREE = 0, HAK_PAGE_SMALL = 1, HAK_PAGE_LARGE = 2 };
+
+typedef struct hak_page {
+    hak_block_t     *free;     /* LIFO free list */
+    uint32_t         used;     /* live blocks */
+    uint32_t         bsize;    /* block size */
+    uint8_t         *bump;     /* first never-used block */
+    uint8_t         *end;      /* end of the last whole block */
+    uint8_t         *start;    /* first block */
+    uint64_t         recip;    /* ceil(2^40 / bsize): offset -> block index without a division */
+    struct hak_page *next, *prev; /* bin list */
+    uint16_t         slice;    /* first slice index in its SuperSlab */
+    uint16_t         nslices;
+    uint8_t          kind;     /* HAK_PAGE_* */
+    uint8_t          cls;
+    bool             in_bin;
+} hak_page_t;
+
+typedef struct hak_superslab {
+    hak_chunk_t           chunk;
+    struct hak_superslab *next, *prev; /* the arena's list, or the cache */
+    uint32_t              nslices;
+    uint32_t              nfree;                      /* free slices */
+    uint64_t              free_map[HAK_MAP_WORDS];    /* 1 = slice free */
+    uint64_t              commit_map[HAK_MAP_WORDS];  /* 1 = slice committed (slice 0 always) */
+    hak_page_t           *slice_page[HAK_MAX_SLICES]; /* slice -> its page (a FREE sentinel when free) */
+    hak_page_t            pages[HAK_MAX_SLICES];      /* header of the page starting at each slice */
+} hak_superslab_t;
+_Static_assert(sizeof(hak_superslab_t) <= HAK_SLICE, "a SuperSlab header fits in slice 0");
+
+typedef struct hak_huge {
+    hak_chunk_t      chunk;
+    struct hak_huge *next, *prev;
+    void            *block;
+    size_t           bsize; /* usable bytes from block to the end of the mapping */
+} hak_huge_t;
+_Static_assert(sizeof(hak_huge_t) <= HAK_HUGE_HDR, "huge header fits before the block");
+
+typedef struct hak_bin {
+    hak_page_t *page; /* head of the list of pages with free blocks; &_hak_empty_page when none */
+} hak_bin_t;
+
+/* Free extent of a caller pool (kept inside the free memory itself, address-ordered). */
+typedef struct hak_extent {
+    struct hak_extent *next;
+    size_t             size;
+} hak_extent_t;
+
+#define HAK_ARENA_MAGIC 0x6172656eu /* "aren" */
+#define HAK_NAME_MAX    32
+
+struct hak_arena {
+    hak_bin_t  bins[HAK_NUM_CLASSES]; /* hot: first */
+    uintptr_t  cookie;                /* free-marker key */
+    bool       sync;
+    hak_lock_t lock;
+    uint64_t   allocs, frees, failed_allocs;
+
+    uint32_t         magic;
+    uint8_t          policy; /* HAK_POLICY_FAST or HAK_POLICY_LEAN */
+    unsigned         flags;
+    size_t           slab_size;
+    size_t           limit;
+    size_t           committed, reserved, peak_committed;
+    size_t           dirty; /* committed bytes of free slices (what a purge would give back) */
+    uint64_t         platform_calls;
+    hak_superslab_t *slabs;
+    size_t           nslabs;
+    hak_huge_t      *huge;
+    size_t           nhuge;
+    uint8_t         *pool;       /* caller pool: granule-aligned start of its chunk area, or NULL */
+    size_t           pool_size;
+    hak_extent_t    *pool_free;  /* free extents of the pool */
+    bool             in_pool;    /* this struct lives in the caller's pool */
+    struct hak_arena *next_free; /* arena-struct free list */
+    char             name[HAK_NAME_MAX];
+};
+
+/* ---- size classes (small.c) ---- */
+extern const uint8_t _hak_class_of_small[1024 / 16 + 1];
+extern const uint32_t _hak_class_size[HAK_NUM_CLASSES];
+
+HAK_INLINE unsigned hak_size_class(size_t size)
+{
+    if (HAK_LIKELY(size <= 1024))
+        return _hak_class_of_small[(size + 15) >> 4];
+    unsigned k = (unsigned)(8 * sizeof(long) - 1 - (unsigned)__builtin_clzl((unsigned long)(size - 1)));
+    return 8 + (k - 7) * 8 + (unsigned)((size - 1 - ((size_t)1 << k)) >> (k - 3));
+}
+
+/* ---- shared internals ---- */
+extern hak_page_t _hak_empty_page; /* bins with no page point here: free == NULL sends alloc to the slow path */
+extern hak_page_t _hak_free_slice; /* slice_page[] of free slices points here */
+
+/* registry.c */
+hak_chunk_t *_hak_registry_find(const void *p);
+bool         _hak_registry_set(void *base, size_t size, hak_chunk_t *chunk); /* under the global lock */
+
+/* arena.c */
+void  _hak_global_lock(void);
+void  _hak_global_unlock(void);
+void  _hak_report(int code, const char *msg, const void *ptr);
+void  _hak_commit_add(hak_arena_t *a, size_t bytes);
+void  _hak_commit_sub(hak_arena_t *a, size_t bytes);
+bool  _hak_limit_allows(hak_arena_t *a, size_t more); /* purges the arena's own empty memory if needed */
+void *_hak_chunk_get(hak_arena_t *a, size_t size, size_t align);
+void  _hak_chunk_put(hak_arena_t *a, void *base, size_t size);
+
+/* superslab.c */
+hak_page_t *_hak_slices_alloc(hak_arena_t *a, size_t n, size_t align);
+void        _hak_slices_release(hak_arena_t *a, hak_superslab_t *ss, hak_page_t *page);
+size_t      _hak_purge(hak_arena_t *a, size_t keep_empty); /* decommit dirty slices, unmap spare empty slabs */
+void        _hak_lean_maybe_purge(hak_arena_t *a);
+void        _hak_slabs_drop_all(hak_arena_t *a, bool keep_for_reuse);
+void        _hak_slab_reset(hak_superslab_t *ss);
+
+/* small.c */
+void *_hak_alloc_slow(hak_arena_t *a, unsigned cls);
+void  _hak_page_after_free(hak_arena_t *a, hak_page_t *page);
+bool  _hak_page_has_free(hak_page_t *page, const hak_block_t *b);
+void  _hak_bins_clear(hak_arena_t *a);
+void  _hak_bins_release_empty(hak_arena_t *a);
+
+/* large.c */
+void *_hak_large_alloc(hak_arena_t *a, size_t size, size_t align);
+void  _hak_large_free(hak_arena_t *a, hak_superslab_t *ss, hak_page_t *page);
+void *_hak_huge_alloc(hak_arena_t *a, size_t size, size_t align);
+void  _hak_huge_free(hak_arena_t *a, hak_huge_t *h);
+void  _hak_huge_drop_all(hak_arena_t *a);
+
+/* check.c */
+int _hak_check_locked(hak_arena_t *a);
+
+HAK_INLINE uintptr_t hak_marker(const hak_arena_t *a, const void *b)
+{
+    return a->cookie ^ (uintptr_t)b;
+}
+
+HAK_INLINE hak_superslab_t *hak_page_slab(const hak_page_t *page)
+{
+    return (hak_superslab_t *)((uintptr_t)page & ~(uintptr_t)(HAK_GRANULE - 1));
+}
+
+#endif /* HAK_INTERNAL_H */

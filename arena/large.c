@@ -1,0 +1,113 @@
+/*
+ * Blocks above the size classes.
+ *
+ * Large blocks (32 KiB .. half a SuperSlab) are a page of kind LARGE: a run of whole slices holding exactly one
+ * block at the run's start, so alignment up to the registry granule comes from choosing where the run starts.
+ * Freeing one returns its slices to the SuperSlab at once (there is no class to cache them for).
+ *
+ * Huge blocks (more than half a SuperSlab) get their own chunk: a hak_huge_t header at the start of the
+ * mapping and the block right after it (or at the requested alignment). The chunk is registered for every
+ * granule it covers and unmapped (or returned to the pool) on free. Huge blocks are counted fully committed.
+ */
+#include "arena/internal.h"
+
+void *_hak_large_alloc(hak_arena_t *a, size_t size, size_t align)
+{
+    size_t n = (size + HAK_SLICE - 1) >> HAK_SLICE_SHIFT;
+    size_t align_slices = align > HAK_SLICE ? align >> HAK_SLICE_SHIFT : 1;
+    hak_page_t *page = _hak_slices_alloc(a, n, align_slices);
+    if (!page)
+        return NULL;
+    page->kind = HAK_PAGE_LARGE;
+    page->bsize = (uint32_t)(n << HAK_SLICE_SHIFT);
+    page->recip = (((uint64_t)1 << 40) + page->bsize - 1) / page->bsize;
+    page->free = NULL;
+    page->used = 1;
+    page->bump = page->end = page->start + page->bsize;
+    page->in_bin = false;
+    ((hak_block_t *)page->start)->marker = 0;
+    return page->start;
+}
+
+void _hak_large_free(hak_arena_t *a, hak_superslab_t *ss, hak_page_t *page)
+{
+    page->used = 0;
+    _hak_slices_release(a, ss, page);
+    _hak_lean_maybe_purge(a);
+}
+
+void *_hak_huge_alloc(hak_arena_t *a, size_t size, size_t align)
+{
+    size_t page = a->pool ? HAK_GRANULE : hak_platform_page_size();
+    if (align < HAK_MIN_ALIGN)
+        align = HAK_MIN_ALIGN;
+    size_t offset = (HAK_HUGE_HDR + align - 1) & ~(align - 1);
+    if (size > SIZE_MAX / 2 - offset - page)
+        return NULL;
+    size_t bytes = (offset + size + page - 1) & ~(page - 1);
+    if (!_hak_limit_allows(a, bytes))
+        return NULL;
+    hak_huge_t *h = _hak_chunk_get(a, bytes, align);
+    if (!h)
+        return NULL;
+    unsigned calls = 0;
+    bool     ok = a->pool || hak_platform_commit(h, bytes, &calls);
+    a->platform_calls += calls;
+    if (ok) {
+        _hak_global_lock();
+        ok = _hak_registry_set(h, bytes, &h->chunk);
+        if (!ok)
+            _hak_registry_set(h, bytes, NULL);
+        _hak_global_unlock();
+    }
+    if (!ok) {
+        _hak_chunk_put(a, h, bytes);
+        return NULL;
+    }
+    h->chunk = (hak_chunk_t){.magic = HAK_CHUNK_MAGIC, .kind = HAK_CHUNK_HUGE, .arena = a, .size = bytes};
+    h->block = (uint8_t *)h + offset;
+    h->bsize = bytes - offset;
+    h->prev = NULL;
+    h->next = a->huge;
+    if (a->huge)
+        a->huge->prev = h;
+    a->huge = h;
+    a->nhuge++;
+    a->reserved += bytes;
+    _hak_commit_add(a, bytes);
+    ((hak_block_t *)h->block)->marker = 0;
+    return h->block;
+}
+
+static void huge_release(hak_arena_t *a, hak_huge_t *h)
+{
+    size_t bytes = h->chunk.size;
+    _hak_global_lock();
+    _hak_registry_set(h, bytes, NULL);
+    _hak_global_unlock();
+    a->reserved -= bytes;
+    _hak_commit_sub(a, bytes);
+    _hak_chunk_put(a, h, bytes);
+}
+
+void _hak_huge_free(hak_arena_t *a, hak_huge_t *h)
+{
+    if (h->prev)
+        h->prev->next = h->next;
+    else
+        a->huge = h->next;
+    if (h->next)
+        h->next->prev = h->prev;
+    a->nhuge--;
+    huge_release(a, h);
+}
+
+void _hak_huge_drop_all(hak_arena_t *a)
+{
+    while (a->huge) {
+        hak_huge_t *h = a->huge;
+        a->huge = h->next;
+        a->nhuge--;
+        huge_release(a, h);
+    }
+}

@@ -1,0 +1,154 @@
+/*
+ * Size classes, small pages and bins.
+ *
+ * Classes: 16..128 in steps of 16, then eight classes per doubling (step = 1/8 of the power of two) up to
+ * 32 KiB, so a block wastes at most 12.5% above 128 bytes; every class size is a multiple of 16, so every
+ * block is 16-byte aligned, and powers of two are classes, so a power-of-two class in a 16 KiB-aligned page
+ * gives naturally aligned blocks (hak_aligned_alloc relies on it). Sizes up to 1 KiB find their class in one
+ * table load; larger ones with a count-leading-zeros.
+ *
+ * A small page spans max(64 KiB, 8 blocks) of slices. It is born empty with bump = start and never threads its
+ * free list up front: blocks are taken from `bump` only when the free list is dry, so a page's untouched tail
+ * never becomes resident. The fast paths (alloc.c) touch only bin->page, page->free/used and the block; all
+ * list surgery happens here, under the arena's lock.
+ */
+#include "arena/internal.h"
+
+const uint8_t _hak_class_of_small[1024 / 16 + 1] = {
+    0,  0,  1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12, 13, 14, 15, 16, 16, 17, 17, 18,
+    18, 19, 19, 20, 20, 21, 21, 22, 22, 23, 23, 24, 24, 24, 24, 25, 25, 25, 25, 26, 26, 26,
+    26, 27, 27, 27, 27, 28, 28, 28, 28, 29, 29, 29, 29, 30, 30, 30, 30, 31, 31, 31, 31};
+
+const uint32_t _hak_class_size[HAK_NUM_CLASSES] = {
+    16,    32,    48,    64,    80,    96,    112,   128,   144,   160,   176,   192,   208,   224,   240,
+    256,   288,   320,   352,   384,   416,   448,   480,   512,   576,   640,   704,   768,   832,   896,
+    960,   1024,  1152,  1280,  1408,  1536,  1664,  1792,  1920,  2048,  2304,  2560,  2816,  3072,  3328,
+    3584,  3840,  4096,  4608,  5120,  5632,  6144,  6656,  7168,  7680,  8192,  9216,  10240, 11264, 12288,
+    13312, 14336, 15360, 16384, 18432, 20480, 22528, 24576, 26624, 28672, 30720, 32768};
+
+_Static_assert(HAK_SMALL_MAX == 32768, "the class table ends at HAK_SMALL_MAX");
+
+/* Never written: free == NULL and bump == end send the fast path here; start/bump NULL fail every check. */
+hak_page_t _hak_empty_page = {.kind = HAK_PAGE_SMALL, .bsize = 16};
+hak_page_t _hak_free_slice = {.kind = HAK_PAGE_FREE, .bsize = 16};
+
+static size_t page_slices(unsigned cls)
+{
+    size_t bytes = (size_t)_hak_class_size[cls] * 8;
+    size_t n = (bytes + HAK_SLICE - 1) >> HAK_SLICE_SHIFT;
+    return n < HAK_PAGE_MIN_SLICES ? HAK_PAGE_MIN_SLICES : n;
+}
+
+static void bin_unlink(hak_bin_t *bin, hak_page_t *page)
+{
+    if (page->prev)
+        page->prev->next = page->next;
+    else
+        bin->page = page->next ? page->next : &_hak_empty_page;
+    if (page->next)
+        page->next->prev = page->prev;
+    page->next = page->prev = NULL;
+    page->in_bin = false;
+}
+
+/* Links at the head (the page allocation serves from) or right behind it. */
+static void bin_link(hak_bin_t *bin, hak_page_t *page, bool as_head)
+{
+    hak_page_t *head = bin->page == &_hak_empty_page ? NULL : bin->page;
+    page->in_bin = true;
+    if (as_head || !head) {
+        page->prev = NULL;
+        page->next = head;
+        if (head)
+            head->prev = page;
+        bin->page = page;
+    } else {
+        page->prev = head;
+        page->next = head->next;
+        if (head->next)
+            head->next->prev = page;
+        head->next = page;
+    }
+}
+
+static void *page_take(hak_page_t *page)
+{
+    hak_block_t *b = page->free;
+    if (b) {
+        page->free = b->next;
+    } else {
+        HAK_ASSERT(page->bump < page->end);
+        b = (hak_block_t *)page->bump;
+        page->bump += page->bsize;
+    }
+    b->marker = 0;
+    page->used++;
+    return b;
+}
+
+void *_hak_alloc_slow(hak_arena_t *a, unsigned cls)
+{
+    hak_bin_t  *bin = &a->bins[cls];
+    hak_page_t *page;
+    while ((page = bin->page) != &_hak_empty_page) {
+        if (page->free || page->bump < page->end)
+            return page_take(page);
+        bin_unlink(bin, page); /* full: the next free into it links it again */
+    }
+    size_t n = page_slices(cls);
+    page = _hak_slices_alloc(a, n, 1);
+    if (!page)
+        return NULL;
+    uint32_t bsize = _hak_class_size[cls];
+    page->kind = HAK_PAGE_SMALL;
+    page->cls = (uint8_t)cls;
+    page->bsize = bsize;
+    page->recip = (((uint64_t)1 << 40) + bsize - 1) / bsize;
+    page->free = NULL;
+    page->used = 0;
+    page->bump = page->start;
+    page->end = page->start + ((n << HAK_SLICE_SHIFT) / bsize) * bsize;
+    bin_link(bin, page, true);
+    return page_take(page);
+}
+
+void _hak_page_after_free(hak_arena_t *a, hak_page_t *page)
+{
+    hak_bin_t *bin = &a->bins[page->cls];
+    if (!page->in_bin)
+        bin_link(bin, page, false);
+    if (page->used == 0 && bin->page != page) {
+        bin_unlink(bin, page);
+        _hak_slices_release(a, hak_page_slab(page), page);
+        _hak_lean_maybe_purge(a);
+    }
+}
+
+bool _hak_page_has_free(hak_page_t *page, const hak_block_t *b)
+{
+    size_t limit = (size_t)(page->end - page->start) / page->bsize;
+    for (hak_block_t *f = page->free; f && limit; f = f->next, limit--)
+        if (f == b)
+            return true;
+    return false;
+}
+
+void _hak_bins_clear(hak_arena_t *a)
+{
+    for (unsigned i = 0; i < HAK_NUM_CLASSES; i++)
+        a->bins[i].page = &_hak_empty_page;
+}
+
+void _hak_bins_release_empty(hak_arena_t *a)
+{
+    for (unsigned i = 0; i < HAK_NUM_CLASSES; i++) {
+        hak_page_t *page = a->bins[i].page, *next;
+        for (; page != &_hak_empty_page && page; page = next) {
+            next = page->next;
+            if (page->used == 0) {
+                bin_unlink(&a->bins[i], page);
+                _hak_slices_release(a, hak_page_slab(page), page);
+            }
+        }
+    }
+}

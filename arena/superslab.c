@@ -1,0 +1,331 @@
+/*
+ * SuperSlabs: getting them, cutting them into slice runs, giving memory back.
+ *
+ * A SuperSlab's slices are tracked by two bitmaps in its header: free_map (slice not part of any page) and
+ * commit_map (slice's memory committed, i.e. possibly resident). A free slice may be committed — "dirty": it
+ * held a page once and still has its memory. The arena's `dirty` counter sums those bytes; the fast policy
+ * leaves them for reuse, the lean policy decommits them once HAK_CFG_LEAN_BATCH_KIB have gathered (one
+ * platform call per contiguous run), so a workload that frees pages steadily makes few syscalls. A SuperSlab
+ * whose slices are all free is "empty": lean arenas keep one in reserve and unmap the rest at purge time.
+ *
+ * Slice runs are found first-fit over the arena's SuperSlabs (most arenas own a handful). A new SuperSlab comes
+ * from the process-wide cache of SuperSlabs left by destroyed arenas (same size only), else from a fresh chunk;
+ * only its header slice is committed then, nothing is prefaulted.
+ *
+ * All functions here run under the arena's lock; the cache and registry writes also take the global lock.
+ */
+#include "arena/internal.h"
+
+static hak_superslab_t *g_cache; /* under the global lock */
+static unsigned         g_cache_len;
+
+HAK_INLINE bool map_bit(const uint64_t *m, unsigned i)
+{
+    return (m[i >> 6] >> (i & 63)) & 1;
+}
+
+static void map_set(uint64_t *m, unsigned i, unsigned n, bool on)
+{
+    for (unsigned j = i; j < i + n; j++) {
+        if (on)
+            m[j >> 6] |= (uint64_t)1 << (j & 63);
+        else
+            m[j >> 6] &= ~((uint64_t)1 << (j & 63));
+    }
+}
+
+static unsigned map_count(const uint64_t *m, unsigned i, unsigned n)
+{
+    unsigned c = 0;
+    for (unsigned j = i; j < i + n; j++)
+        c += map_bit(m, j);
+    return c;
+}
+
+/* First run of n free slices starting at a multiple of `align` slices; -1 if none. */
+static int find_run(const hak_superslab_t *ss, unsigned n, unsigned align)
+{
+    unsigned i = 1;
+    while (i + n <= ss->nslices) {
+        uint64_t bits = ss->free_map[i >> 6] >> (i & 63);
+        if (!bits) {
+            i = (i | 63) + 1;
+            continue;
+        }
+        i += (unsigned)__builtin_ctzll(bits);
+        i = (i + align - 1) & ~(align - 1);
+        unsigned j = i;
+        while (j < i + n && j < ss->nslices && map_bit(ss->free_map, j))
+            j++;
+        if (j == i + n)
+            return (int)i;
+        i = j + 1;
+    }
+    return -1;
+}
+
+void _hak_slab_reset(hak_superslab_t *ss)
+{
+    memset(ss->free_map, 0, sizeof ss->free_map);
+    map_set(ss->free_map, 1, ss->nslices - 1, true);
+    ss->nfree = ss->nslices - 1;
+    for (unsigned i = 0; i < ss->nslices; i++)
+        ss->slice_page[i] = &_hak_free_slice;
+}
+
+/* Decommits every free committed run of ss; returns the bytes. Accounts to `a` when it owns ss. */
+static size_t decommit_free_runs(hak_arena_t *a, hak_superslab_t *ss, bool pool)
+{
+    size_t   bytes = 0;
+    unsigned calls = 0;
+    for (unsigned i = 1; i < ss->nslices;) {
+        if (!map_bit(ss->free_map, i) || !map_bit(ss->commit_map, i)) {
+            i++;
+            continue;
+        }
+        unsigned j = i;
+        while (j < ss->nslices && map_bit(ss->free_map, j) && map_bit(ss->commit_map, j))
+            j++;
+        if (!pool)
+            hak_platform_decommit((uint8_t *)ss + ((size_t)i << HAK_SLICE_SHIFT), (size_t)(j - i) << HAK_SLICE_SHIFT,
+                                  &calls);
+        map_set(ss->commit_map, i, j - i, false);
+        bytes += (size_t)(j - i) << HAK_SLICE_SHIFT;
+        i = j;
+    }
+    if (a) {
+        a->platform_calls += calls;
+        a->dirty -= bytes;
+        _hak_commit_sub(a, bytes);
+    }
+    return bytes;
+}
+
+static size_t slab_committed(const hak_superslab_t *ss)
+{
+    return (size_t)map_count(ss->commit_map, 0, ss->nslices) << HAK_SLICE_SHIFT;
+}
+
+static void slab_link(hak_arena_t *a, hak_superslab_t *ss)
+{
+    ss->prev = NULL;
+    ss->next = a->slabs;
+    if (a->slabs)
+        a->slabs->prev = ss;
+    a->slabs = ss;
+    a->nslabs++;
+    a->reserved += ss->chunk.size;
+}
+
+static void slab_unlink(hak_arena_t *a, hak_superslab_t *ss)
+{
+    if (ss->prev)
+        ss->prev->next = ss->next;
+    else
+        a->slabs = ss->next;
+    if (ss->next)
+        ss->next->prev = ss->prev;
+    a->nslabs--;
+    a->reserved -= ss->chunk.size;
+}
+
+static void chunk_forget(hak_arena_t *a, hak_superslab_t *ss)
+{
+    _hak_global_lock();
+    _hak_registry_set(ss, ss->chunk.size, NULL);
+    _hak_global_unlock();
+    _hak_chunk_put(a, ss, ss->chunk.size);
+}
+
+/* Unmaps an empty SuperSlab of `a` (or returns it to the pool). */
+static void slab_release(hak_arena_t *a, hak_superslab_t *ss)
+{
+    size_t c = slab_committed(ss); /* every committed slice but the header is a free, dirty one */
+    a->dirty -= c - HAK_SLICE;
+    _hak_commit_sub(a, c);
+    slab_unlink(a, ss);
+    chunk_forget(a, ss);
+}
+
+static hak_superslab_t *slab_from_cache(hak_arena_t *a)
+{
+    if (a->pool || !HAK_CFG_SLAB_CACHE)
+        return NULL;
+    _hak_global_lock();
+    hak_superslab_t *ss = g_cache;
+    while (ss && ss->chunk.size != a->slab_size)
+        ss = ss->next;
+    if (ss) {
+        if (ss->prev)
+            ss->prev->next = ss->next;
+        else
+            g_cache = ss->next;
+        if (ss->next)
+            ss->next->prev = ss->prev;
+        g_cache_len--;
+        ss->chunk.arena = a;
+    }
+    _hak_global_unlock();
+    return ss;
+}
+
+static hak_superslab_t *slab_new(hak_arena_t *a)
+{
+    hak_superslab_t *ss = slab_from_cache(a);
+    if (ss) {
+        size_t c = slab_committed(ss);
+        if (a->limit && a->committed + c > a->limit) {
+            decommit_free_runs(NULL, ss, false);
+            c = HAK_SLICE;
+        }
+        if (!_hak_limit_allows(a, c)) {
+            chunk_forget(a, ss);
+            return NULL;
+        }
+        _hak_commit_add(a, c);
+        a->dirty += c - HAK_SLICE;
+        slab_link(a, ss);
+        return ss;
+    }
+    if (!_hak_limit_allows(a, HAK_SLICE))
+        return NULL;
+    ss = _hak_chunk_get(a, a->slab_size, HAK_GRANULE);
+    if (!ss)
+        return NULL;
+    unsigned calls = 0;
+    if (!a->pool && !hak_platform_commit(ss, HAK_SLICE, &calls)) {
+        a->platform_calls += calls;
+        _hak_chunk_put(a, ss, a->slab_size);
+        return NULL;
+    }
+    a->platform_calls += calls;
+    ss->chunk = (hak_chunk_t){.magic = HAK_CHUNK_MAGIC, .kind = HAK_CHUNK_SUPERSLAB, .arena = a, .size = a->slab_size};
+    ss->nslices = (uint32_t)(a->slab_size >> HAK_SLICE_SHIFT);
+    memset(ss->commit_map, 0, sizeof ss->commit_map);
+    map_set(ss->commit_map, 0, 1, true);
+    _hak_slab_reset(ss);
+    _hak_global_lock();
+    bool ok = _hak_registry_set(ss, a->slab_size, &ss->chunk);
+    if (!ok)
+        _hak_registry_set(ss, a->slab_size, NULL);
+    _hak_global_unlock();
+    if (!ok) {
+        _hak_chunk_put(a, ss, a->slab_size);
+        return NULL;
+    }
+    _hak_commit_add(a, HAK_SLICE);
+    slab_link(a, ss);
+    return ss;
+}
+
+hak_page_t *_hak_slices_alloc(hak_arena_t *a, size_t n, size_t align)
+{
+    if (n == 0 || n >= (a->slab_size >> HAK_SLICE_SHIFT) || align > (HAK_GRANULE >> HAK_SLICE_SHIFT))
+        return NULL;
+    if (a->limit && a->committed + (n << HAK_SLICE_SHIFT) > a->limit)
+        _hak_purge(a, 0);
+    hak_superslab_t *ss;
+    int              at = -1;
+    for (ss = a->slabs; ss; ss = ss->next)
+        if (ss->nfree >= n && (at = find_run(ss, (unsigned)n, (unsigned)align)) >= 0)
+            break;
+    if (!ss) {
+        if (!(ss = slab_new(a)))
+            return NULL;
+        at = find_run(ss, (unsigned)n, (unsigned)align);
+        HAK_ASSERT(at >= 0);
+    }
+    unsigned i = (unsigned)at, fresh = (unsigned)n - map_count(ss->commit_map, i, (unsigned)n);
+    size_t   need = (size_t)fresh << HAK_SLICE_SHIFT;
+    if (need && a->limit && (a->committed > a->limit || need > a->limit - a->committed))
+        return NULL;
+    for (unsigned j = i; j < i + n; j++) { /* commit the runs that are not yet committed */
+        if (map_bit(ss->commit_map, j))
+            continue;
+        unsigned k = j, calls = 0;
+        while (k < i + n && !map_bit(ss->commit_map, k))
+            k++;
+        bool ok = a->pool ||
+                  hak_platform_commit((uint8_t *)ss + ((size_t)j << HAK_SLICE_SHIFT), (size_t)(k - j) << HAK_SLICE_SHIFT,
+                                      &calls);
+        a->platform_calls += calls;
+        if (!ok)
+            return NULL;
+        map_set(ss->commit_map, j, k - j, true);
+        _hak_commit_add(a, (size_t)(k - j) << HAK_SLICE_SHIFT);
+        j = k;
+    }
+    a->dirty -= (n << HAK_SLICE_SHIFT) - need;
+    map_set(ss->free_map, i, (unsigned)n, false);
+    ss->nfree -= (uint32_t)n;
+    hak_page_t *page = &ss->pages[i];
+    page->slice = (uint16_t)i;
+    page->nslices = (uint16_t)n;
+    page->start = (uint8_t *)ss + ((size_t)i << HAK_SLICE_SHIFT);
+    for (unsigned j = i; j < i + n; j++)
+        ss->slice_page[j] = page;
+    if (a->slabs != ss) { /* move to front: the next search starts where there was room */
+        slab_unlink(a, ss);
+        slab_link(a, ss);
+    }
+    return page;
+}
+
+void _hak_slices_release(hak_arena_t *a, hak_superslab_t *ss, hak_page_t *page)
+{
+    unsigned i = page->slice, n = page->nslices;
+    for (unsigned j = i; j < i + n; j++)
+        ss->slice_page[j] = &_hak_free_slice;
+    map_set(ss->free_map, i, n, true);
+    ss->nfree += n;
+    page->kind = HAK_PAGE_FREE;
+    a->dirty += (size_t)n << HAK_SLICE_SHIFT;
+}
+
+size_t _hak_purge(hak_arena_t *a, size_t keep_empty)
+{
+    size_t before = a->committed, kept = 0;
+    for (hak_superslab_t *ss = a->slabs, *next; ss; ss = next) {
+        next = ss->next;
+        if (ss->nfree == ss->nslices - 1 && kept++ >= keep_empty)
+            slab_release(a, ss);
+        else if (a->dirty)
+            decommit_free_runs(a, ss, a->pool != NULL);
+    }
+    return before - a->committed;
+}
+
+void _hak_lean_maybe_purge(hak_arena_t *a)
+{
+    if (a->policy == HAK_POLICY_LEAN && a->dirty >= (size_t)HAK_CFG_LEAN_BATCH_KIB * 1024)
+        _hak_purge(a, 1);
+}
+
+void _hak_slabs_drop_all(hak_arena_t *a, bool keep_for_reuse)
+{
+    while (a->slabs) {
+        hak_superslab_t *ss = a->slabs;
+        slab_unlink(a, ss);
+        _hak_slab_reset(ss);
+        bool cached = false;
+        if (keep_for_reuse && !a->pool && HAK_CFG_SLAB_CACHE) {
+            if (a->policy == HAK_POLICY_LEAN)
+                decommit_free_runs(NULL, ss, false);
+            _hak_global_lock();
+            if (g_cache_len < HAK_CFG_SLAB_CACHE) {
+                ss->chunk.arena = NULL;
+                ss->prev = NULL;
+                ss->next = g_cache;
+                if (g_cache)
+                    g_cache->prev = ss;
+                g_cache = ss;
+                g_cache_len++;
+                cached = true;
+            }
+            _hak_global_unlock();
+        }
+        if (!cached)
+            chunk_forget(a, ss);
+    }
+    a->committed = a->dirty = 0;
+}

@@ -1,0 +1,193 @@
+/*
+ * hakmem — an allocator of explicit arenas.
+ *
+ * A program creates one arena per subsystem (network buffers, a cache, request parsing, ...). Each arena owns
+ * its own SuperSlabs (512 KiB .. 2 MiB regions obtained from the platform), so one subsystem's memory can be
+ * capped, measured, trimmed, reset or destroyed without touching another's. hak_free() finds the owning arena
+ * from the address alone, so a block may be freed by code that never saw its arena.
+ *
+ * Conventions that hold for every function below unless its comment says otherwise:
+ *  - Blocks are aligned to at least HAK_MIN_ALIGN (16) bytes and are not zeroed (hak_calloc zeroes).
+ *  - Failure of a pointer-returning function: NULL, and on hosted platforms errno is set to ENOMEM (no memory,
+ *    the arena's limit reached, size overflow) or EINVAL (a bad argument). HAK_ENOMEM and HAK_EINVAL carry the
+ *    same values for callers without <errno.h>.
+ *  - Functions returning int return 0 on success or one of HAK_EINVAL, HAK_ENOMEM, HAK_ERR_*.
+ *  - Thread safety: a default arena may be used from any number of threads at once. An arena created with
+ *    HAK_ARENA_UNSYNCHRONIZED takes no locks and uses no atomics: only one thread at a time may allocate from
+ *    it or free into it (the caller provides the hand-over). hak_arena_create/destroy of different arenas may
+ *    run concurrently; destroy and reset of an arena must not race with any other use of that same arena.
+ *  - The library never prints. Invalid frees and detected corruption are passed to the error handler (see
+ *    hak_set_error_handler), whose default writes one line to stderr (or the platform's error output).
+ */
+#ifndef HAKMEM_H
+#define HAKMEM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define HAKMEM_VERSION_MAJOR 0
+#define HAKMEM_VERSION_MINOR 1
+#define HAKMEM_VERSION_PATCH 0
+
+/* Error numbers. On Linux they equal errno's ENOMEM and EINVAL (checked at build time). */
+#define HAK_ENOMEM 12
+#define HAK_EINVAL 22
+
+/* Codes passed to the error handler and returned by hak_arena_check(). */
+enum hak_error_code {
+    HAK_ERR_FOREIGN_PTR  = 1001, /* hak_free/realloc of a pointer hakmem never handed out (or already unmapped) */
+    HAK_ERR_INTERIOR_PTR = 1002, /* pointer into a hakmem region that is not the start of a live block */
+    HAK_ERR_DOUBLE_FREE  = 1003, /* the block is already free */
+    HAK_ERR_CORRUPT      = 1004, /* hak_arena_check found an inconsistent structure */
+    HAK_ERR_BAD_ARENA    = 1005  /* a handle that is not a live arena (destroyed, or never created) */
+};
+
+#define HAK_MIN_ALIGN      16u
+#define HAK_SLAB_SIZE_MIN  ((size_t)512 * 1024)
+#define HAK_SLAB_SIZE_MAX  ((size_t)2 * 1024 * 1024)
+
+typedef struct hak_arena hak_arena_t; /* opaque; defined only inside the library */
+
+typedef enum {
+    HAK_POLICY_DEFAULT = 0, /* the build's default (Kconfig HAK_POLICY_*), or $HAKMEM_POLICY=fast|lean */
+    HAK_POLICY_FAST,        /* emptied pages and SuperSlabs stay committed for reuse: no syscalls in steady state */
+    HAK_POLICY_LEAN         /* emptied pages go back to the platform in batches; spare SuperSlabs are released */
+} hak_policy_t;
+
+#define HAK_ARENA_UNSYNCHRONIZED (1u << 0) /* single-thread arena: no locks, no atomics */
+
+typedef struct hak_arena_config {
+    const char  *name;      /* label for stats and error reports; copied (at most 31 bytes kept); may be NULL */
+    size_t       slab_size; /* SuperSlab size: power of two in [512 KiB, 2 MiB]; 0 = build default */
+    size_t       limit;     /* hard cap on `committed` (bytes held from the platform); 0 = none */
+    hak_policy_t policy;    /* HAK_POLICY_DEFAULT = build default */
+    unsigned     flags;     /* HAK_ARENA_* */
+    void        *pool;      /* optional caller-owned region to draw all memory from instead of the platform... */
+    size_t       pool_size; /* ...and its size. See hak_arena_create for its requirements. */
+} hak_arena_config_t;
+
+/*
+ * Creates an arena. `cfg` may be NULL (all defaults). On success stores the handle in *out and returns 0.
+ * Returns HAK_EINVAL (and stores NULL) iff: out is NULL; slab_size is not 0 and not a power of two in
+ * [HAK_SLAB_SIZE_MIN, HAK_SLAB_SIZE_MAX]; policy is not a hak_policy_t; flags has an unknown bit; pool is set
+ * but not 16-byte aligned, or pool_size is too small to hold the arena and one SuperSlab once the pool is
+ * aligned to 512 KiB (see hak_pool_size_min()); pool_size is set without pool.
+ * Returns HAK_ENOMEM (and stores NULL) iff the platform cannot supply the arena's few KiB of metadata.
+ * Cost: O(1); no SuperSlab is mapped until the first allocation (nothing is prefaulted). Thread-safe.
+ * A pool arena takes all its memory, metadata included, from [pool, pool+pool_size) and never calls the
+ * platform for memory; the caller keeps the pool alive until hak_arena_destroy returns.
+ */
+int hak_arena_create(hak_arena_t **out, const hak_arena_config_t *cfg);
+
+/* Smallest pool_size that hak_arena_create accepts for a pool at an arbitrary 16-byte-aligned address. */
+size_t hak_pool_size_min(size_t slab_size);
+
+/*
+ * Frees every block of the arena at once and gives its memory back: SuperSlabs are unmapped or kept in a
+ * small process-wide cache for the next arena (lean arenas decommit them first), large blocks are unmapped.
+ * NULL is ignored. Cost: O(SuperSlabs + large blocks), not O(blocks). The caller guarantees that no other
+ * thread uses the arena or its blocks during or after the call; a later hak_free of one of its blocks is
+ * reported as an invalid free (HAK_ERR_FOREIGN_PTR or HAK_ERR_INTERIOR_PTR) and ignored.
+ */
+void hak_arena_destroy(hak_arena_t *arena);
+
+/*
+ * Frees every block at once; the arena stays usable. Fast arenas keep their SuperSlabs committed; lean arenas
+ * decommit them and keep one in reserve. Blocks larger than half a SuperSlab are unmapped. NULL is ignored.
+ * Cost: O(SuperSlabs + large blocks). Same concurrency rule as hak_arena_destroy.
+ */
+void hak_arena_reset(hak_arena_t *arena);
+
+/*
+ * Returns every empty page and empty SuperSlab of the arena to the platform (decommit/unmap), whatever the
+ * policy. Returns the number of bytes by which `committed` fell. NULL returns 0. Cost: O(SuperSlabs); one
+ * platform call per contiguous empty run. Thread-safe.
+ */
+size_t hak_arena_trim(hak_arena_t *arena);
+
+/*
+ * Allocates a block of at least `size` bytes (size 0 gives a unique minimal block). Returns NULL with
+ * ENOMEM iff the platform has no memory, the arena's limit would be exceeded even after giving back its own
+ * empty memory, or size is too large to represent; NULL with EINVAL iff arena is NULL.
+ * Cost: O(1) on the fast path; may call the platform when a new SuperSlab or a large block is needed.
+ * Sizes up to 32 KiB come from size classes (internal waste <= 12.5% above 128 bytes), larger ones from
+ * runs of 16 KiB slices of a SuperSlab, and blocks larger than half a SuperSlab from their own mapping.
+ */
+void *hak_alloc(hak_arena_t *arena, size_t size);
+
+/* As hak_alloc for count*size bytes, zeroed. NULL with ENOMEM also iff count*size overflows. */
+void *hak_calloc(hak_arena_t *arena, size_t count, size_t size);
+
+/*
+ * Resizes: ptr NULL behaves as hak_alloc(arena, size). Otherwise returns a block of at least `size` bytes
+ * holding the first min(size, old usable size) bytes of ptr's contents, and ptr is freed if the block moved.
+ * The result always belongs to `arena`: a block of another arena is moved. The block stays in place when it
+ * already fits and is at most twice too big. size 0 returns a minimal block (ptr is freed).
+ * On failure returns NULL and leaves ptr untouched and valid: ENOMEM as hak_alloc; EINVAL iff arena is NULL
+ * or ptr is not a live hakmem block (which is also reported to the error handler).
+ */
+void *hak_realloc(hak_arena_t *arena, void *ptr, size_t size);
+
+/*
+ * Allocates `size` bytes aligned to `alignment`. Returns NULL with EINVAL iff alignment is 0 or not a power of
+ * two (or arena is NULL); ENOMEM as hak_alloc. Alignments up to 16 KiB are served from size classes and slice
+ * runs; larger ones from a dedicated mapping. Freed with hak_free like any block.
+ */
+void *hak_aligned_alloc(hak_arena_t *arena, size_t alignment, size_t size);
+
+/*
+ * Frees a block of any arena, from any thread for default arenas (only the owning thread for unsynchronized
+ * ones). NULL is ignored. A pointer hakmem did not hand out, a pointer into the middle of a block and a block
+ * that is already free are detected, reported to the error handler and otherwise ignored: nothing is
+ * corrupted. Release builds detect them in O(1) (a double free is confirmed by a walk of the block's page only
+ * when its free marker matches); debug builds (HAK_DEBUG >= 2) also walk on every free. Cost: O(1).
+ */
+void hak_free(void *ptr);
+
+/* Usable size of a live block (>= the size requested); 0 for NULL or a pointer hakmem does not own. O(1). */
+size_t hak_usable_size(const void *ptr);
+
+/* The arena owning the live block ptr, or NULL if ptr is NULL or not the start of a live hakmem block. O(1). */
+hak_arena_t *hak_arena_of(const void *ptr);
+
+typedef struct hak_arena_stats {
+    size_t   in_use;         /* bytes in live blocks (block sizes, not requests) */
+    size_t   committed;      /* bytes currently held from the platform and possibly resident (incl. metadata) */
+    size_t   reserved;       /* address space held (>= committed) */
+    size_t   peak_committed;
+    size_t   limit;          /* the arena's cap, 0 = none */
+    size_t   superslabs;     /* SuperSlabs owned now */
+    uint64_t allocs, frees, failed_allocs; /* counted when stats are on (Kconfig HAK_STATS), else 0 */
+    uint64_t platform_calls; /* map/unmap/commit/decommit calls made to the platform (syscalls on Linux) */
+} hak_arena_stats_t;
+
+/* Fills *out. Returns HAK_EINVAL iff arena or out is NULL, HAK_ERR_BAD_ARENA for a dead handle.
+ * Cost: O(SuperSlabs x slices) (in_use is summed from page headers, so the fast paths pay nothing for it). */
+int hak_arena_stats(const hak_arena_t *arena, hak_arena_stats_t *out);
+
+/*
+ * Walks every structure of the arena: SuperSlab headers, slice maps, every page's free list (bounds,
+ * alignment, cycles, counts), size-class bins, large blocks, the address registry and the byte counters.
+ * Returns 0 if all are consistent; HAK_ERR_CORRUPT (after reporting which check failed to the error handler)
+ * if not; HAK_EINVAL for NULL; HAK_ERR_BAD_ARENA for a dead handle. Cost: O(memory held). Thread-safe.
+ */
+int hak_arena_check(hak_arena_t *arena);
+
+/*
+ * Error handler: called with a HAK_ERR_* code, a one-line message, the offending pointer (or NULL) and `arg`.
+ * It is called from the thread that made the bad call, possibly with the arena's lock held: it must not call
+ * back into hakmem for that arena. Passing fn = NULL restores the default handler, which writes one line to
+ * the platform's error output. If the build is configured with HAK_INVALID_FREE_ABORT, the process aborts
+ * after the handler returns. Thread-safe.
+ */
+typedef void hak_error_fn(int code, const char *message, void *ptr, void *arg);
+void hak_set_error_handler(hak_error_fn *fn, void *arg);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* HAKMEM_H */

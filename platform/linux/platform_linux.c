@@ -1,0 +1,120 @@
+/*
+ * The Linux platform: chunks from mmap (over-mapped and trimmed to the requested alignment), decommit with
+ * madvise(MADV_DONTNEED) so RSS really drops (MADV_FREE would leave the pages counted in RSS until the kernel
+ * is short of memory, which is what a container's limit judges). Commit is free: mappings are read-write and
+ * backed on first touch. Every syscall is counted.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "hakmem.h"
+#include "platform/platform.h"
+
+_Static_assert(HAK_ENOMEM == ENOMEM && HAK_EINVAL == EINVAL, "hakmem's error numbers must equal errno's");
+
+static atomic_ullong os_calls;
+
+static void count(unsigned *calls, unsigned n)
+{
+    atomic_fetch_add_explicit(&os_calls, n, memory_order_relaxed);
+    if (calls)
+        *calls += n;
+}
+
+size_t hak_platform_page_size(void)
+{
+    static size_t page;
+    if (!page)
+        page = (size_t)sysconf(_SC_PAGESIZE);
+    return page;
+}
+
+void *hak_platform_map(size_t size, size_t align, unsigned *calls)
+{
+    size_t page = hak_platform_page_size();
+    if (align < page)
+        align = page;
+    if (size > SIZE_MAX - align)
+        return NULL;
+    /* Over-map by align - page and trim both ends: one mmap and at most two munmaps. */
+    size_t span = size + align - page;
+    count(calls, 1);
+    void *p = mmap(NULL, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED)
+        return NULL;
+    uintptr_t base = (uintptr_t)p, aligned = (base + align - 1) & ~(uintptr_t)(align - 1);
+    if (aligned > base) {
+        count(calls, 1);
+        munmap(p, aligned - base);
+    }
+    size_t tail = (base + span) - (aligned + size);
+    if (tail) {
+        count(calls, 1);
+        munmap((void *)(aligned + size), tail);
+    }
+    return (void *)aligned;
+}
+
+void hak_platform_unmap(void *base, size_t size, unsigned *calls)
+{
+    count(calls, 1);
+    munmap(base, size);
+}
+
+bool hak_platform_commit(void *p, size_t size, unsigned *calls)
+{
+    (void)p, (void)size, (void)calls; /* lazily backed: nothing to do */
+    return true;
+}
+
+void hak_platform_decommit(void *p, size_t size, unsigned *calls)
+{
+    count(calls, 1);
+    madvise(p, size, MADV_DONTNEED);
+}
+
+const bool hak_platform_map_zeroed = true;
+
+void hak_platform_yield(void)
+{
+    sched_yield();
+}
+
+void hak_platform_error_output(const char *line)
+{
+    size_t n = strlen(line);
+    while (n) {
+        ssize_t w = write(STDERR_FILENO, line, n);
+        if (w <= 0)
+            break;
+        line += w, n -= (size_t)w;
+    }
+    (void)!write(STDERR_FILENO, "\n", 1);
+}
+
+_Noreturn void hak_platform_abort(void)
+{
+    abort();
+}
+
+void hak_platform_set_errno(int err)
+{
+    errno = err;
+}
+
+const char *hak_platform_getenv(const char *name)
+{
+    return getenv(name);
+}
+
+unsigned long long hak_platform_os_calls(void)
+{
+    return atomic_load_explicit(&os_calls, memory_order_relaxed);
+}

@@ -1,0 +1,60 @@
+/*
+ * The platform contract: everything the core (arena/) needs from the world outside it. Exactly one
+ * implementation is linked (platform/linux/ or platform/freestanding/), chosen by Kconfig in the Makefile.
+ *
+ * Memory comes in chunks. A chunk is reserved by hak_platform_map and given back whole by hak_platform_unmap.
+ * Within a chunk the core tells the platform which parts it is about to use (commit) and which it no longer
+ * needs (decommit). The core assumes nothing else:
+ *  - map returns memory aligned to the requested power of two; its contents are unspecified unless
+ *    HAK_PLATFORM_MAP_ZEROED says otherwise (Linux: fresh mappings read as zero);
+ *  - the parts of a fresh mapping count as decommitted: the core commits before first use;
+ *  - after decommit the contents are lost; after commit they are unspecified;
+ *  - commit and decommit may be no-ops (a static pool cannot give memory back), in which case they report
+ *    0 calls. Linux maps read-write with lazy backing, so commit is free and decommit is madvise(DONTNEED).
+ * Every memory function reports how many calls it made to the OS through *calls (may be 0), so arenas can
+ * count their syscalls. None of them prints or sets errno.
+ */
+#ifndef HAK_PLATFORM_H
+#define HAK_PLATFORM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Size of the unit the platform maps and decommits in (Linux: the OS page size, 4 KiB or more). */
+size_t hak_platform_page_size(void);
+
+/* Reserves `size` bytes (a multiple of the page size) aligned to `align` (a power of two >= the page size).
+ * Returns NULL when no memory is available. */
+void *hak_platform_map(size_t size, size_t align, unsigned *calls);
+
+/* Gives back a whole chunk returned by hak_platform_map, with the same size. */
+void hak_platform_unmap(void *base, size_t size, unsigned *calls);
+
+/* Makes [p, p+size) usable (page aligned). Returns false if the memory cannot be provided. */
+bool hak_platform_commit(void *p, size_t size, unsigned *calls);
+
+/* Tells the platform [p, p+size) (page aligned) is unused; its contents may be dropped. */
+void hak_platform_decommit(void *p, size_t size, unsigned *calls);
+
+/* True if freshly mapped memory reads as zero (lets calloc skip clearing it). */
+extern const bool hak_platform_map_zeroed;
+
+/* Lets another thread run (called while spinning on a contended lock). */
+void hak_platform_yield(void);
+
+/* Writes one line of text to the platform's error output (used only by the default error handler). */
+void hak_platform_error_output(const char *line);
+
+/* Ends the process after a fatal error (failed internal assertion, or HAK_INVALID_FREE_ABORT). */
+_Noreturn void hak_platform_abort(void);
+
+/* Records an error number for the caller (errno on Linux). */
+void hak_platform_set_errno(int err);
+
+/* Value of a configuration variable from the environment, or NULL (always NULL without an OS). */
+const char *hak_platform_getenv(const char *name);
+
+/* Total OS memory calls made so far by the process (for tests and benchmarks to cross-check). */
+unsigned long long hak_platform_os_calls(void);
+
+#endif /* HAK_PLATFORM_H */
