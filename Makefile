@@ -51,7 +51,7 @@ WARN       := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-proto
 SANFLAGS   := $(if $(SAN),-fsanitize=address$(comma)undefined -fno-sanitize-recover=all -fno-omit-frame-pointer)
 CPPFLAGS   += -I. -Iinclude -I$(BUILD)/generated -DHAK_HAVE_AUTOCONF
 CFLAGS     ?= $(OPT)
-ALL_CFLAGS := -std=c11 $(WARN) -fPIC -fno-semantic-interposition $(CFLAGS) $(SANFLAGS)
+ALL_CFLAGS := -std=c11 $(WARN) -fPIC -fvisibility=hidden -fno-semantic-interposition $(CFLAGS) $(SANFLAGS)
 LDLIBS_T   := -lcriterion -pthread
 
 CORE_SRC   := $(wildcard arena/*.c)

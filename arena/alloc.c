@@ -69,15 +69,14 @@ static HAK_NOINLINE void *alloc_class_slow(hak_arena_t *a, unsigned cls)
         else
             a->failed_allocs++;
     }
-    arena_unlock(a);
     if (!p)
         hak_platform_set_errno(HAK_ENOMEM);
     return p;
 }
 
-HAK_INLINE void *alloc_class(hak_arena_t *a, unsigned cls)
+/* Pops the head page's free list; everything else is out of line. Caller holds the lock if any. */
+HAK_INLINE void *alloc_class_locked(hak_arena_t *a, unsigned cls)
 {
-    arena_lock(a);
     hak_page_t  *page = a->bins[cls].page;
     hak_block_t *b = page->free;
     if (HAK_UNLIKELY(!b))
@@ -87,17 +86,37 @@ HAK_INLINE void *alloc_class(hak_arena_t *a, unsigned cls)
     b->marker = 0;
     if (HAK_CFG_STATS)
         a->allocs++;
-    arena_unlock(a);
     return b;
 }
 
-void *hak_alloc(hak_arena_t *a, size_t size)
+static HAK_NOINLINE void *alloc_class_sync(hak_arena_t *a, unsigned cls)
 {
-    if (HAK_UNLIKELY(!a))
+    hak_lock(&a->lock);
+    void *p = alloc_class_locked(a, cls);
+    hak_unlock(&a->lock);
+    return p;
+}
+
+HAK_INLINE void *alloc_class(hak_arena_t *a, unsigned cls)
+{
+    return a->sync ? alloc_class_sync(a, cls) : alloc_class_locked(a, cls);
+}
+
+static HAK_NOINLINE void *alloc_generic(hak_arena_t *a, size_t size)
+{
+    if (!a)
         return fail(a, HAK_EINVAL);
-    if (HAK_LIKELY(size <= HAK_SMALL_MAX))
+    if (size <= HAK_SMALL_MAX)
         return alloc_class(a, hak_size_class(size));
     return alloc_big(a, size, HAK_MIN_ALIGN);
+}
+
+/* The fast path has no call but tail calls, so it needs no stack frame. */
+void *hak_alloc(hak_arena_t *a, size_t size)
+{
+    if (HAK_UNLIKELY(!a) || HAK_UNLIKELY(a->sync) || HAK_UNLIKELY(size > 1024))
+        return alloc_generic(a, size);
+    return alloc_class_locked(a, _hak_class_of_small[(size + 15) >> 4]);
 }
 
 void *hak_calloc(hak_arena_t *a, size_t count, size_t size)
@@ -137,9 +156,8 @@ HAK_INLINE int classify(hak_arena_t *a, hak_chunk_t *c, const void *p, hak_page_
         return p == ((hak_huge_t *)c)->block ? BLOCK_HUGE : -HAK_ERR_INTERIOR_PTR;
     hak_superslab_t *ss = (hak_superslab_t *)c;
     hak_page_t      *page = ss->slice_page[((uintptr_t)p - (uintptr_t)ss) >> HAK_SLICE_SHIFT];
-    uint64_t         off = (uint64_t)((uintptr_t)p - (uintptr_t)page->start);
     *pagep = page;
-    if (HAK_UNLIKELY(((off * page->recip) >> 40) * page->bsize != off || (const uint8_t *)p >= page->bump))
+    if (HAK_UNLIKELY(!hak_is_block_start(page, p)))
         return -HAK_ERR_INTERIOR_PTR;
     const hak_block_t *b = p;
     if (HAK_UNLIKELY(b->marker == hak_marker(a, b) || HAK_CFG_DEBUG >= 2) && _hak_page_has_free(page, b))
@@ -168,7 +186,13 @@ HAK_INLINE hak_chunk_t *owner_chunk(const void *p, bool report)
     return c;
 }
 
-static HAK_NOINLINE void free_rare(hak_arena_t *a, hak_chunk_t *c, hak_page_t *page, int kind, void *p)
+static HAK_NOINLINE void free_bad(hak_arena_t *a, int kind, void *p)
+{
+    arena_unlock(a);
+    report_bad_free(-kind, p);
+}
+
+static HAK_NOINLINE void free_rare(hak_arena_t *a, hak_chunk_t *c, hak_page_t *page, int kind)
 {
     if (kind == BLOCK_HUGE)
         _hak_huge_free(a, (hak_huge_t *)c);
@@ -177,34 +201,17 @@ static HAK_NOINLINE void free_rare(hak_arena_t *a, hak_chunk_t *c, hak_page_t *p
     if (HAK_CFG_STATS)
         a->frees++;
     arena_unlock(a);
-    (void)p;
 }
 
-static HAK_NOINLINE void free_bad(hak_arena_t *a, int kind, void *p)
+static HAK_NOINLINE void free_page_changed(hak_arena_t *a, hak_page_t *page)
 {
+    _hak_page_after_free(a, page);
     arena_unlock(a);
-    report_bad_free(-kind, p);
 }
 
-void hak_free(void *p)
+/* Pushes a validated small block; leaves the lock released. */
+HAK_INLINE void free_push(hak_arena_t *a, hak_page_t *page, hak_block_t *b, bool sync)
 {
-    if (HAK_UNLIKELY(!p))
-        return;
-    hak_chunk_t *c = owner_chunk(p, true);
-    if (HAK_UNLIKELY(!c))
-        return;
-    hak_arena_t *a = c->arena;
-    hak_page_t  *page = NULL;
-    arena_lock(a);
-    int kind = classify(a, c, p, &page);
-    if (HAK_UNLIKELY(kind != BLOCK_SMALL)) {
-        if (kind < 0)
-            free_bad(a, kind, p);
-        else
-            free_rare(a, c, page, kind, p);
-        return;
-    }
-    hak_block_t *b = p;
     if (HAK_CFG_DEBUG >= 2 && page->bsize > sizeof *b)
         memset(b + 1, 0xdf, page->bsize - sizeof *b);
     b->next = page->free;
@@ -213,8 +220,62 @@ void hak_free(void *p)
     if (HAK_CFG_STATS)
         a->frees++;
     if (HAK_UNLIKELY(--page->used == 0 || !page->in_bin))
-        _hak_page_after_free(a, page);
-    arena_unlock(a);
+        return free_page_changed(a, page);
+    if (sync)
+        hak_unlock(&a->lock);
+}
+
+/* The block carries its free marker (or the debug level asks for the walk): free only if it is not free. */
+static HAK_NOINLINE void free_suspect(hak_arena_t *a, hak_chunk_t *c, hak_page_t *page, hak_block_t *b)
+{
+    if (_hak_page_has_free(page, b))
+        return free_bad(a, -HAK_ERR_DOUBLE_FREE, b);
+    if (page->kind != HAK_PAGE_SMALL)
+        return free_rare(a, c, page, BLOCK_LARGE);
+    free_push(a, page, b, a->sync);
+}
+
+static HAK_NOINLINE void free_huge(hak_arena_t *a, hak_chunk_t *c, void *p)
+{
+    if (p != ((hak_huge_t *)c)->block)
+        return free_bad(a, -HAK_ERR_INTERIOR_PTR, p);
+    free_rare(a, c, NULL, BLOCK_HUGE);
+}
+
+/* Frees p, a block of chunk c of arena a: the same checks as classify(), but every call is a tail call, so
+ * the unsynchronized fast path needs no stack frame. Entered with the arena's lock held (if `sync`); leaves
+ * it released. */
+HAK_INLINE void free_locked(hak_arena_t *a, hak_chunk_t *c, void *p, bool sync)
+{
+    if (HAK_UNLIKELY(c->kind != HAK_CHUNK_SUPERSLAB))
+        return free_huge(a, c, p);
+    hak_superslab_t *ss = (hak_superslab_t *)c;
+    hak_page_t      *page = ss->slice_page[((uintptr_t)p - (uintptr_t)ss) >> HAK_SLICE_SHIFT];
+    if (HAK_UNLIKELY(!hak_is_block_start(page, p)))
+        return free_bad(a, -HAK_ERR_INTERIOR_PTR, p);
+    hak_block_t *b = p;
+    if (HAK_UNLIKELY(b->marker == hak_marker(a, b) || HAK_CFG_DEBUG >= 2))
+        return free_suspect(a, c, page, b);
+    if (HAK_UNLIKELY(page->kind != HAK_PAGE_SMALL))
+        return free_rare(a, c, page, BLOCK_LARGE);
+    free_push(a, page, b, sync);
+}
+
+static HAK_NOINLINE void free_generic(hak_chunk_t *c, void *p)
+{
+    if (!c || !c->arena)
+        return report_bad_free(HAK_ERR_FOREIGN_PTR, p);
+    hak_arena_t *a = c->arena;
+    arena_lock(a);
+    free_locked(a, c, p, a->sync);
+}
+
+void hak_free(void *p)
+{
+    hak_chunk_t *c = _hak_registry_find(p); /* NULL for p == NULL: no chunk can start at address 0 */
+    if (HAK_UNLIKELY(!c) || HAK_UNLIKELY(!c->arena) || HAK_UNLIKELY(c->arena->sync))
+        return p ? free_generic(c, p) : (void)0;
+    free_locked(c->arena, c, p, false);
 }
 
 /* Usable size and owner of a live block, or 0 (reporting when asked). */

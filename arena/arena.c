@@ -23,6 +23,15 @@ static void         *g_handler_arg;
 static uint64_t      g_seed = 0x9e3779b97f4a7c15u;
 static atomic_int    g_env_policy = -1; /* -1: not read yet; 0: unset; else a hak_policy_t */
 
+void _hak_lock_contended(hak_lock_t *l)
+{
+    do {
+        for (unsigned spins = 0; atomic_load_explicit(&l->held, memory_order_relaxed); spins++)
+            if (spins > 64)
+                hak_platform_yield();
+    } while (atomic_exchange_explicit(&l->held, 1, memory_order_acquire));
+}
+
 void _hak_global_lock(void)
 {
     hak_lock(&g_lock);

@@ -20,17 +20,18 @@ static int check_page(hak_arena_t *a, hak_superslab_t *ss, hak_page_t *page)
     if (page->start != start || page->nslices == 0 || page->slice + page->nslices > ss->nslices)
         FAIL("page outside its SuperSlab");
     size_t span = (size_t)page->nslices << HAK_SLICE_SHIFT;
-    if (page->bsize == 0 || page->recip != (((uint64_t)1 << 40) + page->bsize - 1) / page->bsize)
+    if (page->bsize == 0 || page->recip != (page->kind == HAK_PAGE_LARGE ? 0 : hak_recip(page->bsize)))
         FAIL("page block size");
     if (page->kind == HAK_PAGE_LARGE) {
-        if (page->bsize != span || page->used != 1 || page->free || page->bump != start + span)
+        if (page->bsize != span || page->used != 1 || page->free || page->bump != start + span ||
+            page->end_off != span)
             FAIL("large page state");
         return 0;
     }
     if (page->kind != HAK_PAGE_SMALL || page->cls >= HAK_NUM_CLASSES || page->bsize != _hak_class_size[page->cls])
         FAIL("small page class");
     size_t capacity = span / page->bsize;
-    if (page->end != start + capacity * page->bsize || page->bump < start || page->bump > page->end ||
+    if (page->end_off != capacity * page->bsize || page->bump < start || page->bump > start + page->end_off ||
         (size_t)(page->bump - start) % page->bsize)
         FAIL("small page bounds");
     size_t handed = (size_t)(page->bump - start) / page->bsize, nfree = 0;

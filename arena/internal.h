@@ -37,6 +37,8 @@
 #include "hakmem.h"
 #include "platform/platform.h"
 
+#pragma GCC visibility push(hidden) /* everything internal stays out of the shared library's symbol table */
+
 #define HAK_LIKELY(x)   __builtin_expect(!!(x), 1)
 #define HAK_UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define HAK_INLINE      static inline __attribute__((always_inline))
@@ -68,15 +70,12 @@ void _hak_assert_fail(const char *what, const char *file, int line);
 /* ---- locks: a test-and-test-and-set spinlock; compiled out without threads ---- */
 typedef struct { atomic_uint held; } hak_lock_t;
 
+void _hak_lock_contended(hak_lock_t *l);
+
 HAK_INLINE void hak_lock(hak_lock_t *l)
 {
-    if (!HAK_CFG_THREADS)
-        return;
-    while (atomic_exchange_explicit(&l->held, 1, memory_order_acquire)) {
-        for (unsigned spins = 0; atomic_load_explicit(&l->held, memory_order_relaxed); spins++)
-            if (spins > 64)
-                hak_platform_yield();
-    }
+    if (HAK_CFG_THREADS && HAK_UNLIKELY(atomic_exchange_explicit(&l->held, 1, memory_order_acquire)))
+        _hak_lock_contended(l);
 }
 
 HAK_INLINE void hak_unlock(hak_lock_t *l)
@@ -104,21 +103,40 @@ typedef struct hak_block {
 
 enum { HAK_PAGE_FREE = 0, HAK_PAGE_SMALL = 1, HAK_PAGE_LARGE = 2 };
 
+/* One cache line; the fields the fast paths touch come first. */
 typedef struct hak_page {
     hak_block_t     *free;     /* LIFO free list */
-    uint32_t         used;     /* live blocks */
-    uint32_t         bsize;    /* block size */
-    uint8_t         *bump;     /* first never-used block */
-    uint8_t         *end;      /* end of the last whole block */
     uint8_t         *start;    /* first block */
-    uint64_t         recip;    /* ceil(2^40 / bsize): offset -> block index without a division */
-    struct hak_page *next, *prev; /* bin list */
+    uint8_t         *bump;     /* first never-used block */
+    uint32_t         recip;    /* ceil(2^33 / bsize) for small pages (offset -> index, see HAK_RECIP_SHIFT); 0 for
+                                  large ones, so that only offset 0 passes the block-start check */
+    uint32_t         bsize;    /* block size */
+    uint32_t         used;     /* live blocks */
+    uint32_t         end_off;  /* end of the last whole block, from start */
     uint16_t         slice;    /* first slice index in its SuperSlab */
     uint16_t         nslices;
     uint8_t          kind;     /* HAK_PAGE_* */
     uint8_t          cls;
     bool             in_bin;
+    struct hak_page *next, *prev; /* bin list */
 } hak_page_t;
+
+_Static_assert(sizeof(hak_page_t) <= 64 || sizeof(void *) < 8, "a page header is one cache line");
+
+/* Block index = (offset * recip) >> HAK_RECIP_SHIFT, exact while offset * bsize < 2^33: small pages are at
+ * most 16 slices (2^18 bytes) and blocks at most 2^15 bytes. */
+#define HAK_RECIP_SHIFT 33
+HAK_INLINE uint32_t hak_recip(uint32_t bsize)
+{
+    return (uint32_t)((((uint64_t)1 << HAK_RECIP_SHIFT) + bsize - 1) / bsize);
+}
+
+/* True iff p is the start of a block of the page that has been handed out at least once. */
+HAK_INLINE bool hak_is_block_start(const hak_page_t *page, const void *p)
+{
+    uint64_t off = (uint64_t)((uintptr_t)p - (uintptr_t)page->start);
+    return ((off * page->recip) >> HAK_RECIP_SHIFT) * page->bsize == off && (const uint8_t *)p < page->bump;
+}
 
 typedef struct hak_superslab {
     hak_chunk_t           chunk;
@@ -128,7 +146,7 @@ typedef struct hak_superslab {
     uint64_t              free_map[HAK_MAP_WORDS];    /* 1 = slice free */
     uint64_t              commit_map[HAK_MAP_WORDS];  /* 1 = slice committed (slice 0 always) */
     hak_page_t           *slice_page[HAK_MAX_SLICES]; /* slice -> its page (a FREE sentinel when free) */
-    hak_page_t            pages[HAK_MAX_SLICES];      /* header of the page starting at each slice */
+    _Alignas(64) hak_page_t pages[HAK_MAX_SLICES];    /* header of the page starting at each slice */
 } hak_superslab_t;
 _Static_assert(sizeof(hak_superslab_t) <= HAK_SLICE, "a SuperSlab header fits in slice 0");
 
@@ -196,8 +214,33 @@ HAK_INLINE unsigned hak_size_class(size_t size)
 extern hak_page_t _hak_empty_page; /* bins with no page point here: free == NULL sends alloc to the slow path */
 extern hak_page_t _hak_free_slice; /* slice_page[] of free slices points here */
 
-/* registry.c */
-hak_chunk_t *_hak_registry_find(const void *p);
+/* registry.c: a two-level radix table, granule -> chunk header (see registry.c) */
+#if UINTPTR_MAX > 0xffffffffu
+#define HAK_REG_ADDR_BITS 48
+#else
+#define HAK_REG_ADDR_BITS 32
+#endif
+#define HAK_REG_INDEX_BITS (HAK_REG_ADDR_BITS - HAK_GRANULE_SHIFT)
+#define HAK_REG_LEAF_BITS  (HAK_REG_INDEX_BITS < 14 ? HAK_REG_INDEX_BITS : 14)
+#define HAK_REG_ROOT_BITS  (HAK_REG_INDEX_BITS - HAK_REG_LEAF_BITS)
+#define HAK_REG_LEAF_LEN   ((size_t)1 << HAK_REG_LEAF_BITS)
+typedef _Atomic(hak_chunk_t *) hak_reg_entry_t;
+extern _Atomic(hak_reg_entry_t *) _hak_reg_root[(size_t)1 << HAK_REG_ROOT_BITS];
+
+/* The chunk covering p, or NULL if hakmem has none there. Lock-free. */
+HAK_INLINE hak_chunk_t *_hak_registry_find(const void *p)
+{
+    uintptr_t x = (uintptr_t)p;
+#if HAK_REG_ADDR_BITS < 64 && UINTPTR_MAX > 0xffffffffu
+    if (HAK_UNLIKELY(x >> HAK_REG_ADDR_BITS))
+        return NULL;
+#endif
+    size_t           index = x >> HAK_GRANULE_SHIFT;
+    hak_reg_entry_t *leaf = atomic_load_explicit(&_hak_reg_root[index >> HAK_REG_LEAF_BITS], memory_order_acquire);
+    if (HAK_UNLIKELY(!leaf))
+        return NULL;
+    return atomic_load_explicit(&leaf[index & (HAK_REG_LEAF_LEN - 1)], memory_order_acquire);
+}
 bool         _hak_registry_set(void *base, size_t size, hak_chunk_t *chunk); /* under the global lock */
 
 /* arena.c */
@@ -245,4 +288,5 @@ HAK_INLINE hak_superslab_t *hak_page_slab(const hak_page_t *page)
     return (hak_superslab_t *)((uintptr_t)page & ~(uintptr_t)(HAK_GRANULE - 1));
 }
 
+#pragma GCC visibility pop
 #endif /* HAK_INTERNAL_H */

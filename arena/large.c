@@ -20,10 +20,11 @@ void *_hak_large_alloc(hak_arena_t *a, size_t size, size_t align)
         return NULL;
     page->kind = HAK_PAGE_LARGE;
     page->bsize = (uint32_t)(n << HAK_SLICE_SHIFT);
-    page->recip = (((uint64_t)1 << 40) + page->bsize - 1) / page->bsize;
+    page->recip = 0; /* only offset 0 is a block start */
     page->free = NULL;
     page->used = 1;
-    page->bump = page->end = page->start + page->bsize;
+    page->bump = page->start + page->bsize;
+    page->end_off = page->bsize;
     page->in_bin = false;
     ((hak_block_t *)page->start)->marker = 0;
     return page->start;

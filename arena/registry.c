@@ -10,39 +10,16 @@
  */
 #include "arena/internal.h"
 
-#if UINTPTR_MAX > 0xffffffffu
-#define REG_ADDR_BITS 48
-#else
-#define REG_ADDR_BITS 32
-#endif
-#define REG_INDEX_BITS (REG_ADDR_BITS - HAK_GRANULE_SHIFT)
-#define REG_LEAF_BITS  (REG_INDEX_BITS < 14 ? REG_INDEX_BITS : 14)
-#define REG_ROOT_BITS  (REG_INDEX_BITS - REG_LEAF_BITS)
-#define REG_LEAF_LEN   ((size_t)1 << REG_LEAF_BITS)
-
-typedef _Atomic(hak_chunk_t *) reg_entry_t;
-static _Atomic(reg_entry_t *) reg_root[(size_t)1 << REG_ROOT_BITS];
+_Atomic(hak_reg_entry_t *) _hak_reg_root[(size_t)1 << HAK_REG_ROOT_BITS];
 
 HAK_INLINE bool reg_in_range(uintptr_t x)
 {
-#if REG_ADDR_BITS < 64 && UINTPTR_MAX > 0xffffffffu
-    return (x >> REG_ADDR_BITS) == 0;
+#if HAK_REG_ADDR_BITS < 64 && UINTPTR_MAX > 0xffffffffu
+    return (x >> HAK_REG_ADDR_BITS) == 0;
 #else
     (void)x;
     return true;
 #endif
-}
-
-hak_chunk_t *_hak_registry_find(const void *p)
-{
-    uintptr_t x = (uintptr_t)p;
-    if (!reg_in_range(x))
-        return NULL;
-    size_t       index = x >> HAK_GRANULE_SHIFT;
-    reg_entry_t *leaf = atomic_load_explicit(&reg_root[index >> REG_LEAF_BITS], memory_order_acquire);
-    if (!leaf)
-        return NULL;
-    return atomic_load_explicit(&leaf[index & (REG_LEAF_LEN - 1)], memory_order_acquire);
 }
 
 bool _hak_registry_set(void *base, size_t size, hak_chunk_t *chunk)
@@ -52,12 +29,12 @@ bool _hak_registry_set(void *base, size_t size, hak_chunk_t *chunk)
         return false;
     size_t first = x >> HAK_GRANULE_SHIFT, last = (x + size - 1) >> HAK_GRANULE_SHIFT;
     for (size_t i = first; i <= last; i++) {
-        reg_entry_t *leaf = atomic_load_explicit(&reg_root[i >> REG_LEAF_BITS], memory_order_relaxed);
+        hak_reg_entry_t *leaf = atomic_load_explicit(&_hak_reg_root[i >> HAK_REG_LEAF_BITS], memory_order_relaxed);
         if (!leaf) {
             if (!chunk)
                 continue;
             unsigned calls = 0;
-            size_t bytes = REG_LEAF_LEN * sizeof(reg_entry_t);
+            size_t bytes = HAK_REG_LEAF_LEN * sizeof(hak_reg_entry_t);
             leaf = hak_platform_map(bytes, hak_platform_page_size(), &calls);
             if (leaf && !hak_platform_commit(leaf, bytes, &calls)) {
                 hak_platform_unmap(leaf, bytes, &calls);
@@ -65,11 +42,11 @@ bool _hak_registry_set(void *base, size_t size, hak_chunk_t *chunk)
             }
             if (!leaf)
                 return false; /* entries set so far are cleared by the caller's undo */
-            for (size_t j = 0; j < REG_LEAF_LEN && !hak_platform_map_zeroed; j++)
+            for (size_t j = 0; j < HAK_REG_LEAF_LEN && !hak_platform_map_zeroed; j++)
                 atomic_init(&leaf[j], NULL);
-            atomic_store_explicit(&reg_root[i >> REG_LEAF_BITS], leaf, memory_order_release);
+            atomic_store_explicit(&_hak_reg_root[i >> HAK_REG_LEAF_BITS], leaf, memory_order_release);
         }
-        atomic_store_explicit(&leaf[i & (REG_LEAF_LEN - 1)], chunk, memory_order_release);
+        atomic_store_explicit(&leaf[i & (HAK_REG_LEAF_LEN - 1)], chunk, memory_order_release);
     }
     return true;
 }

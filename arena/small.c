@@ -77,7 +77,7 @@ static void *page_take(hak_page_t *page)
     if (b) {
         page->free = b->next;
     } else {
-        HAK_ASSERT(page->bump < page->end);
+        HAK_ASSERT(page->bump < page->start + page->end_off);
         b = (hak_block_t *)page->bump;
         page->bump += page->bsize;
     }
@@ -91,7 +91,7 @@ void *_hak_alloc_slow(hak_arena_t *a, unsigned cls)
     hak_bin_t  *bin = &a->bins[cls];
     hak_page_t *page;
     while ((page = bin->page) != &_hak_empty_page) {
-        if (page->free || page->bump < page->end)
+        if (page->free || page->bump < page->start + page->end_off)
             return page_take(page);
         bin_unlink(bin, page); /* full: the next free into it links it again */
     }
@@ -103,11 +103,11 @@ void *_hak_alloc_slow(hak_arena_t *a, unsigned cls)
     page->kind = HAK_PAGE_SMALL;
     page->cls = (uint8_t)cls;
     page->bsize = bsize;
-    page->recip = (((uint64_t)1 << 40) + bsize - 1) / bsize;
+    page->recip = hak_recip(bsize);
     page->free = NULL;
     page->used = 0;
     page->bump = page->start;
-    page->end = page->start + ((n << HAK_SLICE_SHIFT) / bsize) * bsize;
+    page->end_off = (uint32_t)(((n << HAK_SLICE_SHIFT) / bsize) * bsize);
     bin_link(bin, page, true);
     return page_take(page);
 }
@@ -126,7 +126,7 @@ void _hak_page_after_free(hak_arena_t *a, hak_page_t *page)
 
 bool _hak_page_has_free(hak_page_t *page, const hak_block_t *b)
 {
-    size_t limit = (size_t)(page->end - page->start) / page->bsize;
+    size_t limit = page->end_off / page->bsize;
     for (hak_block_t *f = page->free; f && limit; f = f->next, limit--)
         if (f == b)
             return true;

@@ -29,6 +29,12 @@
 extern "C" {
 #endif
 
+#if defined(__GNUC__)
+#define HAK_API __attribute__((visibility("default")))
+#else
+#define HAK_API
+#endif
+
 #define HAKMEM_VERSION_MAJOR 0
 #define HAKMEM_VERSION_MINOR 1
 #define HAKMEM_VERSION_PATCH 0
@@ -81,10 +87,10 @@ typedef struct hak_arena_config {
  * A pool arena takes all its memory, metadata included, from [pool, pool+pool_size) and never calls the
  * platform for memory; the caller keeps the pool alive until hak_arena_destroy returns.
  */
-int hak_arena_create(hak_arena_t **out, const hak_arena_config_t *cfg);
+HAK_API int hak_arena_create(hak_arena_t **out, const hak_arena_config_t *cfg);
 
 /* Smallest pool_size that hak_arena_create accepts for a pool at an arbitrary 16-byte-aligned address. */
-size_t hak_pool_size_min(size_t slab_size);
+HAK_API size_t hak_pool_size_min(size_t slab_size);
 
 /*
  * Frees every block of the arena at once and gives its memory back: SuperSlabs are unmapped or kept in a
@@ -93,21 +99,21 @@ size_t hak_pool_size_min(size_t slab_size);
  * thread uses the arena or its blocks during or after the call; a later hak_free of one of its blocks is
  * reported as an invalid free (HAK_ERR_FOREIGN_PTR or HAK_ERR_INTERIOR_PTR) and ignored.
  */
-void hak_arena_destroy(hak_arena_t *arena);
+HAK_API void hak_arena_destroy(hak_arena_t *arena);
 
 /*
  * Frees every block at once; the arena stays usable. Fast arenas keep their SuperSlabs committed; lean arenas
  * decommit them and keep one in reserve. Blocks larger than half a SuperSlab are unmapped. NULL is ignored.
  * Cost: O(SuperSlabs + large blocks). Same concurrency rule as hak_arena_destroy.
  */
-void hak_arena_reset(hak_arena_t *arena);
+HAK_API void hak_arena_reset(hak_arena_t *arena);
 
 /*
  * Returns every empty page and empty SuperSlab of the arena to the platform (decommit/unmap), whatever the
  * policy. Returns the number of bytes by which `committed` fell. NULL returns 0. Cost: O(SuperSlabs); one
  * platform call per contiguous empty run. Thread-safe.
  */
-size_t hak_arena_trim(hak_arena_t *arena);
+HAK_API size_t hak_arena_trim(hak_arena_t *arena);
 
 /*
  * Allocates a block of at least `size` bytes (size 0 gives a unique minimal block). Returns NULL with
@@ -117,10 +123,10 @@ size_t hak_arena_trim(hak_arena_t *arena);
  * Sizes up to 32 KiB come from size classes (internal waste <= 12.5% above 128 bytes), larger ones from
  * runs of 16 KiB slices of a SuperSlab, and blocks larger than half a SuperSlab from their own mapping.
  */
-void *hak_alloc(hak_arena_t *arena, size_t size);
+HAK_API void *hak_alloc(hak_arena_t *arena, size_t size);
 
 /* As hak_alloc for count*size bytes, zeroed. NULL with ENOMEM also iff count*size overflows. */
-void *hak_calloc(hak_arena_t *arena, size_t count, size_t size);
+HAK_API void *hak_calloc(hak_arena_t *arena, size_t count, size_t size);
 
 /*
  * Resizes: ptr NULL behaves as hak_alloc(arena, size). Otherwise returns a block of at least `size` bytes
@@ -130,14 +136,14 @@ void *hak_calloc(hak_arena_t *arena, size_t count, size_t size);
  * On failure returns NULL and leaves ptr untouched and valid: ENOMEM as hak_alloc; EINVAL iff arena is NULL
  * or ptr is not a live hakmem block (which is also reported to the error handler).
  */
-void *hak_realloc(hak_arena_t *arena, void *ptr, size_t size);
+HAK_API void *hak_realloc(hak_arena_t *arena, void *ptr, size_t size);
 
 /*
  * Allocates `size` bytes aligned to `alignment`. Returns NULL with EINVAL iff alignment is 0 or not a power of
  * two (or arena is NULL); ENOMEM as hak_alloc. Alignments up to 16 KiB are served from size classes and slice
  * runs; larger ones from a dedicated mapping. Freed with hak_free like any block.
  */
-void *hak_aligned_alloc(hak_arena_t *arena, size_t alignment, size_t size);
+HAK_API void *hak_aligned_alloc(hak_arena_t *arena, size_t alignment, size_t size);
 
 /*
  * Frees a block of any arena, from any thread for default arenas (only the owning thread for unsynchronized
@@ -146,13 +152,13 @@ void *hak_aligned_alloc(hak_arena_t *arena, size_t alignment, size_t size);
  * corrupted. Release builds detect them in O(1) (a double free is confirmed by a walk of the block's page only
  * when its free marker matches); debug builds (HAK_DEBUG >= 2) also walk on every free. Cost: O(1).
  */
-void hak_free(void *ptr);
+HAK_API void hak_free(void *ptr);
 
 /* Usable size of a live block (>= the size requested); 0 for NULL or a pointer hakmem does not own. O(1). */
-size_t hak_usable_size(const void *ptr);
+HAK_API size_t hak_usable_size(const void *ptr);
 
 /* The arena owning the live block ptr, or NULL if ptr is NULL or not the start of a live hakmem block. O(1). */
-hak_arena_t *hak_arena_of(const void *ptr);
+HAK_API hak_arena_t *hak_arena_of(const void *ptr);
 
 typedef struct hak_arena_stats {
     size_t   in_use;         /* bytes in live blocks (block sizes, not requests) */
@@ -167,7 +173,7 @@ typedef struct hak_arena_stats {
 
 /* Fills *out. Returns HAK_EINVAL iff arena or out is NULL, HAK_ERR_BAD_ARENA for a dead handle.
  * Cost: O(SuperSlabs x slices) (in_use is summed from page headers, so the fast paths pay nothing for it). */
-int hak_arena_stats(const hak_arena_t *arena, hak_arena_stats_t *out);
+HAK_API int hak_arena_stats(const hak_arena_t *arena, hak_arena_stats_t *out);
 
 /*
  * Walks every structure of the arena: SuperSlab headers, slice maps, every page's free list (bounds,
@@ -175,7 +181,7 @@ int hak_arena_stats(const hak_arena_t *arena, hak_arena_stats_t *out);
  * Returns 0 if all are consistent; HAK_ERR_CORRUPT (after reporting which check failed to the error handler)
  * if not; HAK_EINVAL for NULL; HAK_ERR_BAD_ARENA for a dead handle. Cost: O(memory held). Thread-safe.
  */
-int hak_arena_check(hak_arena_t *arena);
+HAK_API int hak_arena_check(hak_arena_t *arena);
 
 /*
  * Error handler: called with a HAK_ERR_* code, a one-line message, the offending pointer (or NULL) and `arg`.
@@ -185,7 +191,7 @@ int hak_arena_check(hak_arena_t *arena);
  * after the handler returns. Thread-safe.
  */
 typedef void hak_error_fn(int code, const char *message, void *ptr, void *arg);
-void hak_set_error_handler(hak_error_fn *fn, void *arg);
+HAK_API void hak_set_error_handler(hak_error_fn *fn, void *arg);
 
 #ifdef __cplusplus
 }
