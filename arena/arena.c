@@ -174,15 +174,24 @@ static void pool_give(hak_arena_t *a, void *base, size_t size)
     *link = e;
 }
 
-void *_hak_chunk_get(hak_arena_t *a, size_t size, size_t align)
+static void *chunk_take(hak_arena_t *a, size_t size, size_t align)
 {
-    if (align < HAK_GRANULE)
-        align = HAK_GRANULE;
     if (a->pool)
         return pool_take(a, size, align);
     unsigned calls = 0;
     void    *p = hak_platform_map(size, align, &calls);
     a->platform_calls += calls;
+    return p;
+}
+
+/* Callers hold no SuperSlab pointer across this call: when memory is short it releases empty SuperSlabs. */
+void *_hak_chunk_get(hak_arena_t *a, size_t size, size_t align)
+{
+    if (align < HAK_GRANULE)
+        align = HAK_GRANULE;
+    void *p = chunk_take(a, size, align);
+    if (!p && _hak_purge(a, 0))
+        p = chunk_take(a, size, align);
     return p;
 }
 
@@ -356,10 +365,12 @@ void hak_arena_reset(hak_arena_t *a)
     hak_lock(&a->lock);
     _hak_huge_drop_all(a);
     _hak_bins_clear(a);
-    for (hak_superslab_t *ss = a->slabs; ss; ss = ss->next)
+    a->dirty = 0;
+    for (hak_superslab_t *ss = a->slabs; ss; ss = ss->next) {
         _hak_slab_reset(ss);
-    if (a->policy == HAK_POLICY_LEAN)
-        _hak_purge(a, 1);
+        a->dirty += _hak_slab_committed(ss) - HAK_SLICE;
+    }
+    _hak_lean_maybe_purge(a); /* lean: decommit in batches, like any other emptied memory */
     hak_unlock(&a->lock);
 }
 
@@ -369,6 +380,7 @@ size_t hak_arena_trim(hak_arena_t *a)
         return 0;
     hak_lock(&a->lock);
     size_t before = a->committed;
+    _hak_bins_release_empty(a);
     _hak_purge(a, 0);
     size_t released = before - a->committed;
     hak_unlock(&a->lock);

@@ -260,6 +260,7 @@ size_t      _hak_purge(hak_arena_t *a, size_t keep_empty); /* decommit dirty sli
 void        _hak_lean_maybe_purge(hak_arena_t *a);
 void        _hak_slabs_drop_all(hak_arena_t *a, bool keep_for_reuse);
 void        _hak_slab_reset(hak_superslab_t *ss);
+size_t      _hak_slab_committed(const hak_superslab_t *ss);
 
 /* small.c */
 void *_hak_alloc_slow(hak_arena_t *a, unsigned cls);

@@ -101,7 +101,7 @@ static size_t decommit_free_runs(hak_arena_t *a, hak_superslab_t *ss, bool pool)
     return bytes;
 }
 
-static size_t slab_committed(const hak_superslab_t *ss)
+size_t _hak_slab_committed(const hak_superslab_t *ss)
 {
     return (size_t)map_count(ss->commit_map, 0, ss->nslices) << HAK_SLICE_SHIFT;
 }
@@ -140,7 +140,7 @@ static void chunk_forget(hak_arena_t *a, hak_superslab_t *ss)
 /* Unmaps an empty SuperSlab of `a` (or returns it to the pool). */
 static void slab_release(hak_arena_t *a, hak_superslab_t *ss)
 {
-    size_t c = slab_committed(ss); /* every committed slice but the header is a free, dirty one */
+    size_t c = _hak_slab_committed(ss); /* every committed slice but the header is a free, dirty one */
     a->dirty -= c - HAK_SLICE;
     _hak_commit_sub(a, c);
     slab_unlink(a, ss);
@@ -173,7 +173,7 @@ static hak_superslab_t *slab_new(hak_arena_t *a)
 {
     hak_superslab_t *ss = slab_from_cache(a);
     if (ss) {
-        size_t c = slab_committed(ss);
+        size_t c = _hak_slab_committed(ss);
         if (a->limit && a->committed + c > a->limit) {
             decommit_free_runs(NULL, ss, false);
             c = HAK_SLICE;

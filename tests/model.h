@@ -1,0 +1,25 @@
+/* Helpers shared by the Criterion suites: an error handler that records what it is told. */
+#ifndef HAK_TEST_MODEL_H
+#define HAK_TEST_MODEL_H
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "hakmem.h"
+
+struct reported {
+    int   count;
+    int   last_code;
+    void *last_ptr;
+};
+extern struct reported reported;
+
+void record_errors(void); /* installs the recording handler and clears `reported` */
+
+static inline uint64_t test_rand(uint64_t *s)
+{
+    *s ^= *s << 13, *s ^= *s >> 7, *s ^= *s << 17;
+    return *s;
+}
+#endif

@@ -1,0 +1,523 @@
+/* Every public function and every failure case of include/hakmem.h. */
+#include <stdlib.h>
+
+#include "model.h"
+
+struct reported reported;
+
+static void recorder(int code, const char *message, void *ptr, void *arg)
+{
+    (void)message, (void)arg;
+    reported.count++;
+    reported.last_code = code;
+    reported.last_ptr = ptr;
+}
+
+void record_errors(void)
+{
+    memset(&reported, 0, sizeof reported);
+    hak_set_error_handler(recorder, NULL);
+}
+
+static hak_arena_t *make(const hak_arena_config_t *cfg)
+{
+    hak_arena_t *a = NULL;
+    cr_assert_eq(hak_arena_create(&a, cfg), 0);
+    cr_assert_not_null(a);
+    return a;
+}
+
+static void check(hak_arena_t *a)
+{
+    cr_assert_eq(hak_arena_check(a), 0, "hak_arena_check failed");
+}
+
+TestSuite(api, .init = record_errors);
+
+Test(api, create_with_defaults_and_destroy)
+{
+    hak_arena_t *a = make(NULL);
+    hak_arena_stats_t s;
+    cr_assert_eq(hak_arena_stats(a, &s), 0);
+    cr_assert_eq(s.committed, 0, "nothing is committed before the first allocation");
+    cr_assert_eq(s.superslabs, 0);
+    check(a);
+    hak_arena_destroy(a);
+    hak_arena_destroy(NULL);
+}
+
+Test(api, create_rejects_bad_configs)
+{
+    hak_arena_t *a = (hak_arena_t *)1;
+    cr_assert_eq(hak_arena_create(NULL, NULL), HAK_EINVAL);
+    size_t bad_sizes[] = {1, 256 * 1024, 768 * 1024, 4u << 20, (512 * 1024) + 16};
+    for (size_t i = 0; i < sizeof bad_sizes / sizeof *bad_sizes; i++) {
+        cr_assert_eq(hak_arena_create(&a, &(hak_arena_config_t){.slab_size = bad_sizes[i]}), HAK_EINVAL);
+        cr_assert_null(a, "*out is NULL on failure");
+    }
+    cr_assert_eq(hak_arena_create(&a, &(hak_arena_config_t){.flags = 1u << 7}), HAK_EINVAL);
+    cr_assert_eq(hak_arena_create(&a, &(hak_arena_config_t){.policy = (hak_policy_t)9}), HAK_EINVAL);
+    cr_assert_eq(hak_arena_create(&a, &(hak_arena_config_t){.pool_size = 4096}), HAK_EINVAL);
+    static _Alignas(16) char small_pool[64 * 1024];
+    cr_assert_eq(hak_arena_create(&a, &(hak_arena_config_t){.pool = small_pool, .pool_size = sizeof small_pool}),
+                 HAK_EINVAL);
+    cr_assert_eq(hak_arena_create(&a, &(hak_arena_config_t){.pool = small_pool + 1, .pool_size = 8u << 20}),
+                 HAK_EINVAL, "misaligned pool");
+    cr_assert_null(a);
+}
+
+Test(api, every_slab_size_and_policy_works)
+{
+    size_t sizes[] = {512 * 1024, 1024 * 1024, 2048 * 1024};
+    for (int i = 0; i < 3; i++)
+        for (int p = 0; p <= HAK_POLICY_LEAN; p++) {
+            hak_arena_t *a = make(&(hak_arena_config_t){.slab_size = sizes[i], .policy = (hak_policy_t)p});
+            void *blocks[64];
+            for (int k = 0; k < 64; k++) {
+                blocks[k] = hak_alloc(a, (size_t)k * 1000);
+                cr_assert_not_null(blocks[k]);
+                memset(blocks[k], k, (size_t)k * 1000);
+            }
+            check(a);
+            for (int k = 0; k < 64; k++)
+                hak_free(blocks[k]);
+            check(a);
+            hak_arena_destroy(a);
+        }
+}
+
+Test(api, alignment_and_zero_size)
+{
+    hak_arena_t *a = make(NULL);
+    void *z1 = hak_alloc(a, 0), *z2 = hak_alloc(a, 0);
+    cr_assert(z1 && z2 && z1 != z2, "size 0 gives unique blocks");
+    for (size_t n = 1; n < 300000; n = n * 3 / 2 + 1) {
+        void *p = hak_alloc(a, n);
+        cr_assert_not_null(p);
+        cr_assert_eq((uintptr_t)p % HAK_MIN_ALIGN, 0, "size %zu misaligned", n);
+        cr_assert_geq(hak_usable_size(p), n);
+        cr_assert_eq(hak_arena_of(p), a);
+        hak_free(p);
+    }
+    hak_free(z1);
+    hak_free(z2);
+    check(a);
+    hak_arena_destroy(a);
+}
+
+Test(api, small_class_waste_is_bounded)
+{
+    hak_arena_t *a = make(NULL);
+    for (size_t n = 129; n <= 32768; n++) {
+        void *p = hak_alloc(a, n);
+        size_t u = hak_usable_size(p);
+        cr_assert(u >= n && (u - n) * 8 <= n, "size %zu got %zu bytes", n, u);
+        hak_free(p);
+    }
+    hak_arena_destroy(a);
+}
+
+Test(api, calloc_zeroes_and_detects_overflow)
+{
+    hak_arena_t *a = make(NULL);
+    unsigned char *p = hak_alloc(a, 4000);
+    memset(p, 0xff, 4000);
+    hak_free(p);
+    unsigned char *q = hak_calloc(a, 1000, 4);
+    cr_assert_not_null(q);
+    for (int i = 0; i < 4000; i++)
+        cr_assert_eq(q[i], 0);
+    unsigned char *big = hak_calloc(a, 3, 1u << 20);
+    cr_assert_not_null(big);
+    cr_assert_eq(big[(3u << 20) - 1], 0);
+    errno = 0;
+    cr_assert_null(hak_calloc(a, SIZE_MAX / 2, 3));
+    cr_assert_eq(errno, ENOMEM);
+    hak_arena_stats_t s;
+    hak_arena_stats(a, &s);
+    if (s.allocs) /* counters exist when stats are built in */
+        cr_assert_geq(s.failed_allocs, 1);
+    hak_free(q);
+    hak_free(big);
+    hak_arena_destroy(a);
+}
+
+Test(api, absurd_sizes_fail_with_enomem)
+{
+    hak_arena_t *a = make(NULL);
+    size_t sizes[] = {SIZE_MAX, SIZE_MAX / 2, SIZE_MAX - 4096};
+    for (int i = 0; i < 3; i++) {
+        errno = 0;
+        cr_assert_null(hak_alloc(a, sizes[i]));
+        cr_assert_eq(errno, ENOMEM);
+    }
+    errno = 0;
+    cr_assert_null(hak_alloc(NULL, 16));
+    cr_assert_eq(errno, EINVAL);
+    check(a);
+    hak_arena_destroy(a);
+}
+
+Test(api, aligned_alloc)
+{
+    hak_arena_t *a = make(NULL);
+    for (size_t al = 1; al <= (1u << 21); al <<= 1) {
+        size_t sizes[] = {1, al, al + 1, 3 * al, 40000};
+        for (int i = 0; i < 5; i++) {
+            void *p = hak_aligned_alloc(a, al, sizes[i]);
+            cr_assert_not_null(p, "align %zu size %zu", al, sizes[i]);
+            cr_assert_eq((uintptr_t)p % al, 0, "align %zu size %zu", al, sizes[i]);
+            cr_assert_geq(hak_usable_size(p), sizes[i]);
+            memset(p, 1, sizes[i]);
+            check(a);
+            hak_free(p);
+        }
+    }
+    errno = 0;
+    cr_assert_null(hak_aligned_alloc(a, 0, 16));
+    cr_assert_eq(errno, EINVAL);
+    errno = 0;
+    cr_assert_null(hak_aligned_alloc(a, 48, 16));
+    cr_assert_eq(errno, EINVAL);
+    check(a);
+    hak_arena_destroy(a);
+}
+
+Test(api, realloc_keeps_contents_and_moves_between_arenas)
+{
+    hak_arena_t *a = make(NULL), *b = make(NULL);
+    unsigned char *p = hak_realloc(a, NULL, 10);
+    cr_assert_not_null(p);
+    for (int i = 0; i < 10; i++)
+        p[i] = (unsigned char)i;
+    size_t sizes[] = {100, 5000, 70000, 900000, 3000000, 20, 5};
+    size_t keep = 10;
+    for (int k = 0; k < 7; k++) {
+        p = hak_realloc(a, p, sizes[k]);
+        cr_assert_not_null(p);
+        for (size_t i = 0; i < keep && i < sizes[k]; i++)
+            cr_assert_eq(p[i], (unsigned char)i);
+        for (size_t i = 0; i < sizes[k]; i++)
+            p[i] = (unsigned char)i;
+        keep = sizes[k];
+        check(a);
+    }
+    unsigned char *q = hak_realloc(b, p, 5); /* same size, other arena: must move */
+    cr_assert_eq(hak_arena_of(q), b);
+    for (int i = 0; i < 5; i++)
+        cr_assert_eq(q[i], i);
+    cr_assert_null(hak_arena_of(p), "the old block was freed");
+    void *z = hak_realloc(b, q, 0);
+    cr_assert_not_null(z, "realloc to 0 returns a minimal block");
+    hak_free(z);
+    /* a failed realloc leaves the block alone */
+    void *keepme = hak_alloc(a, 64);
+    errno = 0;
+    cr_assert_null(hak_realloc(a, keepme, SIZE_MAX / 2));
+    cr_assert_eq(errno, ENOMEM);
+    cr_assert_eq(hak_arena_of(keepme), a);
+    hak_free(keepme);
+    int dummy;
+    errno = 0;
+    cr_assert_null(hak_realloc(a, &dummy, 16));
+    cr_assert_eq(errno, EINVAL);
+    cr_assert_eq(reported.last_code, HAK_ERR_FOREIGN_PTR);
+    check(a);
+    check(b);
+    hak_arena_destroy(a);
+    hak_arena_destroy(b);
+}
+
+Test(api, invalid_frees_are_reported_and_ignored)
+{
+    hak_arena_t *a = make(NULL);
+    int on_stack;
+    void *heap = malloc(64);
+    hak_free(&on_stack);
+    cr_assert_eq(reported.count, 1);
+    cr_assert_eq(reported.last_code, HAK_ERR_FOREIGN_PTR);
+    cr_assert_eq(reported.last_ptr, &on_stack);
+    hak_free(heap);
+    cr_assert_eq(reported.last_code, HAK_ERR_FOREIGN_PTR);
+    free(heap);
+
+    /* interior pointers of every kind of block */
+    size_t sizes[] = {16, 48, 1000, 20000, 100000, 3u << 20};
+    for (int i = 0; i < 6; i++) {
+        char *p = hak_alloc(a, sizes[i]);
+        int before = reported.count;
+        hak_free(p + 16);
+        cr_assert_eq(reported.count, before + 1, "size %zu", sizes[i]);
+        cr_assert_eq(reported.last_code, HAK_ERR_INTERIOR_PTR);
+        hak_free(p + sizes[i] - 1);
+        cr_assert_eq(reported.count, before + 2);
+        cr_assert_eq(hak_arena_of(p), a, "the block is still live");
+        hak_free(p);
+        check(a);
+    }
+    /* a block the page has not handed out yet */
+    char *first = hak_alloc(a, 64);
+    hak_free(first + 64 * 100);
+    cr_assert_eq(reported.last_code, HAK_ERR_INTERIOR_PTR);
+    hak_free(first);
+    check(a);
+    hak_arena_destroy(a);
+}
+
+Test(api, double_frees_are_detected)
+{
+    hak_arena_t *a = make(NULL);
+    void *keep[100];
+    for (int i = 0; i < 100; i++)
+        keep[i] = hak_alloc(a, 48);
+    for (int i = 0; i < 100; i += 2)
+        hak_free(keep[i]);
+    int before = reported.count;
+    for (int i = 0; i < 100; i += 2) {
+        hak_free(keep[i]);
+        cr_assert_eq(reported.last_code, HAK_ERR_DOUBLE_FREE);
+    }
+    cr_assert_eq(reported.count, before + 50);
+    check(a);
+    /* a live block whose contents happen to look free is not a double free */
+    for (int i = 1; i < 100; i += 2) {
+        memset(keep[i], 0, 48);
+        hak_free(keep[i]);
+    }
+    cr_assert_eq(reported.count, before + 50);
+    check(a);
+    /* large and huge */
+    void *l = hak_alloc(a, 100000), *h = hak_alloc(a, 4u << 20);
+    hak_free(l);
+    hak_free(l);
+    cr_assert_eq(reported.count, before + 51);
+    hak_free(h);
+    hak_free(h);
+    cr_assert_eq(reported.count, before + 52);
+    check(a);
+    hak_arena_destroy(a);
+}
+
+Test(api, free_after_destroy_is_reported)
+{
+    hak_arena_t *a = make(NULL);
+    void *p = hak_alloc(a, 100), *h = hak_alloc(a, 8u << 20);
+    hak_arena_destroy(a);
+    int before = reported.count;
+    hak_free(p);
+    hak_free(h);
+    cr_assert_eq(reported.count, before + 2);
+    cr_assert_null(hak_arena_of(p));
+    cr_assert_eq(hak_usable_size(p), 0);
+    /* and a new arena still works and is not corrupted */
+    hak_arena_t *b = make(NULL);
+    void *q = hak_alloc(b, 100);
+    cr_assert_not_null(q);
+    check(b);
+    hak_arena_destroy(b);
+}
+
+Test(api, null_and_foreign_queries)
+{
+    cr_assert_eq(hak_usable_size(NULL), 0);
+    cr_assert_null(hak_arena_of(NULL));
+    int x;
+    cr_assert_null(hak_arena_of(&x));
+    cr_assert_eq(hak_usable_size(&x), 0);
+    hak_free(NULL);
+    cr_assert_eq(reported.count, 0, "queries do not report");
+    hak_arena_stats_t s;
+    cr_assert_eq(hak_arena_stats(NULL, &s), HAK_EINVAL);
+    cr_assert_eq(hak_arena_check(NULL), HAK_EINVAL);
+    cr_assert_eq(hak_arena_trim(NULL), 0);
+    hak_arena_reset(NULL);
+}
+
+Test(api, reset_frees_everything_and_arena_stays_usable)
+{
+    for (int p = HAK_POLICY_FAST; p <= HAK_POLICY_LEAN; p++) {
+        hak_arena_t *a = make(&(hak_arena_config_t){.policy = (hak_policy_t)p});
+        void *blocks[2000];
+        for (int i = 0; i < 2000; i++)
+            blocks[i] = hak_alloc(a, (size_t)(i % 50) * 100 + (i % 7 == 0 ? 700000 : 0));
+        hak_arena_stats_t s;
+        hak_arena_stats(a, &s);
+        cr_assert_gt(s.in_use, 0);
+        hak_arena_reset(a);
+        hak_arena_stats(a, &s);
+        cr_assert_eq(s.in_use, 0);
+        check(a);
+        cr_assert_null(hak_arena_of(blocks[0]), "reset blocks are not live");
+        void *q = hak_alloc(a, 100);
+        cr_assert_not_null(q);
+        check(a);
+        hak_arena_destroy(a);
+    }
+}
+
+Test(api, stats_track_use_and_trim_gives_memory_back)
+{
+    hak_arena_t *a = make(&(hak_arena_config_t){.name = "stats", .policy = HAK_POLICY_FAST});
+    void *b[1000];
+    for (int i = 0; i < 1000; i++)
+        b[i] = hak_alloc(a, 1000);
+    hak_arena_stats_t s;
+    hak_arena_stats(a, &s);
+    cr_assert_eq(s.in_use, 1000 * hak_usable_size(b[0]));
+    cr_assert_geq(s.committed, s.in_use);
+    cr_assert_geq(s.reserved, s.committed);
+    cr_assert_geq(s.peak_committed, s.committed);
+    cr_assert_geq(s.superslabs, 1);
+    cr_assert_geq(s.platform_calls, 1);
+    if (s.allocs)
+        cr_assert_eq(s.allocs, 1000);
+    for (int i = 0; i < 1000; i++)
+        hak_free(b[i]);
+    hak_arena_stats(a, &s);
+    cr_assert_eq(s.in_use, 0);
+    if (s.frees)
+        cr_assert_eq(s.frees, 1000);
+    size_t released = hak_arena_trim(a);
+    hak_arena_stats_t t;
+    hak_arena_stats(a, &t);
+    cr_assert_gt(released, 0);
+    cr_assert_eq(t.committed, s.committed - released);
+    cr_assert_eq(t.committed, 0, "an empty arena trims to nothing");
+    check(a);
+    hak_arena_destroy(a);
+}
+
+Test(api, huge_blocks_are_returned_on_free)
+{
+    hak_arena_t *a = make(NULL);
+    hak_arena_stats_t s0, s1, s2;
+    hak_arena_stats(a, &s0);
+    char *p = hak_alloc(a, 5u << 20);
+    cr_assert_not_null(p);
+    p[0] = 1, p[(5u << 20) - 1] = 2;
+    hak_arena_stats(a, &s1);
+    cr_assert_geq(s1.committed - s0.committed, 5u << 20);
+    hak_free(p);
+    hak_arena_stats(a, &s2);
+    cr_assert_eq(s2.committed, s0.committed);
+    cr_assert_eq(s2.reserved, s0.reserved);
+    hak_arena_destroy(a);
+}
+
+Test(api, limit_is_a_hard_cap)
+{
+    for (int p = HAK_POLICY_FAST; p <= HAK_POLICY_LEAN; p++) {
+        size_t limit = 3u << 20;
+        hak_arena_t *a = make(&(hak_arena_config_t){.limit = limit, .policy = (hak_policy_t)p});
+        void *b[10000];
+        int n = 0;
+        errno = 0;
+        while (n < 10000 && (b[n] = hak_alloc(a, 2000)) != NULL)
+            n++;
+        cr_assert_lt(n, 10000, "the cap stops allocation");
+        cr_assert_eq(errno, ENOMEM);
+        hak_arena_stats_t s;
+        hak_arena_stats(a, &s);
+        cr_assert_leq(s.committed, limit);
+        cr_assert_eq(s.limit, limit);
+        cr_assert_gt(s.in_use, limit / 2, "most of the cap is usable");
+        cr_assert_null(hak_alloc(a, 4u << 20), "a huge block over the cap fails");
+        check(a);
+        for (int i = 0; i < n; i += 2)
+            hak_free(b[i]);
+        void *again = hak_alloc(a, 2000);
+        cr_assert_not_null(again, "memory freed under the cap is usable again");
+        hak_free(again);
+        for (int i = 1; i < n; i += 2)
+            hak_free(b[i]);
+        cr_assert_not_null(hak_alloc(a, 1u << 20), "the whole cap is usable once empty");
+        check(a);
+        hak_arena_destroy(a);
+    }
+}
+
+Test(api, arenas_are_independent)
+{
+    hak_arena_t *a = make(NULL), *b = make(&(hak_arena_config_t){.flags = HAK_ARENA_UNSYNCHRONIZED});
+    void *pa = hak_alloc(a, 64), *pb = hak_alloc(b, 64);
+    cr_assert_eq(hak_arena_of(pa), a);
+    cr_assert_eq(hak_arena_of(pb), b);
+    memset(pb, 0x77, 64);
+    hak_arena_destroy(a);
+    cr_assert_eq(((unsigned char *)pb)[63], 0x77, "destroying one arena leaves the other's blocks alone");
+    check(b);
+    hak_free(pb);
+    check(b);
+    hak_arena_destroy(b);
+}
+
+Test(api, pool_arena_uses_only_the_pool)
+{
+    size_t size = 4u << 20;
+    void *pool = aligned_alloc(16, size);
+    cr_assert_not_null(pool);
+    cr_assert_geq(size, hak_pool_size_min(512 * 1024));
+    hak_arena_t *a = make(&(hak_arena_config_t){.pool = pool, .pool_size = size, .slab_size = 512 * 1024});
+    cr_assert((uintptr_t)a >= (uintptr_t)pool && (uintptr_t)a < (uintptr_t)pool + size);
+    void *b[4000];
+    int n = 0;
+    while (n < 4000 && (b[n] = hak_alloc(a, 1000)) != NULL) {
+        cr_assert((uintptr_t)b[n] >= (uintptr_t)pool && (uintptr_t)b[n] + 1000 <= (uintptr_t)pool + size);
+        n++;
+    }
+    cr_assert_lt(n, 4000, "a pool arena fails when the pool is full");
+    cr_assert_gt(n * 1000, (int)(size / 2));
+    check(a);
+    hak_arena_stats_t s;
+    hak_arena_stats(a, &s);
+    cr_assert_eq(s.platform_calls, 0, "a pool arena never calls the platform for memory");
+    for (int i = 0; i < n; i++)
+        hak_free(b[i]);
+    void *h = hak_alloc(a, 1u << 20); /* huge, from the pool too */
+    cr_assert_not_null(h);
+    cr_assert((uintptr_t)h >= (uintptr_t)pool && (uintptr_t)h < (uintptr_t)pool + size);
+    check(a);
+    hak_arena_destroy(a);
+    free(pool);
+}
+
+static int calls_to_custom;
+static void custom(int code, const char *message, void *ptr, void *arg)
+{
+    (void)code, (void)ptr;
+    cr_assert_not_null(message);
+    cr_assert_eq(arg, &calls_to_custom);
+    calls_to_custom++;
+}
+
+Test(api, error_handler_can_be_replaced_and_restored)
+{
+    int x;
+    hak_set_error_handler(custom, &calls_to_custom);
+    hak_free(&x);
+    cr_assert_eq(calls_to_custom, 1);
+    record_errors();
+    hak_free(&x);
+    cr_assert_eq(calls_to_custom, 1);
+    cr_assert_eq(reported.count, 1);
+}
+
+Test(api, check_detects_corruption)
+{
+    hak_arena_t *a = make(NULL);
+    void *p = hak_alloc(a, 64), *q = hak_alloc(a, 64);
+    hak_free(p);
+    hak_free(q);
+    check(a);
+    *(void **)q = (char *)q + 8; /* a use-after-free write breaks q's free-list link */
+    cr_assert_eq(hak_arena_check(a), HAK_ERR_CORRUPT);
+    cr_assert_eq(reported.last_code, HAK_ERR_CORRUPT);
+    *(void **)q = p;
+    check(a);
+    hak_arena_destroy(a);
+}
+
+Test(api, version_macros)
+{
+    cr_assert_geq(HAKMEM_VERSION_MAJOR * 10000 + HAKMEM_VERSION_MINOR * 100 + HAKMEM_VERSION_PATCH, 1);
+}

@@ -1,0 +1,90 @@
+/* Default arenas shared by threads: allocation and cross-thread frees through a shared array of slots. */
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "model.h"
+
+#define THREADS 4
+#define ROUNDS  5
+#define ITERS   100000
+#define SHARED  1024
+
+static hak_arena_t *shared_arenas[2];
+static _Atomic(uintptr_t) exchange[SHARED];
+
+static void check_cookie(uintptr_t v)
+{
+    unsigned char *p = (unsigned char *)v;
+    size_t         n = p[0] | (size_t)p[1] << 8;
+    for (size_t i = 2; i < n; i++)
+        cr_assert_eq(p[i], (unsigned char)(n + i), "block corrupted across threads");
+}
+
+static void *worker(void *arg)
+{
+    uint64_t rng = (uintptr_t)arg * 0x9e3779b97f4a7c15u + 1;
+    for (int i = 0; i < ITERS; i++) {
+        size_t         n = 2 + test_rand(&rng) % 2000;
+        unsigned char *p = hak_alloc(shared_arenas[test_rand(&rng) & 1], n);
+        cr_assert_not_null(p);
+        p[0] = (unsigned char)n, p[1] = (unsigned char)(n >> 8);
+        for (size_t k = 2; k < n; k++)
+            p[k] = (unsigned char)(n + k);
+        uintptr_t old = atomic_exchange(&exchange[test_rand(&rng) % SHARED], (uintptr_t)p);
+        if (old) {
+            check_cookie(old);
+            hak_free((void *)old); /* usually allocated by another thread */
+        }
+    }
+    return NULL;
+}
+
+Test(threads, shared_arenas_with_cross_thread_frees)
+{
+    for (int i = 0; i < 2; i++)
+        cr_assert_eq(hak_arena_create(&shared_arenas[i], NULL), 0);
+    record_errors();
+    for (int round = 0; round < ROUNDS; round++) {
+        pthread_t t[THREADS];
+        for (uintptr_t i = 0; i < THREADS; i++)
+            pthread_create(&t[i], NULL, worker, (void *)(i + 1 + (uintptr_t)round * THREADS));
+        for (int i = 0; i < THREADS; i++)
+            pthread_join(t[i], NULL);
+        for (int i = 0; i < 2; i++)
+            cr_assert_eq(hak_arena_check(shared_arenas[i]), 0);
+    }
+    for (int i = 0; i < SHARED; i++) {
+        uintptr_t v = atomic_exchange(&exchange[i], 0);
+        if (v)
+            hak_free((void *)v);
+    }
+    for (int i = 0; i < 2; i++) {
+        hak_arena_stats_t st;
+        hak_arena_stats(shared_arenas[i], &st);
+        cr_assert_eq(st.in_use, 0);
+        hak_arena_destroy(shared_arenas[i]);
+    }
+    cr_assert_eq(reported.count, 0);
+}
+
+static void *create_destroy(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < 2000; i++) {
+        hak_arena_t *a;
+        cr_assert_eq(hak_arena_create(&a, NULL), 0);
+        void *p = hak_alloc(a, 100 + (size_t)i);
+        cr_assert_eq(hak_arena_of(p), a);
+        hak_arena_destroy(a);
+    }
+    return NULL;
+}
+
+Test(threads, concurrent_create_and_destroy)
+{
+    pthread_t t[THREADS];
+    for (int i = 0; i < THREADS; i++)
+        pthread_create(&t[i], NULL, create_destroy, NULL);
+    for (int i = 0; i < THREADS; i++)
+        pthread_join(t[i], NULL);
+}
