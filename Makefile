@@ -45,8 +45,7 @@ $(AUTOCONF): $(CONFIG_FILE) Kconfig
 	@touch $@
 
 # ---- flags ---------------------------------------------------------------------------------------------------
-DEBUG_LEVEL = $(shell sed -n 's/^CONFIG_HAK_DEBUG_LEVEL=//p' $(CONFIG_FILE) 2>/dev/null)
-OPT        ?= $(if $(filter 3,$(DEBUG_LEVEL)),-O1 -g,-O2 -g)
+OPT        ?= -O2 -g
 WARN       := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 SANFLAGS   := $(if $(SAN),-fsanitize=address$(comma)undefined -fno-sanitize-recover=all -fno-omit-frame-pointer)
 CPPFLAGS   += -I. -Iinclude -I$(BUILD)/generated -DHAK_HAVE_AUTOCONF
@@ -68,26 +67,31 @@ $(BUILD):
 
 $(BUILD)/obj/%.o: %.c $(HEADERS) $(AUTOCONF)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c $< -o $@
+	@echo "  CC      $<"
+	@$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c $< -o $@
 
 # The core may include nothing but the freestanding C headers (plus the project's own).
 $(BUILD)/obj/arena/%.o: arena/%.c $(HEADERS) $(AUTOCONF)
 	@mkdir -p $(dir $@)
 	@if grep -n '#include <' $< | grep -vE '<(stddef|stdint|stdbool|stdatomic|string)\.h>'; then \
 	    echo "$<: the core includes only stddef/stdint/stdbool/stdatomic/string" >&2; exit 1; fi
-	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c $< -o $@
+	@echo "  CC      $<"
+	@$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c $< -o $@
 
 $(BUILD)/libhakmem.a: $(LIB_OBJ)
 	@rm -f $@
-	$(AR) rcs $@ $^
+	@echo "  AR      $@"
+	@$(AR) rcs $@ $^
 
 $(BUILD)/libhakmem.so: $(LIB_OBJ)
-	$(CC) -shared $(SANFLAGS) -Wl,-soname,libhakmem.so.$(shell sed -n 's/.*HAKMEM_VERSION_MAJOR \([0-9]*\)/\1/p' include/hakmem.h) -o $@ $^
+	@echo "  LD      $@"
+	@$(CC) -shared $(SANFLAGS) -o $@ $^
 
 # ---- the demo --------------------------------------------------------------------------------------------------
 $(BUILD)/examples/%: examples/%.c $(BUILD)/libhakmem.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $< -o $@ $(BUILD)/libhakmem.a -pthread
+	@echo "  LD      $@"
+	@$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $< -o $@ $(BUILD)/libhakmem.a -pthread
 
 run: $(BUILD)/examples/per_subsystem
 	./$(BUILD)/examples/per_subsystem
@@ -98,7 +102,8 @@ TEST_BIN := $(BUILD)/tests/hakmem_tests
 
 $(TEST_BIN): $(TEST_SRC) tests/model.h $(BUILD)/libhakmem.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -Wno-missing-prototypes $(TEST_SRC) -o $@ $(BUILD)/libhakmem.a $(LDLIBS_T)
+	@echo "  LD      $@"
+	@$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -Wno-missing-prototypes $(TEST_SRC) -o $@ $(BUILD)/libhakmem.a $(LDLIBS_T)
 
 check-one: $(TEST_BIN)
 	@echo "== tests: $(CONFIG_SRC)$(if $(SAN), with ASan+UBSan) =="
@@ -111,7 +116,7 @@ test: test-deps
 	    $(MAKE) --no-print-directory BUILD=build/test/$$(basename $$c) CONFIG_SRC=$$c check-one; done
 	@$(MAKE) --no-print-directory BUILD=build/test/asan-ubsan CONFIG_SRC=config/debug_defconfig SAN=1 check-one
 	@$(MAKE) --no-print-directory BUILD=build/test/asan-ubsan-fast CONFIG_SRC=config/defconfig SAN=1 check-one
-	@scripts/test_menuconfig.sh
+	@scripts/test_kconfig.sh
 	@echo "== all tests passed =="
 
 # Installs what the tests need when it is missing (Debian packages; needs root).
