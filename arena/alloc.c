@@ -242,15 +242,13 @@ static HAK_NOINLINE void free_huge(hak_arena_t *a, hak_chunk_t *c, void *p)
     free_rare(a, c, NULL, BLOCK_HUGE);
 }
 
-/* Frees p, a block of chunk c of arena a: the same checks as classify(), but every call is a tail call, so
- * the unsynchronized fast path needs no stack frame. Entered with the arena's lock held (if `sync`); leaves
- * it released. */
-HAK_INLINE void free_locked(hak_arena_t *a, hak_chunk_t *c, void *p, bool sync)
+/* Frees p, a block of SuperSlab ss of arena a: the same checks as classify(), but every call is a tail call,
+ * so the unsynchronized fast path needs no stack frame. Entered with the arena's lock held (if `sync`);
+ * leaves it released. */
+HAK_INLINE void free_slab_block(hak_arena_t *a, hak_superslab_t *ss, void *p, bool sync)
 {
-    if (HAK_UNLIKELY(c->kind != HAK_CHUNK_SUPERSLAB))
-        return free_huge(a, c, p);
-    hak_superslab_t *ss = (hak_superslab_t *)c;
-    hak_page_t      *page = ss->slice_page[((uintptr_t)p - (uintptr_t)ss) >> HAK_SLICE_SHIFT];
+    hak_chunk_t *c = &ss->chunk;
+    hak_page_t  *page = ss->slice_page[((uintptr_t)p - (uintptr_t)ss) >> HAK_SLICE_SHIFT];
     if (HAK_UNLIKELY(!hak_is_block_start(page, p)))
         return free_bad(a, -HAK_ERR_INTERIOR_PTR, p);
     hak_block_t *b = p;
@@ -267,15 +265,17 @@ static HAK_NOINLINE void free_generic(hak_chunk_t *c, void *p)
         return report_bad_free(HAK_ERR_FOREIGN_PTR, p);
     hak_arena_t *a = c->arena;
     arena_lock(a);
-    free_locked(a, c, p, a->sync);
+    if (c->kind != HAK_CHUNK_SUPERSLAB)
+        return free_huge(a, c, p);
+    free_slab_block(a, (hak_superslab_t *)c, p, a->sync);
 }
 
 void hak_free(void *p)
 {
     hak_chunk_t *c = _hak_registry_find(p); /* NULL for p == NULL: no chunk can start at address 0 */
-    if (HAK_UNLIKELY(!c) || HAK_UNLIKELY(!c->arena) || HAK_UNLIKELY(c->arena->sync))
+    if (HAK_UNLIKELY(!c) || HAK_UNLIKELY(!c->fast))
         return p ? free_generic(c, p) : (void)0;
-    free_locked(c->arena, c, p, false);
+    free_slab_block(c->fast, (hak_superslab_t *)c, p, false);
 }
 
 /* Usable size and owner of a live block, or 0 (reporting when asked). */

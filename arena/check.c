@@ -54,7 +54,8 @@ static int check_slab(hak_arena_t *a, hak_superslab_t *ss, size_t *committed, si
 {
     const void *obj = ss;
     if (ss->chunk.magic != HAK_CHUNK_MAGIC || ss->chunk.kind != HAK_CHUNK_SUPERSLAB || ss->chunk.arena != a ||
-        ss->chunk.size != a->slab_size || ss->nslices != (a->slab_size >> HAK_SLICE_SHIFT))
+        ss->chunk.size != a->slab_size || ss->nslices != (a->slab_size >> HAK_SLICE_SHIFT) ||
+        ss->chunk.fast != (a->sync ? NULL : a))
         FAIL("SuperSlab header");
     for (size_t off = 0; off < ss->chunk.size; off += HAK_GRANULE)
         if (_hak_registry_find((uint8_t *)ss + off) != &ss->chunk)
@@ -108,7 +109,7 @@ int _hak_check_locked(hak_arena_t *a)
     for (hak_huge_t *h = a->huge; h; h = h->next) {
         obj = h;
         if (++nhuge > a->nhuge || (h->next && h->next->prev != h) || h->chunk.magic != HAK_CHUNK_MAGIC ||
-            h->chunk.kind != HAK_CHUNK_HUGE || h->chunk.arena != a || _hak_registry_find(h->block) != &h->chunk ||
+            h->chunk.kind != HAK_CHUNK_HUGE || h->chunk.arena != a || h->chunk.fast || _hak_registry_find(h->block) != &h->chunk ||
             (uint8_t *)h->block + h->bsize != (uint8_t *)h + h->chunk.size)
             FAIL("huge block");
         committed += h->chunk.size;

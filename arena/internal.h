@@ -92,6 +92,8 @@ typedef struct hak_chunk {
     uint32_t     magic;
     uint32_t     kind;
     hak_arena_t *arena; /* owner; NULL while a SuperSlab sits in the process-wide cache */
+    hak_arena_t *fast;  /* the owner if it is unsynchronized and this is a SuperSlab, else NULL: hak_free's
+                           fast path tests this one field instead of kind, owner and owner->sync */
     size_t       size;  /* bytes mapped */
 } hak_chunk_t;
 

@@ -164,6 +164,7 @@ static hak_superslab_t *slab_from_cache(hak_arena_t *a)
             ss->next->prev = ss->prev;
         g_cache_len--;
         ss->chunk.arena = a;
+        ss->chunk.fast = a->sync ? NULL : a;
     }
     _hak_global_unlock();
     return ss;
@@ -199,7 +200,8 @@ static hak_superslab_t *slab_new(hak_arena_t *a)
         return NULL;
     }
     a->platform_calls += calls;
-    ss->chunk = (hak_chunk_t){.magic = HAK_CHUNK_MAGIC, .kind = HAK_CHUNK_SUPERSLAB, .arena = a, .size = a->slab_size};
+    ss->chunk = (hak_chunk_t){.magic = HAK_CHUNK_MAGIC, .kind = HAK_CHUNK_SUPERSLAB, .arena = a,
+                              .fast = a->sync ? NULL : a, .size = a->slab_size};
     ss->nslices = (uint32_t)(a->slab_size >> HAK_SLICE_SHIFT);
     memset(ss->commit_map, 0, sizeof ss->commit_map);
     map_set(ss->commit_map, 0, 1, true);
@@ -313,7 +315,7 @@ void _hak_slabs_drop_all(hak_arena_t *a, bool keep_for_reuse)
                 decommit_free_runs(NULL, ss, false);
             _hak_global_lock();
             if (g_cache_len < HAK_CFG_SLAB_CACHE) {
-                ss->chunk.arena = NULL;
+                ss->chunk.arena = ss->chunk.fast = NULL;
                 ss->prev = NULL;
                 ss->next = g_cache;
                 if (g_cache)
