@@ -13,7 +13,7 @@
         return HAK_ERR_CORRUPT;                                                                             \
     } while (0)
 
-static int check_page(hak_arena_t *a, hak_superslab_t *ss, hak_page_t *page)
+int _hak_check_page(hak_arena_t *a, hak_superslab_t *ss, hak_page_t *page)
 {
     const void *obj = page;
     uint8_t    *start = (uint8_t *)ss + ((size_t)page->slice << HAK_SLICE_SHIFT);
@@ -82,7 +82,7 @@ static int check_slab(hak_arena_t *a, hak_superslab_t *ss, size_t *committed, si
             i >= (uint32_t)page->slice + page->nslices)
             FAIL("slice mapped to a page that does not cover it");
         if (page->slice == i) {
-            int rc = check_page(a, ss, page);
+            int rc = _hak_check_page(a, ss, page);
             if (rc)
                 return rc;
             *in_bins += page->in_bin;

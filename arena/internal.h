@@ -280,6 +280,7 @@ void  _hak_huge_drop_all(hak_arena_t *a);
 
 /* check.c */
 int _hak_check_locked(hak_arena_t *a);
+int _hak_check_page(hak_arena_t *a, hak_superslab_t *ss, hak_page_t *page); /* debug level 3 */
 
 HAK_INLINE uintptr_t hak_marker(const hak_arena_t *a, const void *b)
 {

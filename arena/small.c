@@ -71,8 +71,10 @@ static void bin_link(hak_bin_t *bin, hak_page_t *page, bool as_head)
     }
 }
 
-static void *page_take(hak_page_t *page)
+static void *page_take(hak_arena_t *a, hak_page_t *page)
 {
+    HAK_ASSERT(HAK_CFG_DEBUG < 3 || _hak_check_page(a, hak_page_slab(page), page) == 0);
+    (void)a;
     hak_block_t *b = page->free;
     if (b) {
         page->free = b->next;
@@ -92,7 +94,7 @@ void *_hak_alloc_slow(hak_arena_t *a, unsigned cls)
     hak_page_t *page;
     while ((page = bin->page) != &_hak_empty_page) {
         if (page->free || page->bump < page->start + page->end_off)
-            return page_take(page);
+            return page_take(a, page);
         bin_unlink(bin, page); /* full: the next free into it links it again */
     }
     size_t n = page_slices(cls);
@@ -109,12 +111,13 @@ void *_hak_alloc_slow(hak_arena_t *a, unsigned cls)
     page->bump = page->start;
     page->end_off = (uint32_t)(((n << HAK_SLICE_SHIFT) / bsize) * bsize);
     bin_link(bin, page, true);
-    return page_take(page);
+    return page_take(a, page);
 }
 
 void _hak_page_after_free(hak_arena_t *a, hak_page_t *page)
 {
     hak_bin_t *bin = &a->bins[page->cls];
+    HAK_ASSERT(HAK_CFG_DEBUG < 3 || _hak_check_page(a, hak_page_slab(page), page) == 0);
     if (!page->in_bin)
         bin_link(bin, page, false);
     if (page->used == 0 && bin->page != page) {

@@ -50,7 +50,7 @@
 #endif
 
 /* Debug level: 0 = the O(1) checks only; 1 = internal asserts; 2 = + exact double-free walk and poisoning of
- * freed blocks; 3 = + validation of the page (and on slow paths the whole arena) on every operation. */
+ * freed blocks; 3 = + full validation of a page whenever it is refilled or changes state. */
 #ifndef HAK_CFG_DEBUG
 #ifdef CONFIG_HAK_DEBUG_LEVEL
 #define HAK_CFG_DEBUG CONFIG_HAK_DEBUG_LEVEL
