@@ -39,15 +39,36 @@ static HAK_NOINLINE void *fail(hak_arena_t *a, int err)
     return NULL;
 }
 
+/* After the cap or the budget refused memory (and the arena's own empty memory was already given back): calls
+ * the arena's on_limit callback without the lock, so it may free blocks of the arena, and says whether to retry
+ * once. Entered and left with the lock held (if any). */
+static bool limit_callback(hak_arena_t *a)
+{
+    size_t wanted = a->limit_wanted;
+    a->limit_wanted = 0;
+    if (!wanted || !a->on_limit)
+        return false;
+    arena_unlock(a);
+    a->on_limit(a, wanted, a->on_limit_arg);
+    arena_lock(a);
+    return true;
+}
+
+static void *big_once(hak_arena_t *a, size_t size, size_t align)
+{
+    if (size <= a->slab_size / 2 && align <= HAK_GRANULE / 2)
+        return _hak_large_alloc(a, size, align);
+    return _hak_huge_alloc(a, size, align);
+}
+
 /* Anything not served by a size class. Takes the arena's lock itself. */
 static HAK_NOINLINE void *alloc_big(hak_arena_t *a, size_t size, size_t align)
 {
-    void *p;
     arena_lock(a);
-    if (size <= a->slab_size / 2 && align <= HAK_GRANULE / 2)
-        p = _hak_large_alloc(a, size, align);
-    else
-        p = _hak_huge_alloc(a, size, align);
+    a->limit_wanted = 0;
+    void *p = big_once(a, size, align);
+    if (!p && limit_callback(a))
+        p = big_once(a, size, align);
     if (HAK_CFG_STATS) {
         if (p)
             a->allocs++;
@@ -62,7 +83,10 @@ static HAK_NOINLINE void *alloc_big(hak_arena_t *a, size_t size, size_t align)
 
 static HAK_NOINLINE void *alloc_class_slow(hak_arena_t *a, unsigned cls)
 {
+    a->limit_wanted = 0;
     void *p = _hak_alloc_slow(a, cls);
+    if (!p && limit_callback(a))
+        p = _hak_alloc_slow(a, cls);
     if (HAK_CFG_STATS) {
         if (p)
             a->allocs++;

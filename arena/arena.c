@@ -112,20 +112,16 @@ void _hak_commit_add(hak_arena_t *a, size_t bytes)
     a->committed += bytes;
     if (a->committed > a->peak_committed)
         a->peak_committed = a->committed;
+    if (!a->pool)
+        _hak_global_committed(bytes, 0);
 }
 
 void _hak_commit_sub(hak_arena_t *a, size_t bytes)
 {
     HAK_ASSERT(a->committed >= bytes);
     a->committed -= bytes;
-}
-
-bool _hak_limit_allows(hak_arena_t *a, size_t more)
-{
-    if (!a->limit || (a->committed <= a->limit && more <= a->limit - a->committed))
-        return true;
-    _hak_purge(a, 0); /* give back our own empty memory, then look again */
-    return a->committed <= a->limit && more <= a->limit - a->committed;
+    if (!a->pool)
+        _hak_global_committed(0, bytes);
 }
 
 /* ---- chunks: from the platform or from the caller's pool ---- */
@@ -181,6 +177,8 @@ static void *chunk_take(hak_arena_t *a, size_t size, size_t align)
     unsigned calls = 0;
     void    *p = hak_platform_map(size, align, &calls);
     a->platform_calls += calls;
+    if (p)
+        _hak_global_reserved(size, 0);
     return p;
 }
 
@@ -204,6 +202,7 @@ void _hak_chunk_put(hak_arena_t *a, void *base, size_t size)
     unsigned calls = 0;
     hak_platform_unmap(base, size, &calls);
     a->platform_calls += calls;
+    _hak_global_reserved(0, size);
 }
 
 /* ---- arena structs ---- */
@@ -315,6 +314,8 @@ int hak_arena_create(hak_arena_t **out, const hak_arena_config_t *cfg)
     a->policy = (uint8_t)(c.policy ? c.policy : default_policy());
     a->slab_size = c.slab_size;
     a->limit = c.limit;
+    a->on_limit = c.on_limit;
+    a->on_limit_arg = c.on_limit_arg;
     if (c.pool) {
         a->in_pool = true;
         a->pool = chunks;
@@ -337,6 +338,7 @@ int hak_arena_create(hak_arena_t **out, const hak_arena_config_t *cfg)
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
     a->cookie = (uintptr_t)(z ^ (z >> 31)) | 1;
     a->magic = HAK_ARENA_MAGIC;
+    _hak_arena_list_add(a);
     *out = a;
     return 0;
 }
@@ -349,6 +351,7 @@ void hak_arena_destroy(hak_arena_t *a)
         _hak_report(HAK_ERR_BAD_ARENA, "hak_arena_destroy of a handle that is not a live arena", a);
         return;
     }
+    _hak_arena_list_remove(a);
     hak_lock(&a->lock);
     _hak_huge_drop_all(a);
     _hak_slabs_drop_all(a, true);
@@ -387,35 +390,18 @@ size_t hak_arena_trim(hak_arena_t *a)
     return released;
 }
 
-int hak_arena_stats(const hak_arena_t *ca, hak_arena_stats_t *out)
+int hak_arena_set_limit(hak_arena_t *a, size_t bytes)
 {
-    if (!ca || !out)
+    if (!a)
         return HAK_EINVAL;
-    if (ca->magic != HAK_ARENA_MAGIC)
+    if (a->magic != HAK_ARENA_MAGIC)
         return HAK_ERR_BAD_ARENA;
-    hak_arena_t *a = (hak_arena_t *)ca; /* the lock is state, not content */
     hak_lock(&a->lock);
-    size_t in_use = 0;
-    for (hak_superslab_t *ss = a->slabs; ss; ss = ss->next)
-        for (uint32_t i = 1; i < ss->nslices; i++) {
-            hak_page_t *p = ss->slice_page[i];
-            if (p != &_hak_free_slice && p->slice == i)
-                in_use += (size_t)p->used * p->bsize;
-        }
-    for (hak_huge_t *h = a->huge; h; h = h->next)
-        in_use += h->bsize;
-    *out = (hak_arena_stats_t){
-        .in_use = in_use,
-        .committed = a->committed,
-        .reserved = a->reserved,
-        .peak_committed = a->peak_committed,
-        .limit = a->limit,
-        .superslabs = a->nslabs,
-        .allocs = a->allocs,
-        .frees = a->frees,
-        .failed_allocs = a->failed_allocs,
-        .platform_calls = a->platform_calls,
-    };
+    a->limit = bytes;
+    if (bytes && a->committed > bytes) { /* give back what can be given; growth fails until usage drops */
+        _hak_bins_release_empty(a);
+        _hak_purge(a, 0);
+    }
     hak_unlock(&a->lock);
     return 0;
 }

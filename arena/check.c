@@ -120,8 +120,6 @@ int _hak_check_locked(hak_arena_t *a)
         FAIL("chunk counts");
     if (committed != a->committed || dirty != a->dirty || reserved != a->reserved || a->peak_committed < committed)
         FAIL("byte counters disagree with the slice maps");
-    if (a->limit && a->committed > a->limit)
-        FAIL("committed above the limit");
     size_t linked = 0;
     for (unsigned cls = 0; cls < HAK_NUM_CLASSES; cls++) {
         hak_page_t *page = a->bins[cls].page;

@@ -196,7 +196,11 @@ struct hak_arena {
     size_t           pool_size;
     hak_extent_t    *pool_free;  /* free extents of the pool */
     bool             in_pool;    /* this struct lives in the caller's pool */
+    size_t           limit_wanted; /* bytes the last commit refused by the cap or the budget wanted (0: none) */
+    void           (*on_limit)(hak_arena_t *, size_t wanted, void *arg);
+    void            *on_limit_arg;
     struct hak_arena *next_free; /* arena-struct free list */
+    struct hak_arena *all_next, *all_prev; /* every live arena (budget.c), under the global lock */
     char             name[HAK_NAME_MAX];
 };
 
@@ -251,9 +255,19 @@ void  _hak_global_unlock(void);
 void  _hak_report(int code, const char *msg, const void *ptr);
 void  _hak_commit_add(hak_arena_t *a, size_t bytes);
 void  _hak_commit_sub(hak_arena_t *a, size_t bytes);
-bool  _hak_limit_allows(hak_arena_t *a, size_t more); /* purges the arena's own empty memory if needed */
 void *_hak_chunk_get(hak_arena_t *a, size_t size, size_t align);
 void  _hak_chunk_put(hak_arena_t *a, void *base, size_t size);
+
+/* budget.c: process budget, global counters, the list of live arenas */
+void _hak_global_committed(size_t add, size_t sub);
+void _hak_global_reserved(size_t add, size_t sub);
+bool _hak_commit_fits(const hak_arena_t *a, size_t more);
+bool _hak_may_commit(hak_arena_t *a, size_t more, bool may_purge); /* may purge own + others' empty memory */
+void _hak_arena_list_add(hak_arena_t *a);
+void _hak_arena_list_remove(hak_arena_t *a);
+
+/* stats.c */
+void _hak_stats_locked(hak_arena_t *a, hak_arena_stats_t *out);
 
 /* superslab.c */
 hak_page_t *_hak_slices_alloc(hak_arena_t *a, size_t n, size_t align);

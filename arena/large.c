@@ -46,7 +46,7 @@ void *_hak_huge_alloc(hak_arena_t *a, size_t size, size_t align)
     if (size > SIZE_MAX / 2 - offset - page)
         return NULL;
     size_t bytes = (offset + size + page - 1) & ~(page - 1);
-    if (!_hak_limit_allows(a, bytes))
+    if (!_hak_may_commit(a, bytes, true))
         return NULL;
     hak_huge_t *h = _hak_chunk_get(a, bytes, align);
     if (!h)

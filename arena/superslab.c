@@ -97,6 +97,8 @@ static size_t decommit_free_runs(hak_arena_t *a, hak_superslab_t *ss, bool pool)
         a->platform_calls += calls;
         a->dirty -= bytes;
         _hak_commit_sub(a, bytes);
+    } else if (!pool) {
+        _hak_global_committed(0, bytes); /* a cached SuperSlab: counted only process-wide */
     }
     return bytes;
 }
@@ -174,21 +176,26 @@ static hak_superslab_t *slab_new(hak_arena_t *a)
 {
     hak_superslab_t *ss = slab_from_cache(a);
     if (ss) {
+        /* Its committed bytes are already counted process-wide; only the arena's own cap applies. */
         size_t c = _hak_slab_committed(ss);
-        if (a->limit && a->committed + c > a->limit) {
+        if (a->limit && (a->committed > a->limit || c > a->limit - a->committed)) {
             decommit_free_runs(NULL, ss, false);
             c = HAK_SLICE;
         }
-        if (!_hak_limit_allows(a, c)) {
+        if (a->limit && (a->committed > a->limit || c > a->limit - a->committed)) {
+            _hak_global_committed(0, c);
             chunk_forget(a, ss);
+            a->limit_wanted = c;
             return NULL;
         }
-        _hak_commit_add(a, c);
+        a->committed += c; /* not _hak_commit_add: the process total already has it */
+        if (a->committed > a->peak_committed)
+            a->peak_committed = a->committed;
         a->dirty += c - HAK_SLICE;
         slab_link(a, ss);
         return ss;
     }
-    if (!_hak_limit_allows(a, HAK_SLICE))
+    if (!_hak_may_commit(a, HAK_SLICE, true))
         return NULL;
     ss = _hak_chunk_get(a, a->slab_size, HAK_GRANULE);
     if (!ss)
@@ -224,8 +231,8 @@ hak_page_t *_hak_slices_alloc(hak_arena_t *a, size_t n, size_t align)
 {
     if (n == 0 || n >= (a->slab_size >> HAK_SLICE_SHIFT) || align > (HAK_GRANULE >> HAK_SLICE_SHIFT))
         return NULL;
-    if (a->limit && a->committed + (n << HAK_SLICE_SHIFT) > a->limit)
-        _hak_purge(a, 0);
+    if (!_hak_commit_fits(a, n << HAK_SLICE_SHIFT))
+        _hak_may_commit(a, n << HAK_SLICE_SHIFT, true); /* make room now, while no SuperSlab is chosen */
     hak_superslab_t *ss;
     int              at = -1;
     for (ss = a->slabs; ss; ss = ss->next)
@@ -239,7 +246,7 @@ hak_page_t *_hak_slices_alloc(hak_arena_t *a, size_t n, size_t align)
     }
     unsigned i = (unsigned)at, fresh = (unsigned)n - map_count(ss->commit_map, i, (unsigned)n);
     size_t   need = (size_t)fresh << HAK_SLICE_SHIFT;
-    if (need && a->limit && (a->committed > a->limit || need > a->limit - a->committed))
+    if (need && !_hak_may_commit(a, need, false))
         return NULL;
     for (unsigned j = i; j < i + n; j++) { /* commit the runs that are not yet committed */
         if (map_bit(ss->commit_map, j))
@@ -299,8 +306,10 @@ size_t _hak_purge(hak_arena_t *a, size_t keep_empty)
 
 void _hak_lean_maybe_purge(hak_arena_t *a)
 {
-    if (a->policy == HAK_POLICY_LEAN && a->dirty >= (size_t)HAK_CFG_LEAN_BATCH_KIB * 1024)
+    if (a->policy == HAK_POLICY_LEAN && a->dirty >= (size_t)HAK_CFG_LEAN_BATCH_KIB * 1024) {
+        _hak_bins_release_empty(a); /* emptied head pages too: the batch is the delay that keeps them warm */
         _hak_purge(a, 1);
+    }
 }
 
 void _hak_slabs_drop_all(hak_arena_t *a, bool keep_for_reuse)
@@ -312,7 +321,8 @@ void _hak_slabs_drop_all(hak_arena_t *a, bool keep_for_reuse)
         bool cached = false;
         if (keep_for_reuse && !a->pool && HAK_CFG_SLAB_CACHE) {
             if (a->policy == HAK_POLICY_LEAN)
-                decommit_free_runs(NULL, ss, false);
+                decommit_free_runs(NULL, ss, false); /* takes the bytes off the process total itself */
+            size_t c = _hak_slab_committed(ss);       /* read before another arena can adopt it */
             _hak_global_lock();
             if (g_cache_len < HAK_CFG_SLAB_CACHE) {
                 ss->chunk.arena = ss->chunk.fast = NULL;
@@ -322,12 +332,16 @@ void _hak_slabs_drop_all(hak_arena_t *a, bool keep_for_reuse)
                     g_cache->prev = ss;
                 g_cache = ss;
                 g_cache_len++;
-                cached = true;
+                cached = true; /* its `c` committed bytes stay in the process total */
             }
             _hak_global_unlock();
+            if (!cached)
+                _hak_global_committed(0, c);
+        } else if (!a->pool) {
+            _hak_global_committed(0, _hak_slab_committed(ss));
         }
         if (!cached)
             chunk_forget(a, ss);
     }
-    a->committed = a->dirty = 0;
+    a->committed = a->dirty = 0; /* only destroy drops everything, and the arena is gone after it */
 }

@@ -87,6 +87,16 @@
 #endif
 #endif
 
+/* Default process budget: this percentage of the container's cgroup memory limit (HAKMEM_LIMIT overrides). */
+#ifndef HAK_CFG_CGROUP_LIMIT_PERCENT
+#ifdef CONFIG_HAK_CGROUP_LIMIT_PERCENT
+#define HAK_CFG_CGROUP_LIMIT_PERCENT CONFIG_HAK_CGROUP_LIMIT_PERCENT
+#else
+#define HAK_CFG_CGROUP_LIMIT_PERCENT 90
+#endif
+#endif
+
+_Static_assert(HAK_CFG_CGROUP_LIMIT_PERCENT >= 0 && HAK_CFG_CGROUP_LIMIT_PERCENT <= 100, "a percentage");
 _Static_assert((HAK_CFG_SLAB_SIZE & (HAK_CFG_SLAB_SIZE - 1)) == 0, "slab size must be a power of two");
 _Static_assert(HAK_CFG_SLAB_SIZE >= 512u * 1024u && HAK_CFG_SLAB_SIZE <= 2048u * 1024u, "slab size range");
 _Static_assert(HAK_CFG_POLICY == 1 || HAK_CFG_POLICY == 2, "policy is fast (1) or lean (2)");

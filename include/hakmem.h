@@ -74,6 +74,12 @@ typedef struct hak_arena_config {
     unsigned     flags;     /* HAK_ARENA_* */
     void        *pool;      /* optional caller-owned region to draw all memory from instead of the platform... */
     size_t       pool_size; /* ...and its size. See hak_arena_create for its requirements. */
+    /* Called when the cap or the process budget refuses memory, after the arena gave back its own empty memory
+     * (and other arenas theirs): a chance to drop caches. It runs in the allocating thread without the arena's
+     * lock, so it may hak_free blocks of this arena (and must not destroy it); the allocation is then retried
+     * once and fails with ENOMEM if memory is still short. NULL = none. */
+    void (*on_limit)(hak_arena_t *arena, size_t wanted, void *arg);
+    void *on_limit_arg;
 } hak_arena_config_t;
 
 /*
@@ -114,6 +120,26 @@ HAK_API void hak_arena_reset(hak_arena_t *arena);
  * platform call per contiguous empty run. Thread-safe.
  */
 HAK_API size_t hak_arena_trim(hak_arena_t *arena);
+
+/*
+ * Changes the arena's cap (0 = none) at run time. Lowering it below `committed` gives back the arena's empty
+ * memory at once; what is still above the cap stays, and further growth fails until usage drops below it.
+ * Returns 0, HAK_EINVAL for NULL, HAK_ERR_BAD_ARENA for a dead handle. Thread-safe.
+ */
+HAK_API int hak_arena_set_limit(hak_arena_t *arena, size_t bytes);
+
+/*
+ * The process budget: the bytes all arenas together (pool arenas excepted) may hold from the platform. Its
+ * default, read when the first arena is created, is HAK_CGROUP_LIMIT_PERCENT (Kconfig, 90) of the memory limit
+ * of the container's cgroup (v2 memory.max or v1 memory.limit_in_bytes, smallest over the ancestors; none =
+ * no budget); the environment variable HAKMEM_LIMIT overrides it with bytes ("512MiB", "2g", "1048576"), a
+ * percentage of the cgroup limit ("75%") or "off". At the budget an arena gives back its own empty memory,
+ * then other arenas' (lean ones first; only synchronized arenas that are not busy), calls its on_limit, and
+ * then fails with ENOMEM. Allocations racing in different arenas may overshoot it by one chunk each.
+ * hak_set_memory_limit(0) removes the budget. Thread-safe.
+ */
+HAK_API void   hak_set_memory_limit(size_t bytes);
+HAK_API size_t hak_memory_limit(void);
 
 /*
  * Allocates a block of at least `size` bytes (size 0 gives a unique minimal block). Returns NULL with
@@ -174,6 +200,21 @@ typedef struct hak_arena_stats {
 /* Fills *out. Returns HAK_EINVAL iff arena or out is NULL, HAK_ERR_BAD_ARENA for a dead handle.
  * Cost: O(SuperSlabs x slices) (in_use is summed from page headers, so the fast paths pay nothing for it). */
 HAK_API int hak_arena_stats(const hak_arena_t *arena, hak_arena_stats_t *out);
+
+/* The arena's stats as one JSON object ({"name":…,"policy":…,"in_use":…,…}) in buf, NUL-terminated and
+ * truncated to len bytes; returns the length the whole text needs (so a result >= len means truncated), or 0
+ * for a NULL or dead arena. */
+HAK_API size_t hak_arena_stats_json(const hak_arena_t *arena, char *buf, size_t len);
+
+/* Writes a one-line text report of the arena's stats through write(line, arg) (the core has no stdio).
+ * Returns 0, or HAK_EINVAL / HAK_ERR_BAD_ARENA. */
+HAK_API int hak_arena_report(const hak_arena_t *arena, void (*write)(const char *line, void *arg), void *arg);
+
+/* Process-wide totals: committed, peak_committed and reserved cover everything hakmem holds from the platform
+ * (including SuperSlabs cached for reuse), limit is the process budget, platform_calls every OS call made;
+ * in_use, superslabs and the counters sum the synchronized arenas (an unsynchronized arena's belong to its
+ * thread: ask it with hak_arena_stats). Returns 0, or HAK_EINVAL for NULL. */
+HAK_API int hak_stats_total(hak_arena_stats_t *out);
 
 /*
  * Walks every structure of the arena: SuperSlab headers, slice maps, every page's free list (bounds,

@@ -54,6 +54,10 @@ void hak_platform_set_errno(int err);
 /* Value of a configuration variable from the environment, or NULL (always NULL without an OS). */
 const char *hak_platform_getenv(const char *name);
 
+/* The memory limit of the container (cgroup) the process runs in, in bytes; 0 if none or unknown. Called
+ * once, lazily, possibly from inside malloc: implementations must not allocate. */
+size_t hak_platform_memory_limit(void);
+
 /* Total OS memory calls made so far by the process (for tests and benchmarks to cross-check). */
 unsigned long long hak_platform_os_calls(void);
 

@@ -1,0 +1,225 @@
+/*
+ * The process-wide memory budget: the bytes that all arenas together may hold from the platform.
+ *
+ * Its default is a share (Kconfig HAK_CGROUP_LIMIT_PERCENT) of the container's cgroup memory limit, so a service
+ * fails allocations cleanly with ENOMEM before the kernel's OOM killer would fire; HAKMEM_LIMIT overrides it
+ * (bytes with an optional KiB/MiB/GiB suffix, a percentage of the cgroup limit such as "75%", or "off"), and
+ * hak_set_memory_limit() overrides both. It is read lazily, once, when the first arena is created.
+ *
+ * g_committed counts every committed byte hakmem holds from the platform (arenas and the SuperSlab cache; pool
+ * arenas use the caller's memory and are not counted). It is atomic and updated on slow paths only. The check
+ * against the budget is not a reservation: threads committing at the same instant in different arenas may
+ * overshoot it by at most one slice run or chunk each, which the default 10% headroom absorbs. An arena at the
+ * budget first purges its own empty memory, then that of other arenas (lean ones first); other arenas are only
+ * try-locked (never waited for) and unsynchronized ones are left alone, since another thread owns them.
+ *
+ * g_arenas lists every live arena (for the purge and hak_stats_total), under the global lock.
+ */
+#include "arena/internal.h"
+
+static atomic_size_t g_committed, g_peak, g_reserved;
+static atomic_size_t g_budget;
+static atomic_int    g_budget_ready;
+static hak_arena_t  *g_arenas;
+
+void _hak_global_committed(size_t add, size_t sub)
+{
+    if (add) {
+        size_t now = atomic_fetch_add_explicit(&g_committed, add, memory_order_relaxed) + add;
+        size_t peak = atomic_load_explicit(&g_peak, memory_order_relaxed);
+        while (now > peak && !atomic_compare_exchange_weak_explicit(&g_peak, &peak, now, memory_order_relaxed,
+                                                                     memory_order_relaxed))
+            ;
+    }
+    if (sub)
+        atomic_fetch_sub_explicit(&g_committed, sub, memory_order_relaxed);
+}
+
+void _hak_global_reserved(size_t add, size_t sub)
+{
+    atomic_fetch_add_explicit(&g_reserved, add, memory_order_relaxed);
+    atomic_fetch_sub_explicit(&g_reserved, sub, memory_order_relaxed);
+}
+
+/* "64MiB", "1g", "4096", "75%" (of `cgroup`), "off". Returns false if s is not one of those. */
+static bool parse_limit(const char *s, size_t cgroup, size_t *out)
+{
+    static const struct { const char *suffix; unsigned shift; } units[] = {
+        {"", 0}, {"k", 10}, {"kb", 10}, {"kib", 10}, {"m", 20}, {"mb", 20}, {"mib", 20},
+        {"g", 30}, {"gb", 30}, {"gib", 30}, {"t", 40}, {"tib", 40}};
+    if (s[0] == 'o' && s[1] == 'f' && s[2] == 'f' && !s[3]) {
+        *out = 0;
+        return true;
+    }
+    uint64_t v = 0;
+    const char *p = s;
+    for (; *p >= '0' && *p <= '9'; p++) {
+        if (v > UINT64_MAX / 10 - 9)
+            return false;
+        v = v * 10 + (uint64_t)(*p - '0');
+    }
+    if (p == s)
+        return false;
+    if (*p == '%' && !p[1]) {
+        *out = v > 100 ? cgroup : (size_t)((uint64_t)cgroup / 100 * v + (uint64_t)cgroup % 100 * v / 100);
+        return true;
+    }
+    for (size_t u = 0; u < sizeof units / sizeof *units; u++) {
+        const char *a = p, *b = units[u].suffix;
+        while (*a && *b && (*a | 0x20) == *b)
+            a++, b++;
+        if (!*a && !*b) {
+            if (v > (SIZE_MAX >> units[u].shift))
+                return false;
+            *out = (size_t)(v << units[u].shift);
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Under the global lock. */
+static void budget_init_locked(void)
+{
+    if (atomic_load_explicit(&g_budget_ready, memory_order_relaxed))
+        return;
+    size_t      cgroup = hak_platform_memory_limit(), budget = 0;
+    const char *env = hak_platform_getenv("HAKMEM_LIMIT");
+    if (!env || !parse_limit(env, cgroup, &budget))
+        budget = (size_t)((uint64_t)cgroup / 100 * HAK_CFG_CGROUP_LIMIT_PERCENT);
+    atomic_store_explicit(&g_budget, budget, memory_order_relaxed);
+    atomic_store_explicit(&g_budget_ready, 1, memory_order_release);
+}
+
+void _hak_arena_list_add(hak_arena_t *a)
+{
+    _hak_global_lock();
+    budget_init_locked();
+    a->all_prev = NULL;
+    a->all_next = g_arenas;
+    if (g_arenas)
+        g_arenas->all_prev = a;
+    g_arenas = a;
+    _hak_global_unlock();
+}
+
+void _hak_arena_list_remove(hak_arena_t *a)
+{
+    _hak_global_lock();
+    if (a->all_prev)
+        a->all_prev->all_next = a->all_next;
+    else
+        g_arenas = a->all_next;
+    if (a->all_next)
+        a->all_next->all_prev = a->all_prev;
+    _hak_global_unlock();
+}
+
+void hak_set_memory_limit(size_t bytes)
+{
+    _hak_global_lock();
+    atomic_store_explicit(&g_budget, bytes, memory_order_relaxed);
+    atomic_store_explicit(&g_budget_ready, 1, memory_order_release);
+    _hak_global_unlock();
+}
+
+size_t hak_memory_limit(void)
+{
+    if (!atomic_load_explicit(&g_budget_ready, memory_order_acquire)) {
+        _hak_global_lock();
+        budget_init_locked();
+        _hak_global_unlock();
+    }
+    return atomic_load_explicit(&g_budget, memory_order_relaxed);
+}
+
+bool _hak_commit_fits(const hak_arena_t *a, size_t more)
+{
+    if (a->limit && (a->committed > a->limit || more > a->limit - a->committed))
+        return false;
+    if (a->pool)
+        return true;
+    size_t budget = atomic_load_explicit(&g_budget, memory_order_relaxed);
+    size_t now = atomic_load_explicit(&g_committed, memory_order_relaxed);
+    return !budget || (now <= budget && more <= budget - now);
+}
+
+/* Locks another arena without waiting: false if it is busy or unsynchronized (its thread owns it). Without
+ * threads there is one thread, so every arena is ours. */
+static bool try_lock_other(hak_arena_t *o)
+{
+    if (!HAK_CFG_THREADS)
+        return true;
+    return o->sync && !atomic_exchange_explicit(&o->lock.held, 1, memory_order_acquire);
+}
+
+/* Gives back empty memory of other synchronized arenas that are not busy: lean ones, then fast ones. The arenas
+ * are try-locked under the global lock (never waited for: the lock order is arena, then global) and purged after
+ * it is released, since purging takes the global lock itself; a locked arena cannot be destroyed meanwhile
+ * (destroy waits for its lock). At most PURGE_BATCH arenas per pass. */
+#define PURGE_BATCH 32
+static void purge_others(hak_arena_t *self)
+{
+    for (int pass = 0; pass < 2; pass++) {
+        hak_arena_t *locked[PURGE_BATCH];
+        int          n = 0;
+        _hak_global_lock();
+        for (hak_arena_t *o = g_arenas; o && n < PURGE_BATCH; o = o->all_next)
+            if (o != self && !o->pool && (pass == 0) == (o->policy == HAK_POLICY_LEAN) && try_lock_other(o))
+                locked[n++] = o;
+        _hak_global_unlock();
+        for (int i = 0; i < n; i++) {
+            _hak_bins_release_empty(locked[i]);
+            _hak_purge(locked[i], 0);
+            hak_unlock(&locked[i]->lock);
+        }
+    }
+}
+
+bool _hak_may_commit(hak_arena_t *a, size_t more, bool may_purge)
+{
+    if (_hak_commit_fits(a, more))
+        return true;
+    if (may_purge) {
+        _hak_bins_release_empty(a);
+        _hak_purge(a, 0);
+        if (_hak_commit_fits(a, more))
+            return true;
+        if (!a->pool && atomic_load_explicit(&g_budget, memory_order_relaxed)) {
+            purge_others(a);
+            if (_hak_commit_fits(a, more))
+                return true;
+        }
+    }
+    if (!a->limit_wanted || more > a->limit_wanted)
+        a->limit_wanted = more;
+    return false;
+}
+
+int hak_stats_total(hak_arena_stats_t *out)
+{
+    if (!out)
+        return HAK_EINVAL;
+    hak_arena_stats_t t = {0};
+    _hak_global_lock();
+    for (hak_arena_t *a = g_arenas; a; a = a->all_next) {
+        if (!try_lock_other(a))
+            continue; /* unsynchronized arenas belong to their thread; busy ones are skipped, not waited for */
+        hak_arena_stats_t s;
+        _hak_stats_locked(a, &s);
+        hak_unlock(&a->lock);
+        t.in_use += s.in_use;
+        t.superslabs += s.superslabs;
+        t.allocs += s.allocs;
+        t.frees += s.frees;
+        t.failed_allocs += s.failed_allocs;
+    }
+    _hak_global_unlock();
+    t.committed = atomic_load_explicit(&g_committed, memory_order_relaxed);
+    t.peak_committed = atomic_load_explicit(&g_peak, memory_order_relaxed);
+    t.reserved = atomic_load_explicit(&g_reserved, memory_order_relaxed);
+    t.limit = hak_memory_limit();
+    t.platform_calls = hak_platform_os_calls();
+    *out = t;
+    return 0;
+}

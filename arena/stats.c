@@ -1,0 +1,136 @@
+/*
+ * Statistics: per arena (hak_arena_stats), as JSON for dashboards, as a text report through the caller's
+ * writer (the core has no stdio), and process-wide (hak_stats_total, in budget.c). `in_use` is summed from the
+ * page headers when asked, so the fast paths pay nothing for it; the counters are bumped on the fast paths only
+ * when Kconfig HAK_STATS is on.
+ */
+#include "arena/internal.h"
+
+void _hak_stats_locked(hak_arena_t *a, hak_arena_stats_t *out)
+{
+    size_t in_use = 0;
+    for (hak_superslab_t *ss = a->slabs; ss; ss = ss->next)
+        for (uint32_t i = 1; i < ss->nslices; i++) {
+            hak_page_t *p = ss->slice_page[i];
+            if (p != &_hak_free_slice && p->slice == i)
+                in_use += (size_t)p->used * p->bsize;
+        }
+    for (hak_huge_t *h = a->huge; h; h = h->next)
+        in_use += h->bsize;
+    *out = (hak_arena_stats_t){
+        .in_use = in_use,
+        .committed = a->committed,
+        .reserved = a->reserved,
+        .peak_committed = a->peak_committed,
+        .limit = a->limit,
+        .superslabs = a->nslabs,
+        .allocs = a->allocs,
+        .frees = a->frees,
+        .failed_allocs = a->failed_allocs,
+        .platform_calls = a->platform_calls,
+    };
+}
+
+int hak_arena_stats(const hak_arena_t *ca, hak_arena_stats_t *out)
+{
+    if (!ca || !out)
+        return HAK_EINVAL;
+    if (ca->magic != HAK_ARENA_MAGIC)
+        return HAK_ERR_BAD_ARENA;
+    hak_arena_t *a = (hak_arena_t *)ca; /* the lock is state, not content */
+    hak_lock(&a->lock);
+    _hak_stats_locked(a, out);
+    hak_unlock(&a->lock);
+    return 0;
+}
+
+/* A bounded writer: counts every byte it is offered, stores what fits, keeps the buffer NUL-terminated. */
+typedef struct {
+    char  *buf;
+    size_t cap, len;
+} sink_t;
+
+static void put(sink_t *s, const char *text)
+{
+    for (; *text; text++, s->len++)
+        if (s->len + 1 < s->cap)
+            s->buf[s->len] = *text;
+    if (s->cap)
+        s->buf[s->len < s->cap ? s->len : s->cap - 1] = 0;
+}
+
+static void put_u64(sink_t *s, uint64_t v)
+{
+    char digits[24], *d = digits + sizeof digits - 1;
+    *d = 0;
+    do
+        *--d = (char)('0' + v % 10);
+    while (v /= 10);
+    put(s, d);
+}
+
+static void put_escaped(sink_t *s, const char *text, bool json)
+{
+    char one[2] = {0, 0};
+    for (; *text; text++) {
+        unsigned char c = (unsigned char)*text;
+        if (json && (c == '"' || c == '\\')) {
+            one[0] = '\\';
+            put(s, one);
+        }
+        one[0] = c < 0x20 ? '?' : (char)c;
+        put(s, one);
+    }
+}
+
+static const char *policy_name(const hak_arena_t *a)
+{
+    return a->policy == HAK_POLICY_LEAN ? "lean" : "fast";
+}
+
+static void write_stats(sink_t *s, const hak_arena_t *a, const hak_arena_stats_t *st, bool json)
+{
+    static const char *const names[] = {"in_use", "committed", "reserved", "peak_committed", "limit", "superslabs",
+                                        "allocs", "frees", "failed_allocs", "platform_calls"};
+    uint64_t values[] = {st->in_use, st->committed, st->reserved, st->peak_committed, st->limit, st->superslabs,
+                         st->allocs, st->frees, st->failed_allocs, st->platform_calls};
+    put(s, json ? "{\"name\":\"" : "arena ");
+    put_escaped(s, a->name[0] ? a->name : "(unnamed)", json);
+    put(s, json ? "\",\"policy\":\"" : " policy=");
+    put(s, policy_name(a));
+    put(s, json ? "\"" : "");
+    for (size_t i = 0; i < sizeof values / sizeof *values; i++) {
+        put(s, json ? ",\"" : " ");
+        put(s, names[i]);
+        put(s, json ? "\":" : "=");
+        put_u64(s, values[i]);
+    }
+    put(s, json ? "}" : "");
+}
+
+size_t hak_arena_stats_json(const hak_arena_t *a, char *buf, size_t len)
+{
+    sink_t            s = {buf, buf ? len : 0, 0};
+    hak_arena_stats_t st;
+    if (s.cap)
+        buf[0] = 0;
+    if (hak_arena_stats(a, &st) != 0)
+        return 0;
+    write_stats(&s, a, &st, true);
+    return s.len;
+}
+
+int hak_arena_report(const hak_arena_t *a, void (*write)(const char *line, void *arg), void *arg)
+{
+    hak_arena_stats_t st;
+    if (!write)
+        return HAK_EINVAL;
+    int rc = hak_arena_stats(a, &st);
+    if (rc)
+        return rc;
+    char   line[512];
+    sink_t s = {line, sizeof line, 0};
+    write_stats(&s, a, &st, false);
+    write(line, arg);
+    return 0;
+}

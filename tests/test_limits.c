@@ -1,0 +1,209 @@
+/* Caps, the on_limit callback, run-time limits, the process budget and its environment variable, stats output. */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "model.h"
+
+static size_t committed_of(hak_arena_t *a)
+{
+    hak_arena_stats_t s;
+    cr_assert_eq(hak_arena_stats(a, &s), 0);
+    return s.committed;
+}
+
+/* Random alloc/free/realloc near the cap; committed <= limit after every single operation. */
+static void run_near_cap(hak_policy_t policy, unsigned flags, uint64_t seed)
+{
+    size_t       limit = (2u << 20) + (size_t)(seed % 7) * 300000;
+    hak_arena_t *a;
+    cr_assert_eq(hak_arena_create(&a, &(hak_arena_config_t){.limit = limit, .policy = policy, .flags = flags,
+                                                            .slab_size = 512 * 1024}), 0);
+    void    *slot[512] = {0};
+    uint64_t rng = seed;
+    long     failures = 0;
+    for (int op = 0; op < 20000; op++) {
+        unsigned k = (unsigned)(test_rand(&rng) % 512);
+        uint64_t r = test_rand(&rng) % 100;
+        size_t   n = r < 80 ? test_rand(&rng) % 2048 : r < 97 ? test_rand(&rng) % 100000 : test_rand(&rng) % 600000;
+        if (slot[k] && r < 50) {
+            hak_free(slot[k]);
+            slot[k] = NULL;
+        } else if (slot[k]) {
+            void *q = hak_realloc(a, slot[k], n);
+            if (q)
+                slot[k] = q;
+            else
+                failures++;
+        } else if (!(slot[k] = hak_alloc(a, n))) {
+            cr_assert_eq(errno, ENOMEM);
+            failures++;
+        }
+        cr_assert_leq(committed_of(a), limit, "op %d: committed over the cap", op);
+    }
+    cr_assert_gt(failures, 0, "the run did reach the cap");
+    cr_assert_eq(hak_arena_check(a), 0);
+    for (int k = 0; k < 512; k++)
+        hak_free(slot[k]);
+    hak_arena_destroy(a);
+}
+
+Test(limits, random_runs_near_the_cap_fast)
+{
+    for (uint64_t seed = 1; seed <= 4; seed++)
+        run_near_cap(HAK_POLICY_FAST, 0, seed * 7919);
+}
+
+Test(limits, random_runs_near_the_cap_lean)
+{
+    for (uint64_t seed = 1; seed <= 4; seed++)
+        run_near_cap(HAK_POLICY_LEAN, HAK_ARENA_UNSYNCHRONIZED, seed * 104729);
+}
+
+struct cache {
+    void *items[4096];
+    int   n, calls;
+    size_t last_wanted;
+};
+
+static void shed(hak_arena_t *a, size_t wanted, void *arg)
+{
+    struct cache *c = arg;
+    c->calls++;
+    c->last_wanted = wanted;
+    for (int i = 0; i < c->n / 2; i++) { /* drop the older half, through the arena, from inside the callback */
+        cr_assert_eq(hak_arena_of(c->items[i]), a);
+        hak_free(c->items[i]);
+    }
+    memmove(c->items, c->items + c->n / 2, (size_t)(c->n - c->n / 2) * sizeof *c->items);
+    c->n -= c->n / 2;
+}
+
+Test(limits, on_limit_lets_the_subsystem_shed_and_retry)
+{
+    static struct cache c;
+    for (unsigned flags = 0; flags <= HAK_ARENA_UNSYNCHRONIZED; flags++) {
+        memset(&c, 0, sizeof c);
+        hak_arena_t *a;
+        cr_assert_eq(hak_arena_create(&a, &(hak_arena_config_t){.limit = 1u << 20, .on_limit = shed,
+                                                                .on_limit_arg = &c, .flags = flags}), 0);
+        for (int i = 0; i < 20000; i++) {
+            void *p = hak_alloc(a, 1000);
+            cr_assert_not_null(p, "with a shedding callback, allocation %d succeeds", i);
+            cr_assert_lt(c.n, 4096);
+            c.items[c.n++] = p;
+            cr_assert_leq(committed_of(a), 1u << 20);
+        }
+        cr_assert_gt(c.calls, 0);
+        cr_assert_gt(c.last_wanted, 0);
+        cr_assert_eq(hak_arena_check(a), 0);
+        hak_arena_destroy(a);
+    }
+}
+
+Test(limits, set_limit_at_run_time)
+{
+    hak_arena_t *a;
+    cr_assert_eq(hak_arena_create(&a, NULL), 0);
+    void *b[3000];
+    for (int i = 0; i < 3000; i++)
+        b[i] = hak_alloc(a, 1500);
+    size_t before = committed_of(a);
+    cr_assert_eq(hak_arena_set_limit(a, before / 2), 0);
+    errno = 0;
+    cr_assert_null(hak_alloc(a, 100000), "growth fails while usage is above the new cap");
+    cr_assert_eq(errno, ENOMEM);
+    for (int i = 0; i < 3000; i++)
+        hak_free(b[i]);
+    cr_assert_not_null(hak_alloc(a, 100000), "growth works again once usage dropped");
+    cr_assert_leq(committed_of(a), before / 2);
+    cr_assert_eq(hak_arena_set_limit(a, 0), 0);
+    cr_assert_eq(hak_arena_set_limit(NULL, 0), HAK_EINVAL);
+    cr_assert_eq(hak_arena_check(a), 0);
+    hak_arena_destroy(a);
+}
+
+Test(limits, process_budget_spans_arenas)
+{
+    hak_set_memory_limit(6u << 20);
+    cr_assert_eq(hak_memory_limit(), 6u << 20);
+    hak_arena_t *x, *y;
+    cr_assert_eq(hak_arena_create(&x, NULL), 0);
+    cr_assert_eq(hak_arena_create(&y, &(hak_arena_config_t){.policy = HAK_POLICY_LEAN}), 0);
+    void *bx[8000];
+    int   nx = 0;
+    while (nx < 8000 && (bx[nx] = hak_alloc(x, 1000)))
+        nx++;
+    cr_assert_lt(nx, 8000, "the budget stops one arena");
+    hak_arena_stats_t t;
+    cr_assert_eq(hak_stats_total(&t), 0);
+    cr_assert_leq(t.committed, (6u << 20) + (256u << 10), "the budget holds (within one chunk)");
+    cr_assert_eq(t.limit, 6u << 20);
+    errno = 0;
+    cr_assert_null(hak_alloc(y, 100000), "the other arena is out of budget too");
+    cr_assert_eq(errno, ENOMEM);
+    for (int i = 0; i < nx; i++)
+        hak_free(bx[i]); /* x keeps its empty memory (fast) ... */
+    void *py = hak_alloc(y, 3u << 20); /* ... until y needs it: the budget purges x */
+    cr_assert_not_null(py, "y gets memory that x held but did not use");
+    hak_free(py);
+    hak_set_memory_limit(0);
+    cr_assert_not_null(hak_alloc(y, 8u << 20), "no budget: no limit");
+    cr_assert_eq(hak_arena_check(x), 0);
+    cr_assert_eq(hak_arena_check(y), 0);
+    hak_arena_destroy(x);
+    hak_arena_destroy(y);
+}
+
+Test(limits, hakmem_limit_environment_variable)
+{
+    static const struct { const char *value; size_t bytes; } cases[] = {
+        {"12MiB", 12u << 20}, {"12m", 12u << 20}, {"3GiB", (size_t)3 << 30}, {"65536", 65536}, {"64KiB", 64u << 10},
+        {"off", 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        /* The variable is read once per process: check each value in a child. */
+        fflush(NULL);
+        pid_t pid = fork();
+        if (pid == 0) {
+            setenv("HAKMEM_LIMIT", cases[i].value, 1);
+            _exit(hak_memory_limit() == cases[i].bytes ? 0 : 1);
+        }
+        int status = 0;
+        cr_assert_eq(waitpid(pid, &status, 0), pid);
+        cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "HAKMEM_LIMIT=%s", cases[i].value);
+    }
+}
+
+static void collect(const char *line, void *arg)
+{
+    strncat(arg, line, 511);
+}
+
+Test(limits, stats_as_json_and_text)
+{
+    hak_arena_t *a;
+    cr_assert_eq(hak_arena_create(&a, &(hak_arena_config_t){.name = "json\"test", .limit = 123456789}), 0);
+    void *p = hak_alloc(a, 100);
+    char  buf[1024];
+    size_t n = hak_arena_stats_json(a, buf, sizeof buf);
+    cr_assert_eq(n, strlen(buf));
+    cr_assert(strstr(buf, "\"name\":\"json\\\"test\""), "%s", buf);
+    cr_assert(strstr(buf, "\"limit\":123456789"), "%s", buf);
+    cr_assert(strstr(buf, "\"in_use\":112"), "%s", buf);
+    cr_assert_eq(buf[0], '{');
+    cr_assert_eq(buf[n - 1], '}');
+    char small[10];
+    cr_assert_eq(hak_arena_stats_json(a, small, sizeof small), n, "the needed length, even when truncated");
+    cr_assert_eq(strlen(small), sizeof small - 1);
+    static char text[512];
+    cr_assert_eq(hak_arena_report(a, collect, text), 0);
+    cr_assert(strstr(text, "arena json\"test policy=") && strstr(text, "in_use=112"), "%s", text);
+    cr_assert_eq(hak_arena_report(a, NULL, NULL), HAK_EINVAL);
+    hak_free(p);
+    hak_arena_destroy(a);
+    cr_assert_eq(hak_arena_stats_json(NULL, buf, sizeof buf), 0);
+    cr_assert_eq(buf[0], 0);
+}
