@@ -41,6 +41,11 @@ void _hak_global_reserved(size_t add, size_t sub)
     atomic_fetch_sub_explicit(&g_reserved, sub, memory_order_relaxed);
 }
 
+static size_t percent_of(size_t bytes, uint64_t pct)
+{
+    return (size_t)((uint64_t)bytes / 100 * pct + (uint64_t)bytes % 100 * pct / 100); /* floor(bytes*pct/100) */
+}
+
 /* "64MiB", "1g", "4096", "75%" (of `cgroup`), "off". Returns false if s is not one of those. */
 static bool parse_limit(const char *s, size_t cgroup, size_t *out)
 {
@@ -61,7 +66,7 @@ static bool parse_limit(const char *s, size_t cgroup, size_t *out)
     if (p == s)
         return false;
     if (*p == '%' && !p[1]) {
-        *out = v > 100 ? cgroup : (size_t)((uint64_t)cgroup / 100 * v + (uint64_t)cgroup % 100 * v / 100);
+        *out = v > 100 ? cgroup : percent_of(cgroup, v);
         return true;
     }
     for (size_t u = 0; u < sizeof units / sizeof *units; u++) {
@@ -86,7 +91,7 @@ static void budget_init_locked(void)
     size_t      cgroup = hak_platform_memory_limit(), budget = 0;
     const char *env = hak_platform_getenv("HAKMEM_LIMIT");
     if (!env || !parse_limit(env, cgroup, &budget))
-        budget = (size_t)((uint64_t)cgroup / 100 * HAK_CFG_CGROUP_LIMIT_PERCENT);
+        budget = percent_of(cgroup, HAK_CFG_CGROUP_LIMIT_PERCENT);
     atomic_store_explicit(&g_budget, budget, memory_order_relaxed);
     atomic_store_explicit(&g_budget_ready, 1, memory_order_release);
 }

@@ -187,6 +187,8 @@ struct hak_arena {
     size_t           limit;
     size_t           committed, reserved, peak_committed;
     size_t           dirty; /* committed bytes of free slices (what a purge would give back) */
+    size_t           idle;  /* lean: bytes of head pages seen emptying since the last purge (a hint: some may be
+                               in use again); with `dirty` it decides when a batch is due */
     uint64_t         platform_calls;
     hak_superslab_t *slabs;
     size_t           nslabs;

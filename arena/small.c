@@ -124,6 +124,9 @@ void _hak_page_after_free(hak_arena_t *a, hak_page_t *page)
         bin_unlink(bin, page);
         _hak_slices_release(a, hak_page_slab(page), page);
         _hak_lean_maybe_purge(a);
+    } else if (page->used == 0 && a->policy == HAK_POLICY_LEAN) {
+        a->idle += (size_t)page->nslices << HAK_SLICE_SHIFT; /* the head page stays for reuse, until a batch */
+        _hak_lean_maybe_purge(a);
     }
 }
 

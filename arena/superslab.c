@@ -306,9 +306,12 @@ size_t _hak_purge(hak_arena_t *a, size_t keep_empty)
 
 void _hak_lean_maybe_purge(hak_arena_t *a)
 {
-    if (a->policy == HAK_POLICY_LEAN && a->dirty >= (size_t)HAK_CFG_LEAN_BATCH_KIB * 1024) {
+    /* Emptied head pages (idle) join a batch only when real pages are being given back too (dirty): alone they
+     * are the churn of a steady working set, which must not cost syscalls. */
+    if (a->policy == HAK_POLICY_LEAN && a->dirty && a->dirty + a->idle >= (size_t)HAK_CFG_LEAN_BATCH_KIB * 1024) {
         _hak_bins_release_empty(a); /* emptied head pages too: the batch is the delay that keeps them warm */
         _hak_purge(a, 1);
+        a->idle = 0;
     }
 }
 

@@ -207,3 +207,41 @@ Test(limits, stats_as_json_and_text)
     cr_assert_eq(hak_arena_stats_json(NULL, buf, sizeof buf), 0);
     cr_assert_eq(buf[0], 0);
 }
+
+/* Lean gives a freed burst back by itself (in batches); fast keeps it until hak_arena_trim. */
+Test(limits, burst_of_256_mib_is_given_back)
+{
+    for (int p = HAK_POLICY_FAST; p <= HAK_POLICY_LEAN; p++) {
+        hak_arena_t *a;
+        cr_assert_eq(hak_arena_create(&a, &(hak_arena_config_t){.policy = (hak_policy_t)p}), 0);
+        static void *live[1000], *burst[200000];
+        for (int i = 0; i < 1000; i++)
+            live[i] = hak_alloc(a, 1000);
+        size_t   total = 0;
+        int      n = 0;
+        uint64_t rng = 99;
+        while (total < (256u << 20)) {
+            size_t size = 16 + test_rand(&rng) % (test_rand(&rng) % 8 ? 4096 : 200000);
+            burst[n] = hak_alloc(a, size);
+            cr_assert_not_null(burst[n]);
+            memset(burst[n], 1, size < 64 ? size : 64);
+            total += size, n++;
+        }
+        for (int i = 0; i < n; i++)
+            hak_free(burst[i]);
+        hak_arena_stats_t s;
+        hak_arena_stats(a, &s);
+        if (p == HAK_POLICY_LEAN)
+            cr_assert_lt(s.committed, s.in_use + (2u << 20), "lean: committed %zu, live %zu", s.committed, s.in_use);
+        else
+            cr_assert_gt(s.committed, 128u << 20, "fast keeps the burst's memory for reuse");
+        hak_arena_trim(a);
+        hak_arena_stats(a, &s);
+        cr_assert_lt(s.committed, s.in_use + (2u << 20), "after trim: committed %zu, live %zu", s.committed,
+                     s.in_use);
+        cr_assert_eq(hak_arena_check(a), 0);
+        for (int i = 0; i < 1000; i++)
+            hak_free(live[i]);
+        hak_arena_destroy(a);
+    }
+}
