@@ -51,6 +51,7 @@ static bool limit_callback(hak_arena_t *a)
     arena_unlock(a);
     a->on_limit(a, wanted, a->on_limit_arg);
     arena_lock(a);
+    _hak_tcache_flush_locked(a); /* what the callback freed went to this thread's cache */
     return true;
 }
 
@@ -113,8 +114,25 @@ HAK_INLINE void *alloc_class_locked(hak_arena_t *a, unsigned cls)
     return b;
 }
 
+/* Synchronized arenas: the calling thread's cache first (no lock), the locked path when there is none or the
+ * arena is out of memory (it handles limits and on_limit). */
 static HAK_NOINLINE void *alloc_class_sync(hak_arena_t *a, unsigned cls)
 {
+    hak_tslot_t *s = hak_tslot(a);
+    if (HAK_LIKELY(s)) {
+        hak_tbin_t  *bin = &s->bins[cls];
+        hak_block_t *b = bin->head;
+        if (HAK_LIKELY(b)) {
+            bin->head = b->next;
+            bin->n--;
+            b->marker = 0;
+            if (HAK_CFG_STATS)
+                s->allocs++;
+            return b;
+        }
+        if ((b = _hak_tcache_refill(a, s, cls)))
+            return b;
+    }
     hak_lock(&a->lock);
     void *p = alloc_class_locked(a, cls);
     hak_unlock(&a->lock);
@@ -138,9 +156,12 @@ static HAK_NOINLINE void *alloc_generic(hak_arena_t *a, size_t size)
 /* The fast path has no call but tail calls, so it needs no stack frame. */
 void *hak_alloc(hak_arena_t *a, size_t size)
 {
-    if (HAK_UNLIKELY(!a) || HAK_UNLIKELY(a->sync) || HAK_UNLIKELY(size > 1024))
+    if (HAK_UNLIKELY(!a) || HAK_UNLIKELY(size > 1024))
         return alloc_generic(a, size);
-    return alloc_class_locked(a, _hak_class_of_small[(size + 15) >> 4]);
+    unsigned cls = _hak_class_of_small[(size + 15) >> 4];
+    if (a->sync)
+        return alloc_class_sync(a, cls);
+    return alloc_class_locked(a, cls);
 }
 
 void *hak_calloc(hak_arena_t *a, size_t count, size_t size)
@@ -173,6 +194,14 @@ void *hak_aligned_alloc(hak_arena_t *a, size_t align, size_t size)
 
 enum { BLOCK_SMALL, BLOCK_LARGE, BLOCK_HUGE };
 
+/* Whether a's free blocks may sit in thread caches: then a free-marked block that is on no list we can see is
+ * taken to be in another thread's cache, i.e. free. (The marker is a per-arena random value xor the address:
+ * a live block carries it only if the program copied it out of freed memory.) */
+HAK_INLINE bool tcached(const hak_arena_t *a)
+{
+    return HAK_CFG_THREADS && a->sync && !a->pool;
+}
+
 /* Validates that p starts a live block of chunk c; returns its kind or -(error code). Caller holds the lock. */
 HAK_INLINE int classify(hak_arena_t *a, hak_chunk_t *c, const void *p, hak_page_t **pagep)
 {
@@ -184,7 +213,9 @@ HAK_INLINE int classify(hak_arena_t *a, hak_chunk_t *c, const void *p, hak_page_
     if (HAK_UNLIKELY(!hak_is_block_start(page, p)))
         return -HAK_ERR_INTERIOR_PTR;
     const hak_block_t *b = p;
-    if (HAK_UNLIKELY(b->marker == hak_marker(a, b) || HAK_CFG_DEBUG >= 2) && _hak_page_has_free(page, b))
+    bool               marked = b->marker == hak_marker(a, b);
+    if (HAK_UNLIKELY(marked || HAK_CFG_DEBUG >= 2) &&
+        (_hak_page_has_free(page, b) || _hak_tcache_holds(a, b, page->cls) || (marked && tcached(a))))
         return -HAK_ERR_DOUBLE_FREE;
     return page->kind == HAK_PAGE_SMALL ? BLOCK_SMALL : BLOCK_LARGE;
 }
@@ -283,11 +314,61 @@ HAK_INLINE void free_slab_block(hak_arena_t *a, hak_superslab_t *ss, void *p, bo
     free_push(a, page, b, sync);
 }
 
+/* A free-marked block, or debug level >= 2: free only if it is on no free list. No lock held on entry. */
+static HAK_NOINLINE void free_cached_suspect(hak_arena_t *a, hak_tslot_t *s, hak_page_t *page, hak_block_t *b)
+{
+    bool marked = b->marker == hak_marker(a, b);
+    bool free = _hak_tcache_holds(a, b, page->cls) || marked;
+    if (!free) {
+        hak_lock(&a->lock);
+        free = _hak_page_has_free(page, b);
+        hak_unlock(&a->lock);
+    }
+    if (free)
+        return report_bad_free(HAK_ERR_DOUBLE_FREE, b);
+    hak_tbin_t *bin = &s->bins[page->cls];
+    b->next = bin->head;
+    b->marker = hak_marker(a, b);
+    bin->head = b;
+    s->frees++;
+    if (++bin->n > bin->cap)
+        _hak_tcache_overflow(a, s, bin);
+}
+
+/* A synchronized arena's small block into the calling thread's cache, without the lock. The page fields read
+ * here were written before the block was handed out (only `bump` moves meanwhile, and it is atomic). */
+HAK_INLINE void free_cached(hak_arena_t *a, hak_tslot_t *s, hak_superslab_t *ss, void *p)
+{
+    hak_page_t *page = ss->slice_page[((uintptr_t)p - (uintptr_t)ss) >> HAK_SLICE_SHIFT];
+    if (HAK_UNLIKELY(!hak_is_block_start(page, p)))
+        return report_bad_free(HAK_ERR_INTERIOR_PTR, p);
+    hak_block_t *b = p;
+    if (HAK_UNLIKELY(b->marker == hak_marker(a, b) || HAK_CFG_DEBUG >= 2))
+        return free_cached_suspect(a, s, page, b);
+    if (HAK_UNLIKELY(page->kind != HAK_PAGE_SMALL)) {
+        hak_lock(&a->lock);
+        return free_rare(a, &ss->chunk, page, BLOCK_LARGE);
+    }
+    hak_tbin_t *bin = &s->bins[page->cls];
+    b->next = bin->head;
+    b->marker = hak_marker(a, b);
+    bin->head = b;
+    if (HAK_CFG_STATS)
+        s->frees++;
+    if (HAK_UNLIKELY(++bin->n > bin->cap))
+        _hak_tcache_overflow(a, s, bin);
+}
+
 static HAK_NOINLINE void free_generic(hak_chunk_t *c, void *p)
 {
     if (!c || !c->arena)
         return report_bad_free(HAK_ERR_FOREIGN_PTR, p);
     hak_arena_t *a = c->arena;
+    if (a->sync && c->kind == HAK_CHUNK_SUPERSLAB) {
+        hak_tslot_t *s = hak_tslot(a);
+        if (HAK_LIKELY(s))
+            return free_cached(a, s, (hak_superslab_t *)c, p);
+    }
     arena_lock(a);
     if (c->kind != HAK_CHUNK_SUPERSLAB)
         return free_huge(a, c, p);

@@ -210,30 +210,39 @@ void _hak_chunk_put(hak_arena_t *a, void *base, size_t size)
 #define ARENA_STRUCT_SIZE ((sizeof(hak_arena_t) + 63) & ~(size_t)63)
 #define META_CHUNK        ((size_t)64 * 1024)
 
+/* Carves process metadata from 64 KiB chunks; what it hands out is recycled by its users, never unmapped. */
+void *_hak_meta_alloc(size_t size)
+{
+    size = (size + 63) & ~(size_t)63;
+    void *p = NULL;
+    hak_lock(&g_lock);
+    if ((size_t)(g_meta_end - g_meta_cur) < size) {
+        size_t   chunk = size > META_CHUNK ? size : META_CHUNK;
+        unsigned calls = 0;
+        uint8_t *m = hak_platform_map(chunk, hak_platform_page_size(), &calls);
+        if (m && !hak_platform_commit(m, chunk, &calls)) {
+            hak_platform_unmap(m, chunk, &calls);
+            m = NULL;
+        }
+        if (m)
+            g_meta_cur = m, g_meta_end = m + chunk;
+    }
+    if ((size_t)(g_meta_end - g_meta_cur) >= size) {
+        p = g_meta_cur;
+        g_meta_cur += size;
+    }
+    hak_unlock(&g_lock);
+    return p;
+}
+
 static hak_arena_t *arena_struct_get(void)
 {
     hak_lock(&g_lock);
     hak_arena_t *a = g_free_arenas;
-    if (a) {
+    if (a)
         g_free_arenas = a->next_free;
-    } else {
-        if ((size_t)(g_meta_end - g_meta_cur) < ARENA_STRUCT_SIZE) {
-            unsigned calls = 0;
-            uint8_t *m = hak_platform_map(META_CHUNK, hak_platform_page_size(), &calls);
-            if (m && !hak_platform_commit(m, META_CHUNK, &calls)) {
-                hak_platform_unmap(m, META_CHUNK, &calls);
-                m = NULL;
-            }
-            if (m)
-                g_meta_cur = m, g_meta_end = m + META_CHUNK;
-        }
-        if ((size_t)(g_meta_end - g_meta_cur) >= ARENA_STRUCT_SIZE) {
-            a = (hak_arena_t *)g_meta_cur;
-            g_meta_cur += ARENA_STRUCT_SIZE;
-        }
-    }
     hak_unlock(&g_lock);
-    return a;
+    return a ? a : _hak_meta_alloc(ARENA_STRUCT_SIZE);
 }
 
 static void arena_struct_put(hak_arena_t *a)
@@ -307,6 +316,7 @@ int hak_arena_create(hak_arena_t **out, const hak_arena_config_t *cfg)
     }
 
     memset(a, 0, sizeof *a);
+    atomic_store_explicit(&a->gen, _hak_new_generation(), memory_order_relaxed);
     for (unsigned i = 0; i < HAK_NUM_CLASSES; i++)
         a->bins[i].page = &_hak_empty_page;
     a->sync = HAK_CFG_THREADS && !(c.flags & HAK_ARENA_UNSYNCHRONIZED);
@@ -353,6 +363,7 @@ void hak_arena_destroy(hak_arena_t *a)
     }
     _hak_arena_list_remove(a);
     hak_lock(&a->lock);
+    atomic_store_explicit(&a->gen, _hak_new_generation(), memory_order_relaxed); /* thread caches go stale */
     _hak_huge_drop_all(a);
     _hak_slabs_drop_all(a, true);
     a->magic = 0;
@@ -366,6 +377,7 @@ void hak_arena_reset(hak_arena_t *a)
     if (!a || a->magic != HAK_ARENA_MAGIC)
         return;
     hak_lock(&a->lock);
+    atomic_store_explicit(&a->gen, _hak_new_generation(), memory_order_relaxed); /* thread caches go stale */
     _hak_huge_drop_all(a);
     _hak_bins_clear(a);
     a->dirty = 0;
@@ -382,6 +394,7 @@ size_t hak_arena_trim(hak_arena_t *a)
     if (!a || a->magic != HAK_ARENA_MAGIC)
         return 0;
     hak_lock(&a->lock);
+    _hak_tcache_flush_locked(a);
     size_t before = a->committed;
     _hak_bins_release_empty(a);
     _hak_purge(a, 0);
@@ -397,6 +410,7 @@ int hak_arena_set_limit(hak_arena_t *a, size_t bytes)
     if (a->magic != HAK_ARENA_MAGIC)
         return HAK_ERR_BAD_ARENA;
     hak_lock(&a->lock);
+    _hak_tcache_flush_locked(a);
     a->limit = bytes;
     if (bytes && a->committed > bytes) { /* give back what can be given; growth fails until usage drops */
         _hak_bins_release_empty(a);
@@ -413,6 +427,7 @@ int hak_arena_check(hak_arena_t *a)
     if (a->magic != HAK_ARENA_MAGIC)
         return HAK_ERR_BAD_ARENA;
     hak_lock(&a->lock);
+    _hak_tcache_flush_locked(a);
     int rc = _hak_check_locked(a);
     hak_unlock(&a->lock);
     return rc;

@@ -23,7 +23,7 @@ int _hak_check_page(hak_arena_t *a, hak_superslab_t *ss, hak_page_t *page)
     if (page->bsize == 0 || page->recip != (page->kind == HAK_PAGE_LARGE ? 0 : hak_recip(page->bsize)))
         FAIL("page block size");
     if (page->kind == HAK_PAGE_LARGE) {
-        if (page->bsize != span || page->used != 1 || page->free || page->bump != start + span ||
+        if (page->bsize != span || page->used != 1 || page->free || hak_bump(page) != start + span ||
             page->end_off != span)
             FAIL("large page state");
         return 0;
@@ -31,15 +31,15 @@ int _hak_check_page(hak_arena_t *a, hak_superslab_t *ss, hak_page_t *page)
     if (page->kind != HAK_PAGE_SMALL || page->cls >= HAK_NUM_CLASSES || page->bsize != _hak_class_size[page->cls])
         FAIL("small page class");
     size_t capacity = span / page->bsize;
-    if (page->end_off != capacity * page->bsize || page->bump < start || page->bump > start + page->end_off ||
-        (size_t)(page->bump - start) % page->bsize)
+    if (page->end_off != capacity * page->bsize || hak_bump(page) < start || hak_bump(page) > start + page->end_off ||
+        (size_t)(hak_bump(page) - start) % page->bsize)
         FAIL("small page bounds");
-    size_t handed = (size_t)(page->bump - start) / page->bsize, nfree = 0;
+    size_t handed = (size_t)(hak_bump(page) - start) / page->bsize, nfree = 0;
     for (hak_block_t *b = page->free; b; b = b->next) {
         obj = b;
         if (++nfree > handed)
             FAIL("free list longer than the blocks handed out (cycle?)");
-        if ((uint8_t *)b < start || (uint8_t *)b >= page->bump || (size_t)((uint8_t *)b - start) % page->bsize)
+        if ((uint8_t *)b < start || (uint8_t *)b >= hak_bump(page) || (size_t)((uint8_t *)b - start) % page->bsize)
             FAIL("free list link outside its page or misaligned");
         if (b->marker != hak_marker(a, b))
             FAIL("free block lost its free marker (written after free?)");

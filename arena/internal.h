@@ -109,7 +109,8 @@ enum { HAK_PAGE_FREE = 0, HAK_PAGE_SMALL = 1, HAK_PAGE_LARGE = 2 };
 typedef struct hak_page {
     hak_block_t     *free;     /* LIFO free list */
     uint8_t         *start;    /* first block */
-    uint8_t         *bump;     /* first never-used block */
+    _Atomic(uint8_t *) bump;   /* first never-used block; atomic (relaxed) because other threads read it to
+                                  validate frees without the lock (tcache.c) */
     uint32_t         recip;    /* ceil(2^33 / bsize) for small pages (offset -> index, see HAK_RECIP_SHIFT); 0 for
                                   large ones, so that only offset 0 passes the block-start check */
     uint32_t         bsize;    /* block size */
@@ -125,6 +126,16 @@ typedef struct hak_page {
 
 _Static_assert(sizeof(hak_page_t) <= 64 || sizeof(void *) < 8, "a page header is one cache line");
 
+HAK_INLINE uint8_t *hak_bump(const hak_page_t *page)
+{
+    return atomic_load_explicit(&((hak_page_t *)page)->bump, memory_order_relaxed);
+}
+
+HAK_INLINE void hak_set_bump(hak_page_t *page, uint8_t *bump)
+{
+    atomic_store_explicit(&page->bump, bump, memory_order_relaxed);
+}
+
 /* Block index = (offset * recip) >> HAK_RECIP_SHIFT, exact while offset * bsize < 2^33: small pages are at
  * most 16 slices (2^18 bytes) and blocks at most 2^15 bytes. */
 #define HAK_RECIP_SHIFT 33
@@ -137,7 +148,7 @@ HAK_INLINE uint32_t hak_recip(uint32_t bsize)
 HAK_INLINE bool hak_is_block_start(const hak_page_t *page, const void *p)
 {
     uint64_t off = (uint64_t)((uintptr_t)p - (uintptr_t)page->start);
-    return ((off * page->recip) >> HAK_RECIP_SHIFT) * page->bsize == off && (const uint8_t *)p < page->bump;
+    return ((off * page->recip) >> HAK_RECIP_SHIFT) * page->bsize == off && (const uint8_t *)p < hak_bump(page);
 }
 
 typedef struct hak_superslab {
@@ -170,12 +181,34 @@ typedef struct hak_extent {
     size_t             size;
 } hak_extent_t;
 
+/* ---- per-thread caches (tcache.c) ---- */
+#define HAK_TC_SLOTS 4 /* arenas a thread caches at once */
+
+typedef struct hak_tbin {
+    hak_block_t *head; /* free blocks of the slot's arena, LIFO, free-marked */
+    uint32_t     n, cap;
+} hak_tbin_t;
+
+typedef struct hak_tslot {
+    hak_arena_t *arena;
+    uintptr_t    gen; /* the arena's generation when the slot was claimed */
+    uint64_t     allocs, frees;
+    hak_tbin_t   bins[HAK_NUM_CLASSES];
+} hak_tslot_t;
+
+typedef struct hak_tcache {
+    hak_tslot_t        slot[HAK_TC_SLOTS];
+    unsigned           next_victim;
+    struct hak_tcache *next_free;
+} hak_tcache_t;
+
 #define HAK_ARENA_MAGIC 0x6172656eu /* "aren" */
 #define HAK_NAME_MAX    32
 
 struct hak_arena {
     hak_bin_t  bins[HAK_NUM_CLASSES]; /* hot: first */
     uintptr_t  cookie;                /* free-marker key */
+    atomic_uintptr_t gen;             /* new on create, reset and destroy: thread caches of older ones are stale */
     bool       sync;
     hak_lock_t lock;
     uint64_t   allocs, frees, failed_allocs;
@@ -258,6 +291,7 @@ void  _hak_report(int code, const char *msg, const void *ptr);
 void  _hak_commit_add(hak_arena_t *a, size_t bytes);
 void  _hak_commit_sub(hak_arena_t *a, size_t bytes);
 void *_hak_chunk_get(hak_arena_t *a, size_t size, size_t align);
+void *_hak_meta_alloc(size_t size); /* process metadata (arena structs, thread caches); never freed */
 void  _hak_chunk_put(hak_arena_t *a, void *base, size_t size);
 
 /* budget.c: process budget, global counters, the list of live arenas */
@@ -267,6 +301,32 @@ bool _hak_commit_fits(const hak_arena_t *a, size_t more);
 bool _hak_may_commit(hak_arena_t *a, size_t more, bool may_purge); /* may purge own + others' empty memory */
 void _hak_arena_list_add(hak_arena_t *a);
 void _hak_arena_list_remove(hak_arena_t *a);
+
+/* tcache.c */
+#if HAK_CFG_THREADS
+extern _Thread_local hak_tslot_t *_hak_t_last __attribute__((tls_model("initial-exec")));
+#endif
+uintptr_t    _hak_new_generation(void);
+hak_tslot_t *_hak_tslot_slow(hak_arena_t *a);             /* NULL: no cache for this thread or arena */
+hak_tslot_t *_hak_tslot_current(const hak_arena_t *a);    /* the calling thread's live slot of a, or NULL */
+void        *_hak_tcache_refill(hak_arena_t *a, hak_tslot_t *s, unsigned cls);
+void         _hak_tcache_overflow(hak_arena_t *a, hak_tslot_t *s, hak_tbin_t *bin);
+void         _hak_tcache_flush_locked(hak_arena_t *a);    /* the calling thread's blocks of a go back */
+bool         _hak_tcache_holds(const hak_arena_t *a, const hak_block_t *b, unsigned cls);
+
+/* The calling thread's cache slot for synchronized arena a, or NULL (then the locked paths serve). */
+HAK_INLINE hak_tslot_t *hak_tslot(hak_arena_t *a)
+{
+#if HAK_CFG_THREADS
+    hak_tslot_t *s = _hak_t_last;
+    if (HAK_LIKELY(s && s->arena == a && s->gen == atomic_load_explicit(&a->gen, memory_order_relaxed)))
+        return s;
+    return _hak_tslot_slow(a);
+#else
+    (void)a;
+    return NULL;
+#endif
+}
 
 /* stats.c */
 void _hak_stats_locked(hak_arena_t *a, hak_arena_stats_t *out);

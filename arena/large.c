@@ -23,7 +23,7 @@ void *_hak_large_alloc(hak_arena_t *a, size_t size, size_t align)
     page->recip = 0; /* only offset 0 is a block start */
     page->free = NULL;
     page->used = 1;
-    page->bump = page->start + page->bsize;
+    hak_set_bump(page, page->start + page->bsize);
     page->end_off = page->bsize;
     page->in_bin = false;
     ((hak_block_t *)page->start)->marker = 0;

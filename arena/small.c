@@ -79,9 +79,9 @@ static void *page_take(hak_arena_t *a, hak_page_t *page)
     if (b) {
         page->free = b->next;
     } else {
-        HAK_ASSERT(page->bump < page->start + page->end_off);
-        b = (hak_block_t *)page->bump;
-        page->bump += page->bsize;
+        HAK_ASSERT(hak_bump(page) < page->start + page->end_off);
+        b = (hak_block_t *)hak_bump(page);
+        hak_set_bump(page, (uint8_t *)b + page->bsize);
     }
     b->marker = 0;
     page->used++;
@@ -93,7 +93,7 @@ void *_hak_alloc_slow(hak_arena_t *a, unsigned cls)
     hak_bin_t  *bin = &a->bins[cls];
     hak_page_t *page;
     while ((page = bin->page) != &_hak_empty_page) {
-        if (page->free || page->bump < page->start + page->end_off)
+        if (page->free || hak_bump(page) < page->start + page->end_off)
             return page_take(a, page);
         bin_unlink(bin, page); /* full: the next free into it links it again */
     }
@@ -108,7 +108,7 @@ void *_hak_alloc_slow(hak_arena_t *a, unsigned cls)
     page->recip = hak_recip(bsize);
     page->free = NULL;
     page->used = 0;
-    page->bump = page->start;
+    hak_set_bump(page, page->start);
     page->end_off = (uint32_t)(((n << HAK_SLICE_SHIFT) / bsize) * bsize);
     bin_link(bin, page, true);
     return page_take(a, page);

@@ -37,8 +37,9 @@ int hak_arena_stats(const hak_arena_t *ca, hak_arena_stats_t *out)
         return HAK_EINVAL;
     if (ca->magic != HAK_ARENA_MAGIC)
         return HAK_ERR_BAD_ARENA;
-    hak_arena_t *a = (hak_arena_t *)ca; /* the lock is state, not content */
+    hak_arena_t *a = (hak_arena_t *)ca; /* the lock and the thread cache are state, not content */
     hak_lock(&a->lock);
+    _hak_tcache_flush_locked(a);
     _hak_stats_locked(a, out);
     hak_unlock(&a->lock);
     return 0;

@@ -42,6 +42,11 @@ extern const bool hak_platform_map_zeroed;
 /* Lets another thread run (called while spinning on a contended lock). */
 void hak_platform_yield(void);
 
+/* Arranges for fn(arg) to run when the calling thread exits (the core registers one function per thread, the
+ * same function every time). Returns false where there are no threads or it cannot be arranged; the core then
+ * does without per-thread caches for that thread. */
+bool hak_platform_at_thread_exit(void (*fn)(void *), void *arg);
+
 /* Writes one line of text to the platform's error output (used only by the default error handler). */
 void hak_platform_error_output(const char *line);
 

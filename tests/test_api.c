@@ -504,7 +504,7 @@ Test(api, error_handler_can_be_replaced_and_restored)
 
 Test(api, check_detects_corruption)
 {
-    hak_arena_t *a = make(NULL);
+    hak_arena_t *a = make(&(hak_arena_config_t){.flags = HAK_ARENA_UNSYNCHRONIZED}); /* frees go to the page */
     void *p = hak_alloc(a, 64), *q = hak_alloc(a, 64);
     hak_free(p);
     hak_free(q);
@@ -514,6 +514,22 @@ Test(api, check_detects_corruption)
     cr_assert_eq(reported.last_code, HAK_ERR_CORRUPT);
     *(void **)q = p;
     check(a);
+    hak_arena_destroy(a);
+}
+
+Test(api, corrupted_thread_cache_is_reported_not_followed)
+{
+    hak_arena_t *a = make(NULL); /* a default arena: frees go to this thread's cache */
+    void *p = hak_alloc(a, 64), *q = hak_alloc(a, 64);
+    hak_free(p);
+    hak_free(q);
+    int x;
+    *(void **)q = &x; /* a write after free points the cache's list at the stack */
+    cr_assert_eq(hak_arena_check(a), 0, "the bad link is dropped, not followed");
+    cr_assert_eq(reported.last_code, HAK_ERR_CORRUPT);
+    void *r = hak_alloc(a, 64);
+    cr_assert(r != (void *)&x, "the stack address is never handed out");
+    cr_assert_eq(hak_arena_of(r), a);
     hak_arena_destroy(a);
 }
 

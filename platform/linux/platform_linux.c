@@ -6,6 +6,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -85,6 +86,23 @@ const bool hak_platform_map_zeroed = true;
 void hak_platform_yield(void)
 {
     sched_yield();
+}
+
+static pthread_key_t  exit_key;
+static pthread_once_t exit_once = PTHREAD_ONCE_INIT;
+static _Atomic(void (*)(void *)) exit_fn;
+static bool           exit_ok;
+
+static void exit_key_create(void)
+{
+    exit_ok = pthread_key_create(&exit_key, atomic_load(&exit_fn)) == 0;
+}
+
+bool hak_platform_at_thread_exit(void (*fn)(void *), void *arg)
+{
+    atomic_store(&exit_fn, fn); /* always the same function; stored before the once-only key creation reads it */
+    pthread_once(&exit_once, exit_key_create);
+    return exit_ok && pthread_setspecific(exit_key, arg) == 0;
 }
 
 void hak_platform_error_output(const char *line)

@@ -1,0 +1,254 @@
+/*
+ * Per-thread caches for synchronized (default) arenas, so threads sharing an arena rarely touch its lock.
+ *
+ * Each thread owns one hak_tcache_t (from a process-wide free list, refilled from metadata chunks), reached
+ * through a thread-local pointer. It has HAK_TC_SLOTS slots, one per arena the thread uses lately; a slot keeps,
+ * per size class, a LIFO list of free blocks of *that* arena (linked through the blocks, marked free like
+ * any free block), so a block allocated from arena A always belongs to A whichever thread freed it before —
+ * unlike a cache keyed by size alone. hak_alloc pops from the list and hak_free pushes to it, without lock or
+ * atomics; a list that runs dry is refilled with half its capacity under the arena's lock, one that overflows
+ * gives half back. A free from a thread that did not allocate the block simply lands in that thread's cache:
+ * no remote queues, and the bound on each list bounds what an idle thread can hold.
+ *
+ * Blocks in caches are counted as in use by their pages, so hak_arena_stats, trim, check and set_limit flush
+ * the calling thread's cache of that arena first (other threads' caches count as in use). Slot stats (allocs,
+ * frees) are merged into the arena's counters whenever the lock is taken anyway.
+ *
+ * Staleness: every arena carries a generation, new on create, reset and destroy. A slot remembers the
+ * generation it was filled under; a slot whose arena no longer has it is dropped without touching its blocks
+ * (they were reset, or belong to memory that is gone), so a later arena never receives a destroyed arena's
+ * blocks. Arena structs are never unmapped (pool arenas, whose struct is the caller's, are not cached), so a
+ * stale slot's arena pointer may always be locked and its generation read. Thread exit flushes every live slot.
+ */
+#include "arena/internal.h"
+
+#if HAK_CFG_THREADS
+static _Thread_local hak_tcache_t *t_cache __attribute__((tls_model("initial-exec")));
+_Thread_local hak_tslot_t         *_hak_t_last __attribute__((tls_model("initial-exec")));
+#endif
+
+#define TC_DEAD ((hak_tcache_t *)1) /* the thread is exiting: no new cache */
+
+static hak_tcache_t *g_free_caches; /* under the global lock */
+
+static atomic_uintptr_t g_gen;
+
+uintptr_t _hak_new_generation(void)
+{
+    return atomic_fetch_add_explicit(&g_gen, 1, memory_order_relaxed) + 1;
+}
+
+static uint32_t cap_of(unsigned cls)
+{
+    uint32_t n = (uint32_t)((32u * 1024) / _hak_class_size[cls]);
+    return n < 4 ? 4 : n > 64 ? 64 : n;
+}
+
+static void slot_clear(hak_tslot_t *s)
+{
+    s->arena = NULL;
+    s->gen = 0;
+    s->allocs = s->frees = 0;
+    for (unsigned i = 0; i < HAK_NUM_CLASSES; i++)
+        s->bins[i].head = NULL, s->bins[i].n = 0;
+}
+
+/* Returns `count` blocks of list bin to their pages; the arena's lock is held. A link that does not lead to a
+ * free-marked block of this arena (a write after free) is reported, and the rest of the list dropped. */
+static void give_back_locked(hak_arena_t *a, hak_tbin_t *bin, uint32_t count)
+{
+    while (count-- && bin->head) {
+        hak_block_t *b = bin->head;
+        hak_chunk_t *c = _hak_registry_find(b);
+        hak_page_t  *page = NULL;
+        if (c && c->arena == a && c->kind == HAK_CHUNK_SUPERSLAB) {
+            hak_superslab_t *ss = (hak_superslab_t *)c;
+            page = ss->slice_page[((uintptr_t)b - (uintptr_t)ss) >> HAK_SLICE_SHIFT];
+        }
+        if (!page || page->kind != HAK_PAGE_SMALL || !hak_is_block_start(page, b) || b->marker != hak_marker(a, b)) {
+            _hak_report(HAK_ERR_CORRUPT, "thread cache list corrupted (a write after free?); rest dropped", b);
+            bin->head = NULL, bin->n = 0;
+            return;
+        }
+        bin->head = b->next;
+        bin->n--;
+        b->next = page->free;
+        page->free = b;
+        if (--page->used == 0 || !page->in_bin)
+            _hak_page_after_free(a, page);
+    }
+}
+
+static void merge_stats_locked(hak_arena_t *a, hak_tslot_t *s)
+{
+    a->allocs += s->allocs;
+    a->frees += s->frees;
+    s->allocs = s->frees = 0;
+}
+
+/* Gives a slot's blocks back (if its arena still has the slot's generation) and empties it. */
+static void slot_flush(hak_tslot_t *s)
+{
+    hak_arena_t *a = s->arena;
+    if (!a)
+        return;
+    hak_lock(&a->lock);
+    if (atomic_load_explicit(&a->gen, memory_order_relaxed) == s->gen) {
+        merge_stats_locked(a, s);
+        for (unsigned i = 0; i < HAK_NUM_CLASSES; i++)
+            give_back_locked(a, &s->bins[i], UINT32_MAX);
+    }
+    hak_unlock(&a->lock);
+    slot_clear(s);
+}
+
+static void thread_exit(void *arg)
+{
+#if HAK_CFG_THREADS
+    hak_tcache_t *tc = arg;
+    for (unsigned i = 0; i < HAK_TC_SLOTS; i++)
+        slot_flush(&tc->slot[i]);
+    t_cache = TC_DEAD;
+    _hak_t_last = NULL;
+    _hak_global_lock();
+    tc->next_free = g_free_caches;
+    g_free_caches = tc;
+    _hak_global_unlock();
+#else
+    (void)arg;
+#endif
+}
+
+static hak_tcache_t *cache_new(void)
+{
+    _hak_global_lock();
+    hak_tcache_t *tc = g_free_caches;
+    if (tc)
+        g_free_caches = tc->next_free;
+    _hak_global_unlock();
+    if (!tc && !(tc = _hak_meta_alloc(sizeof *tc)))
+        return NULL;
+    for (unsigned i = 0; i < HAK_TC_SLOTS; i++)
+        slot_clear(&tc->slot[i]);
+    tc->next_victim = 0;
+    if (!hak_platform_at_thread_exit(thread_exit, tc)) {
+        _hak_global_lock();
+        tc->next_free = g_free_caches;
+        g_free_caches = tc;
+        _hak_global_unlock();
+        return NULL;
+    }
+    return tc;
+}
+
+hak_tslot_t *_hak_tslot_slow(hak_arena_t *a)
+{
+#if HAK_CFG_THREADS
+    if (a->pool || t_cache == TC_DEAD)
+        return NULL;
+    if (!t_cache && !(t_cache = cache_new())) {
+        t_cache = TC_DEAD; /* no cache for this thread: the locked paths serve it */
+        return NULL;
+    }
+    hak_tcache_t *tc = t_cache;
+    uintptr_t     gen = atomic_load_explicit(&a->gen, memory_order_relaxed);
+    hak_tslot_t  *free_slot = NULL;
+    for (unsigned i = 0; i < HAK_TC_SLOTS; i++) {
+        hak_tslot_t *s = &tc->slot[i];
+        if (s->arena == a && s->gen == gen)
+            return _hak_t_last = s;
+        if (s->arena == a)
+            slot_clear(s); /* the arena was reset or destroyed since: its blocks are not ours to give back */
+        if (!s->arena && !free_slot)
+            free_slot = s;
+    }
+    if (!free_slot) {
+        free_slot = &tc->slot[tc->next_victim];
+        tc->next_victim = (tc->next_victim + 1) % HAK_TC_SLOTS;
+        slot_flush(free_slot);
+    }
+    free_slot->arena = a;
+    free_slot->gen = gen;
+    for (unsigned i = 0; i < HAK_NUM_CLASSES; i++)
+        free_slot->bins[i].cap = cap_of(i);
+    return _hak_t_last = free_slot;
+#else
+    (void)a;
+    return NULL;
+#endif
+}
+
+hak_tslot_t *_hak_tslot_current(const hak_arena_t *a)
+{
+#if HAK_CFG_THREADS
+    if (!t_cache || t_cache == TC_DEAD)
+        return NULL;
+    uintptr_t gen = atomic_load_explicit(&((hak_arena_t *)a)->gen, memory_order_relaxed);
+    for (unsigned i = 0; i < HAK_TC_SLOTS; i++)
+        if (t_cache->slot[i].arena == a && t_cache->slot[i].gen == gen)
+            return &t_cache->slot[i];
+#else
+    (void)a;
+#endif
+    return NULL;
+}
+
+void *_hak_tcache_refill(hak_arena_t *a, hak_tslot_t *s, unsigned cls)
+{
+    hak_tbin_t *bin = &s->bins[cls];
+    hak_lock(&a->lock);
+    merge_stats_locked(a, s);
+    for (uint32_t want = bin->cap / 2; want; want--) {
+        hak_page_t  *page = a->bins[cls].page;
+        hak_block_t *b = page->free;
+        if (b) {
+            page->free = b->next;
+            page->used++;
+        } else if (!(b = _hak_alloc_slow(a, cls))) {
+            break;
+        }
+        b->next = bin->head;
+        b->marker = hak_marker(a, b);
+        bin->head = b;
+        bin->n++;
+    }
+    hak_unlock(&a->lock);
+    hak_block_t *b = bin->head;
+    if (!b)
+        return NULL; /* out of memory or at a limit: the caller takes the locked path, which handles both */
+    bin->head = b->next;
+    bin->n--;
+    b->marker = 0;
+    s->allocs++;
+    return b;
+}
+
+void _hak_tcache_overflow(hak_arena_t *a, hak_tslot_t *s, hak_tbin_t *bin)
+{
+    hak_lock(&a->lock);
+    merge_stats_locked(a, s);
+    give_back_locked(a, bin, bin->cap / 2);
+    hak_unlock(&a->lock);
+}
+
+void _hak_tcache_flush_locked(hak_arena_t *a)
+{
+    hak_tslot_t *s = _hak_tslot_current(a);
+    if (!s)
+        return;
+    merge_stats_locked(a, s);
+    for (unsigned i = 0; i < HAK_NUM_CLASSES; i++)
+        give_back_locked(a, &s->bins[i], UINT32_MAX);
+}
+
+bool _hak_tcache_holds(const hak_arena_t *a, const hak_block_t *b, unsigned cls)
+{
+    hak_tslot_t *s = _hak_tslot_current(a);
+    if (!s)
+        return false;
+    uint32_t n = s->bins[cls].n;
+    for (const hak_block_t *f = s->bins[cls].head; f && n; f = f->next, n--)
+        if (f == b)
+            return true;
+    return false;
+}
