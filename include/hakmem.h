@@ -12,10 +12,14 @@
  *    the arena's limit reached, size overflow) or EINVAL (a bad argument). HAK_ENOMEM and HAK_EINVAL carry the
  *    same values for callers without <errno.h>.
  *  - Functions returning int return 0 on success or one of HAK_EINVAL, HAK_ENOMEM, HAK_ERR_*.
- *  - Thread safety: a default arena may be used from any number of threads at once. An arena created with
- *    HAK_ARENA_UNSYNCHRONIZED takes no locks and uses no atomics: only one thread at a time may allocate from
- *    it or free into it (the caller provides the hand-over). hak_arena_create/destroy of different arenas may
- *    run concurrently; destroy and reset of an arena must not race with any other use of that same arena.
+ *  - Thread safety: a default arena may be used from any number of threads at once. Each thread keeps a small
+ *    cache of free blocks per arena it uses (a few dozen per size class), so allocation and free rarely take
+ *    the arena's lock; a block freed by any thread goes to that thread's cache *of the block's arena*, so a block
+ *    of arena A is only ever handed out by A. A thread's caches go back to their arenas when it exits. An arena
+ *    created with HAK_ARENA_UNSYNCHRONIZED takes no locks, uses no atomics and no cache: only one thread at a
+ *    time may allocate from it or free into it (the caller provides the hand-over). hak_arena_create/destroy of
+ *    different arenas may run concurrently; destroy and reset of an arena must not race with a call in progress
+ *    on that same arena in another thread (idle threads may still cache its blocks: see hak_arena_destroy).
  *  - The library never prints. Invalid frees and detected corruption are passed to the error handler (see
  *    hak_set_error_handler), whose default writes one line to stderr (or the platform's error output).
  */
@@ -102,8 +106,11 @@ HAK_API size_t hak_pool_size_min(size_t slab_size);
  * Frees every block of the arena at once and gives its memory back: SuperSlabs are unmapped or kept in a
  * small process-wide cache for the next arena (lean arenas decommit them first), large blocks are unmapped.
  * NULL is ignored. Cost: O(SuperSlabs + large blocks), not O(blocks). The caller guarantees that no other
- * thread uses the arena or its blocks during or after the call; a later hak_free of one of its blocks is
- * reported as an invalid free (HAK_ERR_FOREIGN_PTR or HAK_ERR_INTERIOR_PTR) and ignored.
+ * thread is inside a call on the arena and that nobody uses its blocks afterwards; a later hak_free of one of
+ * them is reported as an invalid free (HAK_ERR_FOREIGN_PTR or HAK_ERR_INTERIOR_PTR) and ignored. Blocks of the
+ * arena still sitting in other threads' caches are dropped by those threads unseen (each arena has a
+ * generation, renewed by destroy and reset), so a later arena — even one reusing the same handle — never
+ * receives them.
  */
 HAK_API void hak_arena_destroy(hak_arena_t *arena);
 
@@ -198,7 +205,9 @@ typedef struct hak_arena_stats {
 } hak_arena_stats_t;
 
 /* Fills *out. Returns HAK_EINVAL iff arena or out is NULL, HAK_ERR_BAD_ARENA for a dead handle.
- * Cost: O(SuperSlabs x slices) (in_use is summed from page headers, so the fast paths pay nothing for it). */
+ * Cost: O(SuperSlabs x slices) (in_use is summed from page headers, so the fast paths pay nothing for it).
+ * The calling thread's cache of the arena is given back first; blocks in other threads' caches count as in use,
+ * and those threads' alloc/free counts reach the arena when their caches next refill or overflow. */
 HAK_API int hak_arena_stats(const hak_arena_t *arena, hak_arena_stats_t *out);
 
 /* The arena's stats as one JSON object ({"name":…,"policy":…,"in_use":…,…}) in buf, NUL-terminated and
