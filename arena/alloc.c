@@ -139,6 +139,19 @@ static HAK_NOINLINE void *alloc_class_sync(hak_arena_t *a, unsigned cls)
     return p;
 }
 
+/* The calling thread's slot for a if it is the one used last (no call, no loop), else NULL. */
+HAK_INLINE hak_tslot_t *last_slot(hak_arena_t *a)
+{
+#if HAK_CFG_THREADS
+    hak_tslot_t *s = _hak_t_last;
+    if (HAK_LIKELY(s && s->arena == a && s->gen == atomic_load_explicit(&a->gen, memory_order_relaxed)))
+        return s;
+#else
+    (void)a;
+#endif
+    return NULL;
+}
+
 HAK_INLINE void *alloc_class(hak_arena_t *a, unsigned cls)
 {
     return a->sync ? alloc_class_sync(a, cls) : alloc_class_locked(a, cls);
@@ -159,9 +172,18 @@ void *hak_alloc(hak_arena_t *a, size_t size)
     if (HAK_UNLIKELY(!a) || HAK_UNLIKELY(size > 1024))
         return alloc_generic(a, size);
     unsigned cls = _hak_class_of_small[(size + 15) >> 4];
-    if (a->sync)
+    if (!a->sync)
+        return alloc_class_locked(a, cls);
+    hak_tslot_t *s = last_slot(a);
+    hak_block_t *b;
+    if (HAK_UNLIKELY(!s) || HAK_UNLIKELY(!(b = s->bins[cls].head)))
         return alloc_class_sync(a, cls);
-    return alloc_class_locked(a, cls);
+    s->bins[cls].head = b->next;
+    s->bins[cls].n--;
+    b->marker = 0;
+    if (HAK_CFG_STATS)
+        s->allocs++;
+    return b;
 }
 
 void *hak_calloc(hak_arena_t *a, size_t count, size_t size)
@@ -378,9 +400,16 @@ static HAK_NOINLINE void free_generic(hak_chunk_t *c, void *p)
 void hak_free(void *p)
 {
     hak_chunk_t *c = _hak_registry_find(p); /* NULL for p == NULL: no chunk can start at address 0 */
-    if (HAK_UNLIKELY(!c) || HAK_UNLIKELY(!c->fast))
+    if (HAK_UNLIKELY(!c))
         return p ? free_generic(c, p) : (void)0;
-    free_slab_block(c->fast, (hak_superslab_t *)c, p, false);
+    if (HAK_LIKELY(c->fast))
+        return free_slab_block(c->fast, (hak_superslab_t *)c, p, false);
+    /* A synchronized arena's SuperSlab, with this thread's last-used cache slot: into the cache, inline. */
+    hak_arena_t *a = c->arena;
+    hak_tslot_t *s;
+    if (HAK_LIKELY(a && c->kind == HAK_CHUNK_SUPERSLAB) && (s = last_slot(a)))
+        return free_cached(a, s, (hak_superslab_t *)c, p);
+    free_generic(c, p);
 }
 
 /* Usable size and owner of a live block, or 0 (reporting when asked). */
