@@ -357,6 +357,12 @@ static HAK_NOINLINE void free_cached_suspect(hak_arena_t *a, hak_tslot_t *s, hak
         _hak_tcache_overflow(a, s, bin);
 }
 
+static HAK_NOINLINE void free_large_locking(hak_arena_t *a, hak_superslab_t *ss, hak_page_t *page)
+{
+    hak_lock(&a->lock);
+    free_rare(a, &ss->chunk, page, BLOCK_LARGE);
+}
+
 /* A synchronized arena's small block into the calling thread's cache, without the lock. The page fields read
  * here were written before the block was handed out (only `bump` moves meanwhile, and it is atomic). */
 HAK_INLINE void free_cached(hak_arena_t *a, hak_tslot_t *s, hak_superslab_t *ss, void *p)
@@ -367,10 +373,8 @@ HAK_INLINE void free_cached(hak_arena_t *a, hak_tslot_t *s, hak_superslab_t *ss,
     hak_block_t *b = p;
     if (HAK_UNLIKELY(b->marker == hak_marker(a, b) || HAK_CFG_DEBUG >= 2))
         return free_cached_suspect(a, s, page, b);
-    if (HAK_UNLIKELY(page->kind != HAK_PAGE_SMALL)) {
-        hak_lock(&a->lock);
-        return free_rare(a, &ss->chunk, page, BLOCK_LARGE);
-    }
+    if (HAK_UNLIKELY(page->kind != HAK_PAGE_SMALL))
+        return free_large_locking(a, ss, page);
     hak_tbin_t *bin = &s->bins[page->cls];
     b->next = bin->head;
     b->marker = hak_marker(a, b);
@@ -397,6 +401,17 @@ static HAK_NOINLINE void free_generic(hak_chunk_t *c, void *p)
     free_slab_block(a, (hak_superslab_t *)c, p, a->sync);
 }
 
+/* A synchronized arena's SuperSlab, with this thread's last-used cache slot: into the cache. Its own function
+ * (a tail call from hak_free) so that neither path needs a stack frame. */
+static HAK_NOINLINE void free_sync(hak_chunk_t *c, void *p)
+{
+    hak_arena_t *a = c->arena;
+    hak_tslot_t *s;
+    if (HAK_LIKELY(a && c->kind == HAK_CHUNK_SUPERSLAB) && (s = last_slot(a)))
+        return free_cached(a, s, (hak_superslab_t *)c, p);
+    free_generic(c, p);
+}
+
 void hak_free(void *p)
 {
     hak_chunk_t *c = _hak_registry_find(p); /* NULL for p == NULL: no chunk can start at address 0 */
@@ -404,12 +419,7 @@ void hak_free(void *p)
         return p ? free_generic(c, p) : (void)0;
     if (HAK_LIKELY(c->fast))
         return free_slab_block(c->fast, (hak_superslab_t *)c, p, false);
-    /* A synchronized arena's SuperSlab, with this thread's last-used cache slot: into the cache, inline. */
-    hak_arena_t *a = c->arena;
-    hak_tslot_t *s;
-    if (HAK_LIKELY(a && c->kind == HAK_CHUNK_SUPERSLAB) && (s = last_slot(a)))
-        return free_cached(a, s, (hak_superslab_t *)c, p);
-    free_generic(c, p);
+    free_sync(c, p);
 }
 
 /* Usable size and owner of a live block, or 0 (reporting when asked). */
