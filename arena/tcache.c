@@ -127,7 +127,7 @@ static hak_tcache_t *cache_new(void)
         g_free_caches = tc->next_free;
     _hak_global_unlock();
     if (!tc && !(tc = _hak_meta_alloc(sizeof *tc)))
-        return NULL;
+        return NULL; /* no memory now: the locked paths serve, and a later call tries again */
     for (unsigned i = 0; i < HAK_TC_SLOTS; i++)
         slot_clear(&tc->slot[i]);
     tc->next_victim = 0;
@@ -136,6 +136,7 @@ static hak_tcache_t *cache_new(void)
         tc->next_free = g_free_caches;
         g_free_caches = tc;
         _hak_global_unlock();
+        t_cache = TC_DEAD; /* its caches could never go back: this thread goes without */
         return NULL;
     }
     return tc;
@@ -146,10 +147,8 @@ hak_tslot_t *_hak_tslot_slow(hak_arena_t *a)
 #if HAK_CFG_THREADS
     if (a->pool || t_cache == TC_DEAD)
         return NULL;
-    if (!t_cache && !(t_cache = cache_new())) {
-        t_cache = TC_DEAD; /* no cache for this thread: the locked paths serve it */
+    if (!t_cache && !(t_cache = cache_new()))
         return NULL;
-    }
     hak_tcache_t *tc = t_cache;
     uintptr_t     gen = atomic_load_explicit(&a->gen, memory_order_relaxed);
     hak_tslot_t  *free_slot = NULL;

@@ -63,6 +63,11 @@ const char *hak_platform_getenv(const char *name);
  * once, lazily, possibly from inside malloc: implementations must not allocate. */
 size_t hak_platform_memory_limit(void);
 
+/* Fault injection, for tests: the next `after` map/commit requests succeed, then the following `count` fail
+ * (as if the OS had no memory), then requests succeed again. count 0 turns it off. Returns the number of
+ * requests failed so far by injection. Requests are counted atomically; configuring is not meant to race. */
+unsigned long hak_platform_inject_faults(unsigned long after, unsigned long count);
+
 /* Total OS memory calls made so far by the process (for tests and benchmarks to cross-check). */
 unsigned long long hak_platform_os_calls(void);
 

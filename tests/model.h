@@ -12,6 +12,7 @@ struct reported {
     int   count;
     int   last_code;
     void *last_ptr;
+    char  last_message[256];
 };
 extern struct reported reported;
 

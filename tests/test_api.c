@@ -7,8 +7,9 @@ struct reported reported;
 
 static void recorder(int code, const char *message, void *ptr, void *arg)
 {
-    (void)message, (void)arg;
+    (void)arg;
     reported.count++;
+    strncpy(reported.last_message, message, sizeof reported.last_message - 1);
     reported.last_code = code;
     reported.last_ptr = ptr;
 }

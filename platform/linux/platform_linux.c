@@ -29,6 +29,34 @@ static void count(unsigned *calls, unsigned n)
         *calls += n;
 }
 
+static atomic_ulong fault_after, fault_count, faults_done;
+
+unsigned long hak_platform_inject_faults(unsigned long after, unsigned long count)
+{
+    atomic_store(&fault_count, 0);
+    atomic_store(&fault_after, after);
+    atomic_store(&fault_count, count);
+    return atomic_load(&faults_done);
+}
+
+/* True if this request is one that fault injection makes fail. */
+static bool injected_fault(void)
+{
+    if (!atomic_load_explicit(&fault_count, memory_order_relaxed))
+        return false;
+    unsigned long after = atomic_load(&fault_after);
+    while (after) /* still in the successful stretch: count it down */
+        if (atomic_compare_exchange_weak(&fault_after, &after, after - 1))
+            return false;
+    unsigned long left = atomic_load(&fault_count);
+    while (left)
+        if (atomic_compare_exchange_weak(&fault_count, &left, left - 1)) {
+            atomic_fetch_add(&faults_done, 1);
+            return true;
+        }
+    return false;
+}
+
 size_t hak_platform_page_size(void)
 {
     static size_t page;
@@ -42,7 +70,7 @@ void *hak_platform_map(size_t size, size_t align, unsigned *calls)
     size_t page = hak_platform_page_size();
     if (align < page)
         align = page;
-    if (size > SIZE_MAX - align)
+    if (size > SIZE_MAX - align || injected_fault())
         return NULL;
     /* Over-map by align - page and trim both ends: one mmap and at most two munmaps. */
     size_t span = size + align - page;
@@ -72,7 +100,7 @@ void hak_platform_unmap(void *base, size_t size, unsigned *calls)
 bool hak_platform_commit(void *p, size_t size, unsigned *calls)
 {
     (void)p, (void)size, (void)calls; /* lazily backed: nothing to do */
-    return true;
+    return !injected_fault();
 }
 
 void hak_platform_decommit(void *p, size_t size, unsigned *calls)
