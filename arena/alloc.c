@@ -336,6 +336,12 @@ HAK_INLINE void free_slab_block(hak_arena_t *a, hak_superslab_t *ss, void *p, bo
     free_push(a, page, b, sync);
 }
 
+static HAK_NOINLINE void free_large_locking(hak_arena_t *a, hak_superslab_t *ss, hak_page_t *page)
+{
+    hak_lock(&a->lock);
+    free_rare(a, &ss->chunk, page, BLOCK_LARGE);
+}
+
 /* A free-marked block, or debug level >= 2: free only if it is on no free list. No lock held on entry. */
 static HAK_NOINLINE void free_cached_suspect(hak_arena_t *a, hak_tslot_t *s, hak_page_t *page, hak_block_t *b)
 {
@@ -348,6 +354,8 @@ static HAK_NOINLINE void free_cached_suspect(hak_arena_t *a, hak_tslot_t *s, hak
     }
     if (free)
         return report_bad_free(HAK_ERR_DOUBLE_FREE, b);
+    if (page->kind != HAK_PAGE_SMALL)
+        return free_large_locking(a, hak_page_slab(page), page);
     hak_tbin_t *bin = &s->bins[page->cls];
     b->next = bin->head;
     b->marker = hak_marker(a, b);
@@ -355,12 +363,6 @@ static HAK_NOINLINE void free_cached_suspect(hak_arena_t *a, hak_tslot_t *s, hak
     s->frees++;
     if (++bin->n > bin->cap)
         _hak_tcache_overflow(a, s, bin);
-}
-
-static HAK_NOINLINE void free_large_locking(hak_arena_t *a, hak_superslab_t *ss, hak_page_t *page)
-{
-    hak_lock(&a->lock);
-    free_rare(a, &ss->chunk, page, BLOCK_LARGE);
 }
 
 /* A synchronized arena's small block into the calling thread's cache, without the lock. The page fields read

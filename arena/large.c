@@ -13,7 +13,7 @@
 
 void *_hak_large_alloc(hak_arena_t *a, size_t size, size_t align)
 {
-    size_t n = (size + HAK_SLICE - 1) >> HAK_SLICE_SHIFT;
+    size_t n = size ? (size + HAK_SLICE - 1) >> HAK_SLICE_SHIFT : 1; /* size 0 here: a big alignment */
     size_t align_slices = align > HAK_SLICE ? align >> HAK_SLICE_SHIFT : 1;
     hak_page_t *page = _hak_slices_alloc(a, n, align_slices);
     if (!page)
@@ -43,6 +43,8 @@ void *_hak_huge_alloc(hak_arena_t *a, size_t size, size_t align)
     if (align < HAK_MIN_ALIGN)
         align = HAK_MIN_ALIGN;
     size_t offset = (HAK_HUGE_HDR + align - 1) & ~(align - 1);
+    if (size == 0)
+        size = 1; /* the block must lie inside the mapping */
     if (size > SIZE_MAX / 2 - offset - page)
         return NULL;
     size_t bytes = (offset + size + page - 1) & ~(page - 1);

@@ -151,7 +151,7 @@ static void slab_release(hak_arena_t *a, hak_superslab_t *ss)
 
 static hak_superslab_t *slab_from_cache(hak_arena_t *a)
 {
-    if (a->pool || !HAK_CFG_SLAB_CACHE)
+    if (a->pool || HAK_CFG_SLAB_CACHE == 0)
         return NULL;
     _hak_global_lock();
     hak_superslab_t *ss = g_cache;
@@ -322,7 +322,7 @@ void _hak_slabs_drop_all(hak_arena_t *a, bool keep_for_reuse)
         slab_unlink(a, ss);
         _hak_slab_reset(ss);
         bool cached = false;
-        if (keep_for_reuse && !a->pool && HAK_CFG_SLAB_CACHE) {
+        if (keep_for_reuse && !a->pool && HAK_CFG_SLAB_CACHE > 0) {
             if (a->policy == HAK_POLICY_LEAN)
                 decommit_free_runs(NULL, ss, false); /* takes the bytes off the process total itself */
             size_t c = _hak_slab_committed(ss);       /* read before another arena can adopt it */

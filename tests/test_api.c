@@ -534,6 +534,35 @@ Test(api, corrupted_thread_cache_is_reported_not_followed)
     hak_arena_destroy(a);
 }
 
+/* Found by the fuzzer: a large block freed through a thread cache's checking path was cached as a small one. */
+Test(api, large_blocks_of_default_arenas_are_really_freed)
+{
+    hak_arena_t *a = make(NULL);
+    for (int i = 0; i < 50; i++) {
+        void *p = hak_alloc(a, 40000 + (size_t)i * 9000);
+        hak_free(p);
+    }
+    hak_arena_stats_t s;
+    hak_arena_stats(a, &s);
+    cr_assert_eq(s.in_use, 0);
+    check(a);
+    hak_arena_destroy(a);
+}
+
+/* Found by the fuzzer: size 0 with an alignment above 16 KiB took the slice-run path with zero slices. */
+Test(api, aligned_alloc_of_size_zero)
+{
+    hak_arena_t *a = make(NULL);
+    for (size_t al = 16; al <= (1u << 20); al <<= 1) {
+        void *p = hak_aligned_alloc(a, al, 0);
+        cr_assert_not_null(p, "alignment %zu", al);
+        cr_assert_eq((uintptr_t)p % al, 0);
+        hak_free(p);
+    }
+    check(a);
+    hak_arena_destroy(a);
+}
+
 Test(api, version_macros)
 {
     cr_assert_geq(HAKMEM_VERSION_MAJOR * 10000 + HAKMEM_VERSION_MINOR * 100 + HAKMEM_VERSION_PATCH, 1);
