@@ -2,8 +2,10 @@
 #
 #   make                  build/libhakmem.a and build/libhakmem.so with .config (or config/defconfig if none)
 #   make run              build and run the main demo (examples/per_subsystem.c)
+#   make run-capped       the capped-container demo, inside a 64 MiB memory cgroup when one can be made
 #   make test             install what tests need, run the suite for every config/*defconfig, ASan+UBSan, menuconfig
 #   make bench            install the peer allocators, run bench/random_mixed, print ratios
+#   make fuzz [FUZZ_SECONDS=60]   libFuzzer over the whole API with ASan+UBSan
 #   make menuconfig | defconfig | NAME_defconfig | olddefconfig | savedefconfig
 #   make install [PREFIX=/usr/local] [DESTDIR=]    header, both libraries, hakmem.pc
 #
@@ -58,9 +60,9 @@ PLAT_SRC   := $(wildcard platform/linux/*.c)
 LIB_OBJ    := $(patsubst %.c,$(BUILD)/obj/%.o,$(CORE_SRC) $(PLAT_SRC))
 HEADERS    := include/hakmem.h config/hak_config.h platform/platform.h arena/internal.h
 
-.PHONY: all run test check-one test-deps menuconfig defconfig olddefconfig savedefconfig bench install clean help
+.PHONY: all run run-capped fuzz test-cgroup test-stress test-tsan test check-one test-deps menuconfig defconfig olddefconfig savedefconfig bench install clean help
 
-all: $(BUILD)/libhakmem.a $(BUILD)/libhakmem.so
+all: $(BUILD)/libhakmem.a $(BUILD)/libhakmem.so shim
 
 $(BUILD):
 	@mkdir -p $@
@@ -96,6 +98,17 @@ $(BUILD)/examples/%: examples/%.c $(BUILD)/libhakmem.a
 run: $(BUILD)/examples/per_subsystem
 	./$(BUILD)/examples/per_subsystem
 
+# The capped-container demo, inside a 64 MiB memory cgroup when one can be made (root), else under a 48 MiB budget.
+run-capped: $(BUILD)/examples/capped_container
+	@cg=""; for root in $$(awk '$$9 == "cgroup" && $$NF ~ /(^|,)memory(,|$$)/ {print $$5} $$9 == "cgroup2" {print $$5}' /proc/self/mountinfo); do \
+	    d="$$root/hakmem-demo-$$$$"; mkdir "$$d" 2>/dev/null || continue; \
+	    if { echo $$((64 << 20)) > "$$d/memory.max" || echo $$((64 << 20)) > "$$d/memory.limit_in_bytes"; } 2>/dev/null; \
+	    then cg="$$d"; break; else rmdir "$$d"; fi; done; \
+	if [ -n "$$cg" ]; then echo "hakmem: running in cgroup $$cg (64 MiB)"; \
+	    sh -c 'echo $$$$ > "$$0/cgroup.procs" && exec "$$1"' "$$cg" ./$(BUILD)/examples/capped_container; rc=$$?; rmdir "$$cg"; exit $$rc; \
+	else echo "hakmem: no memory cgroup can be made here; running under a 48 MiB budget instead"; \
+	    ./$(BUILD)/examples/capped_container; fi
+
 # ---- tests -----------------------------------------------------------------------------------------------------
 TEST_SRC := $(wildcard tests/*.c)
 TEST_BIN := $(BUILD)/tests/hakmem_tests
@@ -109,6 +122,46 @@ check-one: $(TEST_BIN)
 	@echo "== tests: $(CONFIG_SRC)$(if $(SAN), with ASan+UBSan) =="
 	@ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ./$(TEST_BIN) --jobs 2
 
+$(BUILD)/tests/cgroup_child: tests/cgroup/child.c $(BUILD)/libhakmem.a
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@"
+	@$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $< -o $@ $(BUILD)/libhakmem.a -pthread
+
+$(BUILD)/tests/stress: tests/stress/stress.c $(BUILD)/libhakmem.a
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@"
+	@$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $< -o $@ $(BUILD)/libhakmem.a -pthread
+
+# The thread stress test, once plain and once with ThreadSanitizer over the whole library.
+test-stress: $(BUILD)/tests/stress
+	@./$(BUILD)/tests/stress
+test-tsan:
+	@$(MAKE) --no-print-directory BUILD=build/test/tsan CONFIG_SRC=config/defconfig CFLAGS="-O1 -g -fsanitize=thread" \
+	    build/test/tsan/tests/stress
+	@echo "== stress test with ThreadSanitizer =="
+	@TSAN_OPTIONS="halt_on_error=1 exitcode=66" ./build/test/tsan/tests/stress
+
+# libFuzzer over the whole API (tests/fuzz/fuzz_api.c) with ASan+UBSan, on the debug configuration.
+FUZZ_SECONDS ?= 60
+FUZZ_CC      ?= clang-14
+fuzz:
+	@command -v $(FUZZ_CC) >/dev/null || { echo "hakmem: installing clang-14 and libclang-rt-14-dev"; \
+	    apt-get install -y -q clang-14 libclang-rt-14-dev >/dev/null || { apt-get update -q >/dev/null && \
+	    apt-get install -y -q clang-14 libclang-rt-14-dev >/dev/null; }; }
+	@$(MAKE) --no-print-directory BUILD=build/fuzz CONFIG_SRC=config/debug_defconfig CC=$(FUZZ_CC) \
+	    CFLAGS="-O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all" build/fuzz/libhakmem.a
+	@echo "  LD      build/fuzz/fuzz_api"
+	@$(FUZZ_CC) -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -Iinclude \
+	    tests/fuzz/fuzz_api.c build/fuzz/libhakmem.a -o build/fuzz/fuzz_api
+	@mkdir -p build/fuzz/corpus
+	@echo "== fuzzing for $(FUZZ_SECONDS) s (corpus in build/fuzz/corpus, seeds in tests/fuzz/corpus) =="
+	@./build/fuzz/fuzz_api -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -print_final_stats=1 \
+	    build/fuzz/corpus tests/fuzz/corpus 2>&1 | grep -E '^#[0-9]+ +(DONE|INITED)|stat::number_of_executed_units|ERROR|SUMMARY|requirement' ; \
+	    test $${PIPESTATUS[0]} -eq 0
+
+test-cgroup: $(BUILD)/tests/cgroup_child
+	@scripts/test_cgroup.sh $(BUILD)/tests/cgroup_child
+
 TEST_CONFIGS := $(sort $(wildcard config/*defconfig))
 
 test: test-deps
@@ -117,6 +170,9 @@ test: test-deps
 	@$(MAKE) --no-print-directory BUILD=build/test/asan-ubsan CONFIG_SRC=config/debug_defconfig SAN=1 check-one
 	@$(MAKE) --no-print-directory BUILD=build/test/asan-ubsan-fast CONFIG_SRC=config/defconfig SAN=1 check-one
 	@scripts/test_kconfig.sh
+	@$(MAKE) --no-print-directory BUILD=build/test/shim CONFIG_SRC=config/defconfig test-shim
+	@$(MAKE) --no-print-directory BUILD=build/test/defconfig CONFIG_SRC=config/defconfig test-cgroup test-stress
+	@$(MAKE) --no-print-directory test-tsan
 	@echo "== all tests passed =="
 
 # Installs what the tests need when it is missing (Debian packages; needs root).
@@ -131,31 +187,88 @@ test-deps:
 	    $(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y -q $$missing >/dev/null || \
 	    { apt-get update -q >/dev/null && apt-get install -y -q $$missing >/dev/null; }; fi
 
+# ---- malloc shim ---------------------------------------------------------------------------------------------
+#   make shim         $(BUILD)/libhakmem-malloc.so (LD_PRELOAD) and $(BUILD)/libhakmem-malloc.a (link it in)
+#   make test-shim    the shim's unit suite (tests/shim/), then real programs under LD_PRELOAD against plain runs
+# Shim sources get the library's flags; GCC must not treat the functions they define as its malloc builtins.
+SHIM_SRC      := $(wildcard shim/*.c)
+SHIM_OBJ      := $(patsubst %.c,$(BUILD)/obj/%.o,$(SHIM_SRC))
+SHIM_NOBUILTIN := -fno-builtin-malloc -fno-builtin-calloc -fno-builtin-realloc -fno-builtin-free
+SHIM_TEST_BIN := $(BUILD)/tests/shim_tests
+
+.PHONY: shim test-shim
+
+shim: $(BUILD)/libhakmem-malloc.so $(BUILD)/libhakmem-malloc.a
+
+$(BUILD)/obj/shim/%.o: shim/%.c $(HEADERS) $(AUTOCONF)
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	@$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(SHIM_NOBUILTIN) -c $< -o $@
+
+$(BUILD)/libhakmem-malloc.a: $(SHIM_OBJ) $(LIB_OBJ)
+	@rm -f $@
+	@echo "  AR      $@"
+	@$(AR) rcs $@ $^
+
+$(BUILD)/libhakmem-malloc.so: $(SHIM_OBJ) $(LIB_OBJ)
+	@echo "  LD      $@"
+	@$(CC) -shared $(SANFLAGS) -Wl,--no-undefined -Wl,-Bsymbolic-functions -o $@ $^ -ldl
+
+$(SHIM_TEST_BIN): tests/shim/test_shim.c $(BUILD)/libhakmem-malloc.a
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@"
+	@$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -fno-builtin -Wno-missing-prototypes -Wno-use-after-free $< -o $@ $(BUILD)/libhakmem-malloc.a \
+	    $(LDLIBS_T) -ldl
+
+test-shim: test-deps $(SHIM_TEST_BIN) $(BUILD)/libhakmem-malloc.so
+	@echo "== shim: unit suite ($(or $(CONFIG_SRC),$(CONFIG_FILE))) =="
+	@./$(SHIM_TEST_BIN) --jobs 2
+	@echo "== shim: real programs under LD_PRELOAD =="
+	@scripts/test_shim_programs.sh $(BUILD)/libhakmem-malloc.so
+
 # ---- benchmarks ------------------------------------------------------------------------------------------------
-BENCH_FLAGS := -std=c11 -O2 -g -Wall -Wextra -Werror -Iinclude
+#   make bench [QUICK=1] [RUNS=n]   build $(BUILD)/bench/bench_<allocator>, run every workload alternating the
+#                                   allocators, print the tables, rewrite bench/RESULTS.md and bench/results.png
+#   make bench-profile              callgrind instructions per hak_alloc/hak_free call on random_mixed
+#   scripts/soak.sh MINUTES         the soak workload (not part of make bench)
+BENCH_FLAGS  := -std=c11 -O2 -g -Wall -Wextra -Werror -Wshadow -Iinclude
+BENCH_SRC    := $(wildcard bench/*.c)
+BENCH_ALLOCS := hakmem glibc mimalloc jemalloc tcmalloc
+BENCH_BINS   := $(addprefix $(BUILD)/bench/bench_,$(BENCH_ALLOCS))
+BENCH_LIBS_mimalloc := -lmimalloc
+BENCH_LIBS_jemalloc := -ljemalloc
+BENCH_LIBS_tcmalloc := -ltcmalloc_minimal
+BENCH_DEPS   := /usr/include/mimalloc.h:libmimalloc-dev /usr/include/jemalloc/jemalloc.h:libjemalloc-dev \
+                /usr/include/gperftools/tcmalloc.h:libgoogle-perftools-dev /usr/bin/gnuplot:gnuplot-nox
+RUNS         ?= $(if $(QUICK),5,7)
 
+.PHONY: bench-deps bench-profile
+
+# Installs the peer allocators and gnuplot when missing (Debian packages; needs root).
 bench-deps:
-	@[ -f /usr/include/mimalloc.h ] || { echo "hakmem: installing libmimalloc-dev"; \
-	    apt-get install -y -q libmimalloc-dev >/dev/null || { apt-get update -q >/dev/null && \
-	    apt-get install -y -q libmimalloc-dev >/dev/null; }; }
+	@missing=""; for d in $(BENCH_DEPS); do [ -e "$${d%%:*}" ] || missing="$$missing $${d#*:}"; done; \
+	if [ -n "$$missing" ]; then \
+	    echo "hakmem: installing$$missing"; \
+	    $(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y -q --no-install-recommends $$missing >/dev/null || \
+	    { apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends $$missing >/dev/null; }; fi
 
-$(BUILD)/bench/random_mixed_hakmem: bench/random_mixed.c bench/bench.h $(BUILD)/libhakmem.a
+$(BUILD)/bench/bench_hakmem: $(BENCH_SRC) bench/bench.h bench/alloc.h $(BUILD)/libhakmem.a
 	@mkdir -p $(dir $@)
-	$(CC) $(BENCH_FLAGS) -DBENCH_HAKMEM $< -o $@ $(BUILD)/libhakmem.a -pthread
+	@echo "  LD      $@"
+	@$(CC) $(BENCH_FLAGS) -DBENCH_HAKMEM $(BENCH_SRC) -o $@ $(BUILD)/libhakmem.a -pthread
 
-$(BUILD)/bench/random_mixed_glibc: bench/random_mixed.c bench/bench.h
+$(BUILD)/bench/bench_%: $(BENCH_SRC) bench/bench.h bench/alloc.h | bench-deps
 	@mkdir -p $(dir $@)
-	$(CC) $(BENCH_FLAGS) -DBENCH_GLIBC $< -o $@
-
-$(BUILD)/bench/random_mixed_mimalloc: bench/random_mixed.c bench/bench.h | bench-deps
-	@mkdir -p $(dir $@)
-	$(CC) $(BENCH_FLAGS) -DBENCH_MIMALLOC $< -o $@ -lmimalloc
-
-BENCH_BINS := $(addprefix $(BUILD)/bench/random_mixed_,hakmem glibc mimalloc)
-RUNS       ?= 7
+	@echo "  LD      $@"
+	@$(CC) $(BENCH_FLAGS) -DBENCH_$(shell echo $* | tr a-z A-Z) $(BENCH_SRC) -o $@ $(BENCH_LIBS_$*) -pthread
 
 bench: bench-deps $(BENCH_BINS)
-	@/usr/bin/python3 bench/run.py --bin-dir $(BUILD)/bench --runs $(RUNS)
+	@/usr/bin/python3 bench/run.py --bin-dir $(BUILD)/bench --runs $(RUNS) $(if $(QUICK),--quick) \
+	    --command "make$(if $(filter command line,$(origin BUILD)), BUILD=$(BUILD)) bench$(if $(QUICK), QUICK=1)$(if \
+	    $(filter command line,$(origin RUNS)), RUNS=$(RUNS))"
+
+bench-profile: $(BUILD)/bench/bench_hakmem $(BUILD)/bench/bench_mimalloc
+	@scripts/bench_profile.sh $(BUILD)/bench
 
 # ---- Kconfig ---------------------------------------------------------------------------------------------------
 menuconfig:

@@ -28,6 +28,8 @@ _Thread_local hak_tslot_t         *_hak_t_last __attribute__((tls_model("initial
 #endif
 
 #define TC_DEAD ((hak_tcache_t *)1) /* the thread is exiting: no new cache */
+#define TC_BUSY ((hak_tcache_t *)2) /* being set up: registering the exit hook may allocate (pthread_setspecific
+                                       can call calloc), and that call must take the locked path */
 
 static hak_tcache_t *g_free_caches; /* under the global lock */
 
@@ -145,10 +147,16 @@ static hak_tcache_t *cache_new(void)
 hak_tslot_t *_hak_tslot_slow(hak_arena_t *a)
 {
 #if HAK_CFG_THREADS
-    if (a->pool || t_cache == TC_DEAD)
+    if (a->pool || t_cache == TC_DEAD || t_cache == TC_BUSY)
         return NULL;
-    if (!t_cache && !(t_cache = cache_new()))
-        return NULL;
+    if (!t_cache) {
+        t_cache = TC_BUSY;
+        hak_tcache_t *tc = cache_new();
+        if (t_cache == TC_BUSY) /* cache_new may have marked the thread dead */
+            t_cache = tc;
+        if (!tc)
+            return NULL;
+    }
     hak_tcache_t *tc = t_cache;
     uintptr_t     gen = atomic_load_explicit(&a->gen, memory_order_relaxed);
     hak_tslot_t  *free_slot = NULL;
@@ -180,7 +188,7 @@ hak_tslot_t *_hak_tslot_slow(hak_arena_t *a)
 hak_tslot_t *_hak_tslot_current(const hak_arena_t *a)
 {
 #if HAK_CFG_THREADS
-    if (!t_cache || t_cache == TC_DEAD)
+    if (!t_cache || t_cache == TC_DEAD || t_cache == TC_BUSY)
         return NULL;
     uintptr_t gen = atomic_load_explicit(&((hak_arena_t *)a)->gen, memory_order_relaxed);
     for (unsigned i = 0; i < HAK_TC_SLOTS; i++)
