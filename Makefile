@@ -60,7 +60,7 @@ PLAT_SRC   := $(wildcard platform/linux/*.c)
 LIB_OBJ    := $(patsubst %.c,$(BUILD)/obj/%.o,$(CORE_SRC) $(PLAT_SRC))
 HEADERS    := include/hakmem.h config/hak_config.h platform/platform.h arena/internal.h
 
-.PHONY: all run run-capped fuzz test-cgroup test-stress test-tsan test check-one test-deps menuconfig defconfig olddefconfig savedefconfig bench install clean help
+.PHONY: all run run-capped fuzz test-valgrind test-cgroup test-stress test-tsan test check-one test-deps menuconfig defconfig olddefconfig savedefconfig bench install clean help
 
 all: $(BUILD)/libhakmem.a $(BUILD)/libhakmem.so shim
 
@@ -159,6 +159,14 @@ fuzz:
 	    build/fuzz/corpus tests/fuzz/corpus 2>&1 | grep -E '^#[0-9]+ +(DONE|INITED)|stat::number_of_executed_units|ERROR|SUMMARY|requirement' ; \
 	    test $${PIPESTATUS[0]} -eq 0
 
+# valgrind memcheck over the demos (installs valgrind if missing).
+test-valgrind: $(BUILD)/examples/per_subsystem $(BUILD)/examples/capped_container
+	@command -v valgrind >/dev/null || apt-get install -y -q valgrind >/dev/null
+	@echo "== valgrind memcheck: demos =="
+	@valgrind -q --error-exitcode=9 --leak-check=no ./$(BUILD)/examples/per_subsystem >/dev/null
+	@valgrind -q --error-exitcode=9 --leak-check=no ./$(BUILD)/examples/capped_container >/dev/null
+	@echo "valgrind: clean"
+
 test-cgroup: $(BUILD)/tests/cgroup_child
 	@scripts/test_cgroup.sh $(BUILD)/tests/cgroup_child
 
@@ -173,6 +181,7 @@ test: test-deps
 	@$(MAKE) --no-print-directory BUILD=build/test/shim CONFIG_SRC=config/defconfig test-shim
 	@$(MAKE) --no-print-directory BUILD=build/test/defconfig CONFIG_SRC=config/defconfig test-cgroup test-stress
 	@$(MAKE) --no-print-directory test-tsan
+	@$(MAKE) --no-print-directory BUILD=build/test/defconfig CONFIG_SRC=config/defconfig test-valgrind
 	@echo "== all tests passed =="
 
 # Installs what the tests need when it is missing (Debian packages; needs root).
