@@ -60,7 +60,7 @@ PLAT_SRC   := $(wildcard platform/linux/*.c)
 LIB_OBJ    := $(patsubst %.c,$(BUILD)/obj/%.o,$(CORE_SRC) $(PLAT_SRC))
 HEADERS    := include/hakmem.h config/hak_config.h platform/platform.h arena/internal.h
 
-.PHONY: all run run-capped fuzz test-valgrind test-cgroup test-stress test-tsan test check-one test-deps menuconfig defconfig olddefconfig savedefconfig bench install clean help
+.PHONY: all run run-capped fuzz test-valgrind test-model test-m32 test-cgroup test-stress test-tsan test check-one test-deps menuconfig defconfig olddefconfig savedefconfig bench install clean help
 
 all: $(BUILD)/libhakmem.a $(BUILD)/libhakmem.so shim
 
@@ -159,6 +159,28 @@ fuzz:
 	    build/fuzz/corpus tests/fuzz/corpus 2>&1 | grep -E '^#[0-9]+ +(DONE|INITED)|stat::number_of_executed_units|ERROR|SUMMARY|requirement' ; \
 	    test $${PIPESTATUS[0]} -eq 0
 
+# The fuzz target's API sequences without libFuzzer: the seed corpus and pseudo-random inputs, checked against
+# its model (any build: gcc, -m32).
+$(BUILD)/tests/fuzz_driver: tests/fuzz/fuzz_api.c tests/fuzz/driver.c $(BUILD)/libhakmem.a
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@"
+	@$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -Wno-missing-prototypes tests/fuzz/fuzz_api.c tests/fuzz/driver.c -o $@ \
+	    $(BUILD)/libhakmem.a -pthread
+
+test-model: $(BUILD)/tests/fuzz_driver
+	@./$(BUILD)/tests/fuzz_driver -random=3000 tests/fuzz/corpus/*
+
+# The 32-bit build (gcc -m32, the pointer width of most firmware): model-checked sequences and the thread stress.
+test-m32:
+	@echo '#include <sys/cdefs.h>' | $(CC) -m32 -E -x c - >/dev/null 2>&1 || { echo "hakmem: installing gcc-multilib"; \
+	    apt-get install -y -q gcc-multilib >/dev/null || { apt-get update -q >/dev/null && \
+	    apt-get install -y -q gcc-multilib >/dev/null; }; }
+	@$(MAKE) --no-print-directory BUILD=build/test/m32 CONFIG_SRC=config/defconfig CFLAGS="-m32 -O2 -g" \
+	    build/test/m32/tests/fuzz_driver build/test/m32/tests/stress
+	@echo "== 32-bit build =="
+	@./build/test/m32/tests/fuzz_driver -random=3000 tests/fuzz/corpus/*
+	@./build/test/m32/tests/stress
+
 # valgrind memcheck over the demos (installs valgrind if missing).
 test-valgrind: $(BUILD)/examples/per_subsystem $(BUILD)/examples/capped_container
 	@command -v valgrind >/dev/null || apt-get install -y -q valgrind >/dev/null
@@ -181,7 +203,8 @@ test: test-deps
 	@$(MAKE) --no-print-directory BUILD=build/test/shim CONFIG_SRC=config/defconfig test-shim
 	@$(MAKE) --no-print-directory BUILD=build/test/defconfig CONFIG_SRC=config/defconfig test-cgroup test-stress
 	@$(MAKE) --no-print-directory test-tsan
-	@$(MAKE) --no-print-directory BUILD=build/test/defconfig CONFIG_SRC=config/defconfig test-valgrind
+	@$(MAKE) --no-print-directory BUILD=build/test/defconfig CONFIG_SRC=config/defconfig test-valgrind test-model
+	@$(MAKE) --no-print-directory test-m32
 	@echo "== all tests passed =="
 
 # Installs what the tests need when it is missing (Debian packages; needs root).
