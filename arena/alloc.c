@@ -106,7 +106,8 @@ HAK_INLINE void *alloc_class_locked(hak_arena_t *a, unsigned cls)
     hak_block_t *b = page->free;
     if (HAK_UNLIKELY(!b))
         return alloc_class_slow(a, cls);
-    page->free = b->next;
+    hak_check_popped(a, b);
+    page->free = hak_next(a, b);
     page->used++;
     b->marker = 0;
     if (HAK_CFG_STATS)
@@ -123,7 +124,8 @@ static HAK_NOINLINE void *alloc_class_sync(hak_arena_t *a, unsigned cls)
         hak_tbin_t  *bin = &s->bins[cls];
         hak_block_t *b = bin->head;
         if (HAK_LIKELY(b)) {
-            bin->head = b->next;
+            hak_check_popped(a, b);
+            bin->head = hak_next(a, b);
             bin->n--;
             b->marker = 0;
             if (HAK_CFG_STATS)
@@ -178,7 +180,8 @@ void *hak_alloc(hak_arena_t *a, size_t size)
     hak_block_t *b;
     if (HAK_UNLIKELY(!s) || HAK_UNLIKELY(!(b = s->bins[cls].head)))
         return alloc_class_sync(a, cls);
-    s->bins[cls].head = b->next;
+    hak_check_popped(a, b);
+    s->bins[cls].head = hak_next(a, b);
     s->bins[cls].n--;
     b->marker = 0;
     if (HAK_CFG_STATS)
@@ -237,7 +240,7 @@ HAK_INLINE int classify(hak_arena_t *a, hak_chunk_t *c, const void *p, hak_page_
     const hak_block_t *b = p;
     bool               marked = b->marker == hak_marker(a, b);
     if (HAK_UNLIKELY(marked || HAK_CFG_DEBUG >= 2) &&
-        (_hak_page_has_free(page, b) || _hak_tcache_holds(a, b, page->cls) || (marked && tcached(a))))
+        (_hak_page_has_free(a, page, b) || _hak_tcache_holds(a, b, page->cls) || (marked && tcached(a))))
         return -HAK_ERR_DOUBLE_FREE;
     return page->kind == HAK_PAGE_SMALL ? BLOCK_SMALL : BLOCK_LARGE;
 }
@@ -291,7 +294,7 @@ HAK_INLINE void free_push(hak_arena_t *a, hak_page_t *page, hak_block_t *b, bool
 {
     if (HAK_CFG_DEBUG >= 2 && page->bsize > sizeof *b)
         memset(b + 1, 0xdf, page->bsize - sizeof *b);
-    b->next = page->free;
+    hak_set_next(a, b, page->free);
     b->marker = hak_marker(a, b);
     page->free = b;
     if (HAK_CFG_STATS)
@@ -305,7 +308,7 @@ HAK_INLINE void free_push(hak_arena_t *a, hak_page_t *page, hak_block_t *b, bool
 /* The block carries its free marker (or the debug level asks for the walk): free only if it is not free. */
 static HAK_NOINLINE void free_suspect(hak_arena_t *a, hak_chunk_t *c, hak_page_t *page, hak_block_t *b)
 {
-    if (_hak_page_has_free(page, b))
+    if (_hak_page_has_free(a, page, b))
         return free_bad(a, -HAK_ERR_DOUBLE_FREE, b);
     if (page->kind != HAK_PAGE_SMALL)
         return free_rare(a, c, page, BLOCK_LARGE);
@@ -349,7 +352,7 @@ static HAK_NOINLINE void free_cached_suspect(hak_arena_t *a, hak_tslot_t *s, hak
     bool free = _hak_tcache_holds(a, b, page->cls) || marked;
     if (!free) {
         hak_lock(&a->lock);
-        free = _hak_page_has_free(page, b);
+        free = _hak_page_has_free(a, page, b);
         hak_unlock(&a->lock);
     }
     if (free)
@@ -357,7 +360,7 @@ static HAK_NOINLINE void free_cached_suspect(hak_arena_t *a, hak_tslot_t *s, hak
     if (page->kind != HAK_PAGE_SMALL)
         return free_large_locking(a, hak_page_slab(page), page);
     hak_tbin_t *bin = &s->bins[page->cls];
-    b->next = bin->head;
+    hak_set_next(a, b, bin->head);
     b->marker = hak_marker(a, b);
     bin->head = b;
     s->frees++;
@@ -378,7 +381,7 @@ HAK_INLINE void free_cached(hak_arena_t *a, hak_tslot_t *s, hak_superslab_t *ss,
     if (HAK_UNLIKELY(page->kind != HAK_PAGE_SMALL))
         return free_large_locking(a, ss, page);
     hak_tbin_t *bin = &s->bins[page->cls];
-    b->next = bin->head;
+    hak_set_next(a, b, bin->head);
     b->marker = hak_marker(a, b);
     bin->head = b;
     if (HAK_CFG_STATS)

@@ -92,6 +92,12 @@ void _hak_report(int code, const char *msg, const void *ptr)
         hak_platform_abort();
 }
 
+_Noreturn void _hak_corrupt(const void *ptr)
+{
+    _hak_report(HAK_ERR_CORRUPT, "free list overwritten (heap overflow or write after free); stopping", ptr);
+    hak_platform_abort();
+}
+
 void _hak_assert_fail(const char *what, const char *file, int line)
 {
     (void)line;
@@ -347,6 +353,8 @@ int hak_arena_create(hak_arena_t **out, const hak_arena_config_t *cfg)
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
     a->cookie = (uintptr_t)(z ^ (z >> 31)) | 1;
+    z = (z ^ (z >> 29)) * 0xbf58476d1ce4e5b9u;
+    a->link_key = (uintptr_t)(z ^ (z >> 32));
     a->magic = HAK_ARENA_MAGIC;
     _hak_arena_list_add(a);
     *out = a;

@@ -35,7 +35,7 @@ int _hak_check_page(hak_arena_t *a, hak_superslab_t *ss, hak_page_t *page)
         (size_t)(hak_bump(page) - start) % page->bsize)
         FAIL("small page bounds");
     size_t handed = (size_t)(hak_bump(page) - start) / page->bsize, nfree = 0;
-    for (hak_block_t *b = page->free; b; b = b->next) {
+    for (hak_block_t *b = page->free; b; b = hak_next(a, b)) {
         obj = b;
         if (++nfree > handed)
             FAIL("free list longer than the blocks handed out (cycle?)");

@@ -208,6 +208,7 @@ typedef struct hak_tcache {
 struct hak_arena {
     hak_bin_t  bins[HAK_NUM_CLASSES]; /* hot: first */
     uintptr_t  cookie;                /* free-marker key */
+    uintptr_t  link_key;              /* hardened builds: free-list link key (a second secret) */
     atomic_uintptr_t gen;             /* new on create, reset and destroy: thread caches of older ones are stale */
     bool       sync;
     hak_lock_t lock;
@@ -343,7 +344,7 @@ size_t      _hak_slab_committed(const hak_superslab_t *ss);
 /* small.c */
 void *_hak_alloc_slow(hak_arena_t *a, unsigned cls);
 void  _hak_page_after_free(hak_arena_t *a, hak_page_t *page);
-bool  _hak_page_has_free(hak_page_t *page, const hak_block_t *b);
+bool  _hak_page_has_free(const hak_arena_t *a, hak_page_t *page, const hak_block_t *b);
 void  _hak_bins_clear(hak_arena_t *a);
 void  _hak_bins_release_empty(hak_arena_t *a);
 
@@ -361,6 +362,29 @@ int _hak_check_page(hak_arena_t *a, hak_superslab_t *ss, hak_page_t *page); /* d
 HAK_INLINE uintptr_t hak_marker(const hak_arena_t *a, const void *b)
 {
     return a->cookie ^ (uintptr_t)b;
+}
+
+/* Free-list links. Plain, or in hardened builds stored xor the arena's link key and the link's own address, so
+ * that bytes written over a free block by an overflow decode to garbage rather than to a chosen address. */
+HAK_INLINE hak_block_t *hak_next(const hak_arena_t *a, const hak_block_t *b)
+{
+    if (!HAK_CFG_HARDENED)
+        return b->next;
+    return (hak_block_t *)((uintptr_t)b->next ^ a->link_key ^ ((uintptr_t)b >> 4));
+}
+
+HAK_INLINE void hak_set_next(const hak_arena_t *a, hak_block_t *b, hak_block_t *next)
+{
+    b->next = HAK_CFG_HARDENED ? (hak_block_t *)((uintptr_t)next ^ a->link_key ^ ((uintptr_t)b >> 4)) : next;
+}
+
+_Noreturn void _hak_corrupt(const void *ptr);
+
+/* Hardened builds: a block leaving a free list must carry its free marker, else the list was overwritten. */
+HAK_INLINE void hak_check_popped(const hak_arena_t *a, const hak_block_t *b)
+{
+    if (HAK_CFG_HARDENED && HAK_UNLIKELY(b->marker != hak_marker(a, b)))
+        _hak_corrupt(b);
 }
 
 HAK_INLINE hak_superslab_t *hak_page_slab(const hak_page_t *page)

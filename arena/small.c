@@ -74,10 +74,10 @@ static void bin_link(hak_bin_t *bin, hak_page_t *page, bool as_head)
 static void *page_take(hak_arena_t *a, hak_page_t *page)
 {
     HAK_ASSERT(HAK_CFG_DEBUG < 3 || _hak_check_page(a, hak_page_slab(page), page) == 0);
-    (void)a;
     hak_block_t *b = page->free;
     if (b) {
-        page->free = b->next;
+        hak_check_popped(a, b);
+        page->free = hak_next(a, b);
     } else {
         HAK_ASSERT(hak_bump(page) < page->start + page->end_off);
         b = (hak_block_t *)hak_bump(page);
@@ -130,10 +130,10 @@ void _hak_page_after_free(hak_arena_t *a, hak_page_t *page)
     }
 }
 
-bool _hak_page_has_free(hak_page_t *page, const hak_block_t *b)
+bool _hak_page_has_free(const hak_arena_t *a, hak_page_t *page, const hak_block_t *b)
 {
     size_t limit = page->end_off / page->bsize;
-    for (hak_block_t *f = page->free; f && limit; f = f->next, limit--)
+    for (hak_block_t *f = page->free; f && limit; f = hak_next(a, f), limit--)
         if (f == b)
             return true;
     return false;

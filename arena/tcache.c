@@ -72,9 +72,9 @@ static void give_back_locked(hak_arena_t *a, hak_tbin_t *bin, uint32_t count)
             bin->head = NULL, bin->n = 0;
             return;
         }
-        bin->head = b->next;
+        bin->head = hak_next(a, b);
         bin->n--;
-        b->next = page->free;
+        hak_set_next(a, b, page->free);
         page->free = b;
         if (--page->used == 0 || !page->in_bin)
             _hak_page_after_free(a, page);
@@ -209,12 +209,13 @@ void *_hak_tcache_refill(hak_arena_t *a, hak_tslot_t *s, unsigned cls)
         hak_page_t  *page = a->bins[cls].page;
         hak_block_t *b = page->free;
         if (b) {
-            page->free = b->next;
+            hak_check_popped(a, b);
+            page->free = hak_next(a, b);
             page->used++;
         } else if (!(b = _hak_alloc_slow(a, cls))) {
             break;
         }
-        b->next = bin->head;
+        hak_set_next(a, b, bin->head);
         b->marker = hak_marker(a, b);
         bin->head = b;
         bin->n++;
@@ -223,7 +224,7 @@ void *_hak_tcache_refill(hak_arena_t *a, hak_tslot_t *s, unsigned cls)
     hak_block_t *b = bin->head;
     if (!b)
         return NULL; /* out of memory or at a limit: the caller takes the locked path, which handles both */
-    bin->head = b->next;
+    bin->head = hak_next(a, b);
     bin->n--;
     b->marker = 0;
     s->allocs++;
@@ -254,7 +255,7 @@ bool _hak_tcache_holds(const hak_arena_t *a, const hak_block_t *b, unsigned cls)
     if (!s)
         return false;
     uint32_t n = s->bins[cls].n;
-    for (const hak_block_t *f = s->bins[cls].head; f && n; f = f->next, n--)
+    for (const hak_block_t *f = s->bins[cls].head; f && n; f = hak_next(a, f), n--)
         if (f == b)
             return true;
     return false;

@@ -68,6 +68,16 @@
 #endif
 #endif
 
+/* Hardened mode: free-list links encoded with a per-arena key, and every block leaving a free list must carry
+ * its free marker, else the process stops (a heap overflow cannot forge a link unnoticed). */
+#ifndef HAK_CFG_HARDENED
+#if defined(CONFIG_HAK_HARDENED)
+#define HAK_CFG_HARDENED 1
+#else
+#define HAK_CFG_HARDENED 0
+#endif
+#endif
+
 /* Lean policy: decommit emptied pages once this many KiB of them have gathered in an arena (batching keeps
  * the syscall rate low). */
 #ifndef HAK_CFG_LEAN_BATCH_KIB

@@ -510,10 +510,11 @@ Test(api, check_detects_corruption)
     hak_free(p);
     hak_free(q);
     check(a);
+    void *link = *(void **)q;
     *(void **)q = (char *)q + 8; /* a use-after-free write breaks q's free-list link */
     cr_assert_eq(hak_arena_check(a), HAK_ERR_CORRUPT);
     cr_assert_eq(reported.last_code, HAK_ERR_CORRUPT);
-    *(void **)q = p;
+    *(void **)q = link;
     check(a);
     hak_arena_destroy(a);
 }
@@ -562,6 +563,22 @@ Test(api, aligned_alloc_of_size_zero)
     check(a);
     hak_arena_destroy(a);
 }
+
+#include "config/hak_config.h"
+#include <signal.h>
+#if HAK_CFG_HARDENED
+/* Hardened builds: an overflow that rewrites a free block's link is caught when the block leaves the list. */
+Test(api, hardened_overwritten_link_stops_the_process, .signal = SIGABRT)
+{
+    hak_arena_t *a = make(&(hak_arena_config_t){.flags = HAK_ARENA_UNSYNCHRONIZED});
+    char *victim = hak_alloc(a, 64), *target = hak_alloc(a, 64);
+    hak_free(target);
+    hak_free(victim);
+    memset(victim, 0x41, 16); /* an overflow from the previous block rewrites link and marker */
+    hak_alloc(a, 64);         /* pops victim: its marker is gone */
+    cr_assert_fail("the corrupted free list was not noticed");
+}
+#endif
 
 Test(api, version_macros)
 {
