@@ -195,7 +195,9 @@ void *hak_calloc(hak_arena_t *a, size_t count, size_t size)
     if (__builtin_mul_overflow(count, size, &bytes))
         return fail(a, a ? HAK_ENOMEM : HAK_EINVAL);
     void *p = hak_alloc(a, bytes);
-    if (p)
+    /* A huge block is a fresh mapping: where the platform hands out zeroed memory, clearing it would only make
+     * every page of it resident. */
+    if (p && !(bytes > a->slab_size / 2 && !a->pool && hak_platform_map_zeroed))
         memset(p, 0, bytes);
     return p;
 }
