@@ -4,7 +4,7 @@
 #   make run              build and run the main demo (examples/per_subsystem.c)
 #   make run-capped       the capped-container demo, inside a 64 MiB memory cgroup when one can be made
 #   make test             install what tests need, run the suite for every config/*defconfig, ASan+UBSan, menuconfig
-#   make bench            install the peer allocators, run bench/random_mixed, print ratios
+#   make bench [QUICK=1]  install the peer allocators, run every bench/ workload, rewrite bench/RESULTS.md
 #   make fuzz [FUZZ_SECONDS=60]   libFuzzer over the whole API with ASan+UBSan
 #   make menuconfig | defconfig | NAME_defconfig | olddefconfig | savedefconfig
 #   make install [PREFIX=/usr/local] [DESTDIR=]    header, both libraries, hakmem.pc

@@ -1,95 +1,116 @@
 /*
- * random_mixed (../shared/BENCHMARKS.md, workload 1): `ops` operations over `ws` slots; each picks a slot
- * uniformly, frees it if occupied, else allocates 16..1024 bytes and writes the first and last byte.
- * One binary per allocator (each peer replaces malloc process-wide). Prints one line:
- *   <allocator> <variant> <ops/s> <peak RSS KiB> <committed bytes or -> <platform calls per op or ->
- * Usage: random_mixed_<alloc> [variant] [ops] [ws] [seed]; hakmem variants: unsync, default, lean, lean-unsync.
+ * random_mixed, random_mixed_large and soak (../shared/BENCHMARKS.md, workloads 1, 2 and 8).
+ * Each op picks one of `ws` slots uniformly: an occupied slot is freed, an empty one gets a block of a size uniform
+ * in [lo, hi] whose first and last byte are written.
+ *   random_mixed       VARIANT [ops=20000000] [ws=400] [seed=1]      sizes 16..1024
+ *   random_mixed_large VARIANT [ops=2000000]  [ws=400] [seed=1]      sizes 1 KiB..64 KiB
+ *   soak               VARIANT [seconds=600]  [epoch=5] [ws=400] [seed=1]
+ *       random_mixed without end; after every epoch prints "EPOCH n ops_per_s rss_kib" (current VmRSS).
  */
-#include "bench.h"
+#include "alloc.h"
 
-#include <string.h>
+typedef struct {
+    heap_t   heap;
+    void   **slot;
+    size_t   ws, lo, hi;
+    uint64_t rng;
+    long     done; /* ops so far, also the byte written */
+} mixed_t;
 
-#if defined(BENCH_HAKMEM)
-#include "hakmem.h"
-static hak_arena_t *arena;
-#define ALLOC(n) hak_alloc(arena, n)
-#define FREE(p)  hak_free(p)
-#define NAME     "hakmem"
-#elif defined(BENCH_MIMALLOC)
-#include <mimalloc.h>
-static mi_heap_t *heap;
-#define ALLOC(n) mi_heap_malloc(heap, n)
-#define FREE(p)  mi_free(p)
-#define NAME     "mimalloc"
-#else
-#define ALLOC(n) malloc(n)
-#define FREE(p)  free(p)
-#define NAME     "glibc"
-#endif
-
-int main(int argc, char **argv)
+static void mixed_init(mixed_t *m, const char *variant, long ws, long seed, size_t lo, size_t hi)
 {
-    const char *variant = argc > 1 ? argv[1] : "default";
-    long        ops = argc > 2 ? atol(argv[2]) : 20000000;
-    long        ws = argc > 3 ? atol(argv[3]) : 400;
-    uint64_t    seed = argc > 4 ? strtoull(argv[4], NULL, 10) : 1;
-    if (ops <= 0 || ws <= 0 || seed == 0) {
-        fprintf(stderr, "usage: %s [variant] [ops>0] [ws>0] [seed!=0]\n", argv[0]);
-        return 2;
-    }
-#if defined(BENCH_HAKMEM)
-    hak_arena_config_t cfg = {.name = "bench"};
-    if (strstr(variant, "unsync"))
-        cfg.flags = HAK_ARENA_UNSYNCHRONIZED;
-    if (strstr(variant, "lean"))
-        cfg.policy = HAK_POLICY_LEAN;
-    else if (strstr(variant, "fast"))
-        cfg.policy = HAK_POLICY_FAST;
-    if (hak_arena_create(&arena, &cfg)) {
-        fprintf(stderr, "hak_arena_create failed\n");
-        return 1;
-    }
-#elif defined(BENCH_MIMALLOC)
-    heap = mi_heap_new();
-#endif
-    void **slot = calloc((size_t)ws, sizeof *slot);
-    if (!slot)
-        return 1;
-    uint64_t rng = seed;
-#if defined(BENCH_HAKMEM)
-    hak_arena_stats_t st0;
-    hak_arena_stats(arena, &st0);
-#endif
-    double t0 = now_sec();
-    for (long i = 0; i < ops; i++) {
+    heap_new(&m->heap, variant);
+    m->slot = calloc((size_t)ws, sizeof *m->slot);
+    if (!m->slot)
+        die("out of memory for %ld slots", ws);
+    m->ws = (size_t)ws;
+    m->lo = lo;
+    m->hi = hi;
+    m->rng = (uint64_t)seed;
+    m->done = 0;
+}
+
+/* Copies the state into locals: the byte stores through `p` may alias anything, so the compiler would otherwise
+ * reload the struct on every op. */
+static void mixed_run(mixed_t *m, long ops)
+{
+    heap_t        *h = &m->heap;
+    void         **slot = m->slot;
+    const uint64_t ws = m->ws;
+    const size_t   lo = m->lo, hi = m->hi;
+    uint64_t       rng = m->rng;
+    for (long i = m->done, end = m->done + ops; i < end; i++) {
         uint64_t r = xorshift64(&rng);
-        size_t   k = (size_t)(r % (uint64_t)ws);
+        size_t   k = (size_t)(r % ws);
         if (slot[k]) {
-            FREE(slot[k]);
+            heap_free(h, slot[k]);
             slot[k] = NULL;
         } else {
-            size_t         n = 16 + (size_t)((r >> 32) % 1009);
-            unsigned char *p = ALLOC(n);
-            if (!p) {
-                fprintf(stderr, "allocation failed\n");
-                return 1;
-            }
+            size_t         n = size_in(r, lo, hi);
+            unsigned char *p = heap_alloc(h, n);
             p[0] = (unsigned char)i;
             p[n - 1] = (unsigned char)i;
             slot[k] = p;
         }
     }
-    double dt = now_sec() - t0;
-    char   committed[32] = "-", calls[32] = "-";
-#if defined(BENCH_HAKMEM)
-    hak_arena_stats_t st;
-    hak_arena_stats(arena, &st);
-    snprintf(committed, sizeof committed, "%zu", st.peak_committed);
-    snprintf(calls, sizeof calls, "%.3g", (double)(st.platform_calls - st0.platform_calls) / (double)ops);
-#endif
-    for (long k = 0; k < ws; k++)
-        FREE(slot[k]);
-    printf("%s %s %.0f %ld %s %s\n", NAME, variant, (double)ops / dt, peak_rss_kb(), committed, calls);
-    free(slot);
+    m->rng = rng;
+    m->done += ops;
+}
+
+static void mixed_finish(mixed_t *m)
+{
+    for (size_t k = 0; k < m->ws; k++)
+        if (m->slot[k])
+            heap_free(&m->heap, m->slot[k]);
+    heap_destroy(&m->heap);
+    free(m->slot);
+}
+
+static int random_mixed(int argc, char **argv, long def_ops, size_t lo, size_t hi)
+{
+    const char *variant = check_variant(argc, argv, NULL);
+    long        ops = arg_long(argc, argv, 2, def_ops, 1);
+    long        ws = arg_long(argc, argv, 3, 400, 1);
+    long        seed = arg_long(argc, argv, 4, 1, 1);
+    mixed_t     m;
+    mixed_init(&m, variant, ws, seed, lo, hi);
+    long long calls0 = heap_calls(&m.heap);
+    double    t0 = now_sec();
+    mixed_run(&m, ops);
+    double    sec = now_sec() - t0;
+    long long calls = heap_calls(&m.heap);
+    report(argv[0], ALLOC_NAME, variant, (double)ops, sec, heap_committed(&m.heap), calls < 0 ? -1 : calls - calls0);
+    mixed_finish(&m);
+    return 0;
+}
+
+int wl_random_mixed(int argc, char **argv) { return random_mixed(argc, argv, 20000000, 16, 1024); }
+int wl_random_mixed_large(int argc, char **argv) { return random_mixed(argc, argv, 2000000, 1024, 65536); }
+
+int wl_soak(int argc, char **argv)
+{
+    const char *variant = check_variant(argc, argv, NULL);
+    long        seconds = arg_long(argc, argv, 2, 600, 1);
+    long        epoch = arg_long(argc, argv, 3, 5, 1);
+    long        ws = arg_long(argc, argv, 4, 400, 1);
+    long        seed = arg_long(argc, argv, 5, 1, 1);
+    mixed_t     m;
+    mixed_init(&m, variant, ws, seed, 16, 1024);
+    const long chunk = 1 << 16; /* ops between clock reads */
+    double     start = now_sec(), t0 = start;
+    long       ops0 = 0;
+    for (long n = 1; n * epoch <= seconds; n++) {
+        double t;
+        do {
+            mixed_run(&m, chunk);
+        } while ((t = now_sec()) < start + (double)(n * epoch));
+        printf("EPOCH %ld %.0f %ld\n", n, (double)(m.done - ops0) / (t - t0), rss_kb());
+        fflush(stdout);
+        t0 = t;
+        ops0 = m.done;
+    }
+    long long calls = heap_calls(&m.heap);
+    report(argv[0], ALLOC_NAME, variant, (double)m.done, now_sec() - start, heap_committed(&m.heap), calls);
+    mixed_finish(&m);
     return 0;
 }

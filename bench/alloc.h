@@ -1,0 +1,202 @@
+/*
+ * The allocator under test, chosen at compile time (-DBENCH_HAKMEM, _MIMALLOC, _JEMALLOC, _TCMALLOC, else glibc).
+ * Every workload talks to it through one small interface:
+ *
+ *   heap_new(&h, variant)   a heap/arena for the calling thread to allocate from (peers without one: a no-op)
+ *   heap_alloc(&h, n)       never returns NULL: a failed allocation ends the benchmark with an error
+ *   heap_realloc(&h, p, n)  likewise
+ *   heap_free(&h, p)        from any thread (for hakmem only with a thread-safe variant)
+ *   heap_destroy(&h)        gives the heap back; with HEAP_DISCARDS its live blocks go with it
+ *   heap_thread_done()      before a thread's blocks' heap is destroyed elsewhere (jemalloc: flush the tcache)
+ *   heap_committed/calls    hakmem's peak committed bytes and platform calls so far; -1 for peers
+ *
+ * Variants (the first argument after the workload) are listed in VARIANTS; an unknown one is a usage error.
+ */
+#ifndef HAK_BENCH_ALLOC_H
+#define HAK_BENCH_ALLOC_H
+#include "bench.h"
+
+#if defined(BENCH_HAKMEM)
+#include "hakmem.h"
+#define ALLOC_NAME    "hakmem"
+#define VARIANTS      "unsync default lean lean-unsync"
+#define HEAP_DISCARDS 1
+typedef struct { hak_arena_t *a; } heap_t;
+
+static inline void heap_new(heap_t *h, const char *variant)
+{
+    hak_arena_config_t cfg = {.name = "bench"};
+    if (strstr(variant, "unsync"))
+        cfg.flags = HAK_ARENA_UNSYNCHRONIZED;
+    if (strstr(variant, "lean"))
+        cfg.policy = HAK_POLICY_LEAN;
+    if (hak_arena_create(&h->a, &cfg))
+        die("hak_arena_create failed");
+}
+#define RAW_ALLOC(h, n)      hak_alloc((h)->a, n)
+#define RAW_REALLOC(h, p, n) hak_realloc((h)->a, p, n)
+#define RAW_FREE(h, p)       ((void)(h), hak_free(p))
+static inline void heap_destroy(heap_t *h) { hak_arena_destroy(h->a); }
+static inline void heap_thread_done(void) {}
+static inline long long heap_stat(const heap_t *h, int calls)
+{
+    hak_arena_stats_t st;
+    if (hak_arena_stats(h->a, &st))
+        die("hak_arena_stats failed");
+    return calls ? (long long)st.platform_calls : (long long)st.peak_committed;
+}
+static inline const char *alloc_version(void) { return "hakmem (this tree)"; }
+
+#elif defined(BENCH_MIMALLOC)
+#include <mimalloc.h>
+#define ALLOC_NAME    "mimalloc"
+#define VARIANTS      "heap"
+#define HEAP_DISCARDS 1
+typedef struct { mi_heap_t *mh; } heap_t;
+
+static inline void heap_new(heap_t *h, const char *variant)
+{
+    (void)variant;
+    if (!(h->mh = mi_heap_new()))
+        die("mi_heap_new failed");
+}
+#define RAW_ALLOC(h, n)      mi_heap_malloc((h)->mh, n)
+#define RAW_REALLOC(h, p, n) mi_heap_realloc((h)->mh, p, n)
+#define RAW_FREE(h, p)       ((void)(h), mi_free(p))
+static inline void heap_destroy(heap_t *h) { mi_heap_destroy(h->mh); }
+static inline void heap_thread_done(void) {}
+static inline const char *alloc_version(void)
+{
+    static char v[32];
+    int  n = mi_version(); /* e.g. 209 for 2.0.9 */
+    snprintf(v, sizeof v, "mimalloc %d.%d.%d", n / 100, n / 10 % 10, n % 10);
+    return v;
+}
+
+#elif defined(BENCH_JEMALLOC)
+#include <jemalloc/jemalloc.h>
+#define ALLOC_NAME    "jemalloc"
+#define VARIANTS      "arena arena-tcache"
+#define HEAP_DISCARDS 1
+/* An explicit arena; "arena" bypasses the thread cache (the only way mallocx honours the arena for sure),
+ * "arena-tcache" keeps it (a cache hit may return a block of another arena: jemalloc#1535). */
+typedef struct {
+    unsigned arena;
+    int      flags, free_flags;
+} heap_t;
+
+static inline void heap_new(heap_t *h, const char *variant)
+{
+    size_t sz = sizeof h->arena;
+    if (mallctl("arenas.create", &h->arena, &sz, NULL, 0))
+        die("mallctl(arenas.create) failed");
+    h->free_flags = strcmp(variant, "arena-tcache") ? MALLOCX_TCACHE_NONE : 0;
+    h->flags = (int)MALLOCX_ARENA(h->arena) | h->free_flags;
+}
+#define RAW_ALLOC(h, n)      mallocx(n, (h)->flags)
+#define RAW_REALLOC(h, p, n) ((p) ? rallocx(p, n, (h)->flags) : mallocx(n, (h)->flags))
+#define RAW_FREE(h, p)       dallocx(p, (h)->free_flags)
+static inline void heap_thread_done(void)
+{
+    if (mallctl("thread.tcache.flush", NULL, NULL, NULL, 0))
+        die("mallctl(thread.tcache.flush) failed");
+}
+static inline void heap_destroy(heap_t *h)
+{
+    char name[64];
+    heap_thread_done(); /* arena.<i>.destroy needs every cache holding its blocks flushed */
+    snprintf(name, sizeof name, "arena.%u.destroy", h->arena);
+    if (mallctl(name, NULL, NULL, NULL, 0))
+        die("mallctl(%s) failed", name);
+}
+static inline const char *alloc_version(void)
+{
+    static char v[80];
+    const char *s = "?";
+    size_t      sz = sizeof s;
+    mallctl("version", &s, &sz, NULL, 0);
+    snprintf(v, sizeof v, "jemalloc %.60s", s);
+    return v;
+}
+
+#else /* glibc or tcmalloc: plain malloc, the peer being whatever the binary links */
+#if defined(BENCH_TCMALLOC)
+#include <gperftools/tcmalloc.h>
+#define ALLOC_NAME "tcmalloc"
+static inline const char *alloc_version(void) { return tc_version(NULL, NULL, NULL); }
+#else
+#include <gnu/libc-version.h>
+#define ALLOC_NAME "glibc"
+static inline const char *alloc_version(void)
+{
+    static char v[32];
+    snprintf(v, sizeof v, "glibc %s", gnu_get_libc_version());
+    return v;
+}
+#endif
+#define VARIANTS      "malloc"
+#define HEAP_DISCARDS 0
+typedef struct { char unused; } heap_t;
+static inline void heap_new(heap_t *h, const char *variant) { (void)h, (void)variant; }
+#define RAW_ALLOC(h, n)      ((void)(h), malloc(n))
+#define RAW_REALLOC(h, p, n) ((void)(h), realloc(p, n))
+#define RAW_FREE(h, p)       ((void)(h), free(p))
+static inline void heap_destroy(heap_t *h) { (void)h; }
+static inline void heap_thread_done(void) {}
+#endif
+
+#if !defined(BENCH_HAKMEM)
+static inline long long heap_stat(const heap_t *h, int calls) { return (void)h, (void)calls, -1; }
+#endif
+#define heap_committed(h) heap_stat(h, 0)
+#define heap_calls(h)     heap_stat(h, 1)
+
+__attribute__((noreturn, cold)) static inline void alloc_failed(size_t n)
+{
+    die("%s: allocation of %zu bytes failed", ALLOC_NAME, n);
+}
+
+static inline void *heap_alloc(heap_t *h, size_t n)
+{
+    void *p = RAW_ALLOC(h, n);
+    if (__builtin_expect(!p, 0))
+        alloc_failed(n);
+    return p;
+}
+
+static inline void *heap_realloc(heap_t *h, void *p, size_t n)
+{
+    void *q = RAW_REALLOC(h, p, n);
+    if (__builtin_expect(!q, 0))
+        alloc_failed(n);
+    return q;
+}
+
+static inline void heap_free(heap_t *h, void *p) { RAW_FREE(h, p); }
+
+/* Exits with a usage error unless `variant` is one of VARIANTS (optionally restricted to those in `allowed`,
+ * for workloads where only some make sense, e.g. no unsynchronized arena when two threads share it). */
+static inline const char *check_variant(int argc, char **argv, const char *allowed)
+{
+    const char *v = argc > 1 ? argv[1] : "";
+    size_t      n = strlen(v);
+    const char *lists[2] = {VARIANTS, allowed};
+    for (int i = 0; i < 2; i++) {
+        const char *s = lists[i];
+        if (!s)
+            continue;
+        const char *hit = NULL;
+        for (const char *q = s; n && (q = strstr(q, v)); q += n)
+            if ((q == s || q[-1] == ' ') && (q[n] == ' ' || q[n] == '\0')) {
+                hit = q;
+                break;
+            }
+        if (!hit) {
+            fprintf(stderr, "bench %s: variant '%s' not supported by %s here (variants: %s)\n", argv[0], v,
+                    ALLOC_NAME, allowed ? allowed : VARIANTS);
+            exit(2);
+        }
+    }
+    return v;
+}
+#endif
