@@ -97,10 +97,14 @@ int _hak_check_locked(hak_arena_t *a)
 {
     const void *obj = a;
     size_t      committed = 0, dirty = 0, in_bins = 0, nslabs = 0, nhuge = 0, reserved = 0;
+    bool seen_full = false;
     for (hak_superslab_t *ss = a->slabs; ss; ss = ss->next) {
         obj = ss;
-        if (++nslabs > a->nslabs || (ss->next && ss->next->prev != ss))
+        if (++nslabs > a->nslabs || (ss->next && ss->next->prev != ss) || (!ss->next && a->slabs_tail != ss))
             FAIL("SuperSlab list");
+        if (seen_full && ss->nfree)
+            FAIL("a SuperSlab with free slices behind a full one (searches would miss it)");
+        seen_full |= !ss->nfree;
         reserved += ss->chunk.size;
         int rc = check_slab(a, ss, &committed, &dirty, &in_bins);
         if (rc)

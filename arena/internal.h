@@ -51,8 +51,8 @@
 #define HAK_SLICE         ((size_t)1 << HAK_SLICE_SHIFT)
 #define HAK_MAX_SLICES    (HAK_SLAB_SIZE_MAX >> HAK_SLICE_SHIFT)
 #define HAK_MAP_WORDS     (HAK_MAX_SLICES / 64)
-#define HAK_SMALL_MAX     ((size_t)32 * 1024) /* largest size-class block */
-#define HAK_NUM_CLASSES   72                  /* 16..128 by 16, then 8 classes per doubling up to 32 KiB */
+#define HAK_SMALL_MAX     ((size_t)64 * 1024) /* largest size-class block */
+#define HAK_NUM_CLASSES   80                  /* 16..128 by 16, then 8 classes per doubling up to 64 KiB */
 #define HAK_PAGE_MIN_SLICES 4                 /* a small page spans at least 64 KiB */
 #define HAK_HUGE_HDR      64                  /* bytes before a huge block at the start of its mapping */
 
@@ -111,7 +111,7 @@ typedef struct hak_page {
     uint8_t         *start;    /* first block */
     _Atomic(uint8_t *) bump;   /* first never-used block; atomic (relaxed) because other threads read it to
                                   validate frees without the lock (tcache.c) */
-    uint32_t         recip;    /* ceil(2^33 / bsize) for small pages (offset -> index, see HAK_RECIP_SHIFT); 0 for
+    uint32_t         recip;    /* ceil(2^34 / bsize) for small pages (offset -> index, see HAK_RECIP_SHIFT); 0 for
                                   large ones, so that only offset 0 passes the block-start check */
     uint32_t         bsize;    /* block size */
     uint32_t         used;     /* live blocks */
@@ -136,9 +136,9 @@ HAK_INLINE void hak_set_bump(hak_page_t *page, uint8_t *bump)
     atomic_store_explicit(&page->bump, bump, memory_order_relaxed);
 }
 
-/* Block index = (offset * recip) >> HAK_RECIP_SHIFT, exact while offset * bsize < 2^33: small pages are at
- * most 16 slices (2^18 bytes) and blocks at most 2^15 bytes. */
-#define HAK_RECIP_SHIFT 33
+/* Block index = (offset * recip) >> HAK_RECIP_SHIFT, exact while offset * bsize < 2^34: small pages are at
+ * most 16 slices (2^18 bytes) and blocks at most 2^16 bytes; recip < 2^30 for blocks of 16 bytes or more. */
+#define HAK_RECIP_SHIFT 34
 HAK_INLINE uint32_t hak_recip(uint32_t bsize)
 {
     return (uint32_t)((((uint64_t)1 << HAK_RECIP_SHIFT) + bsize - 1) / bsize);
@@ -185,8 +185,10 @@ typedef struct hak_extent {
 #define HAK_TC_SLOTS 4 /* arenas a thread caches at once */
 
 typedef struct hak_tbin {
-    hak_block_t *head; /* free blocks of the slot's arena, LIFO, free-marked */
+    hak_block_t *head;  /* free blocks of the slot's arena, LIFO, free-marked */
     uint32_t     n, cap;
+    uint32_t     batch; /* blocks the next refill takes: starts small, doubles up to cap/2, so a short-lived
+                           arena does not fill caches it will never use */
 } hak_tbin_t;
 
 typedef struct hak_tslot {
@@ -224,7 +226,7 @@ struct hak_arena {
     size_t           idle;  /* lean: bytes of head pages seen emptying since the last purge (a hint: some may be
                                in use again); with `dirty` it decides when a batch is due */
     uint64_t         platform_calls;
-    hak_superslab_t *slabs;
+    hak_superslab_t *slabs, *slabs_tail; /* SuperSlabs with free slices first, full ones at the tail */
     size_t           nslabs;
     hak_huge_t      *huge;
     size_t           nhuge;

@@ -114,7 +114,25 @@ static void slab_link(hak_arena_t *a, hak_superslab_t *ss)
     ss->next = a->slabs;
     if (a->slabs)
         a->slabs->prev = ss;
+    else
+        a->slabs_tail = ss;
     a->slabs = ss;
+    a->nslabs++;
+    a->reserved += ss->chunk.size;
+}
+
+/* At the tail, for full SuperSlabs. */
+static void slab_link_tail(hak_arena_t *a, hak_superslab_t *ss)
+{
+    if (!a->slabs) {
+        slab_link(a, ss);
+        return;
+    }
+    hak_superslab_t *tail = a->slabs_tail;
+    ss->next = NULL;
+    ss->prev = tail;
+    tail->next = ss;
+    a->slabs_tail = ss;
     a->nslabs++;
     a->reserved += ss->chunk.size;
 }
@@ -127,6 +145,8 @@ static void slab_unlink(hak_arena_t *a, hak_superslab_t *ss)
         a->slabs = ss->next;
     if (ss->next)
         ss->next->prev = ss->prev;
+    else
+        a->slabs_tail = ss->prev;
     a->nslabs--;
     a->reserved -= ss->chunk.size;
 }
@@ -235,9 +255,11 @@ hak_page_t *_hak_slices_alloc(hak_arena_t *a, size_t n, size_t align)
         _hak_may_commit(a, n << HAK_SLICE_SHIFT, true); /* make room now, while no SuperSlab is chosen */
     hak_superslab_t *ss;
     int              at = -1;
-    for (ss = a->slabs; ss; ss = ss->next)
+    for (ss = a->slabs; ss && ss->nfree; ss = ss->next) /* full SuperSlabs are kept at the tail */
         if (ss->nfree >= n && (at = find_run(ss, (unsigned)n, (unsigned)align)) >= 0)
             break;
+    if (ss && !ss->nfree)
+        ss = NULL;
     if (!ss) {
         if (!(ss = slab_new(a)))
             return NULL;
@@ -273,7 +295,10 @@ hak_page_t *_hak_slices_alloc(hak_arena_t *a, size_t n, size_t align)
     page->start = (uint8_t *)ss + ((size_t)i << HAK_SLICE_SHIFT);
     for (unsigned j = i; j < i + n; j++)
         ss->slice_page[j] = page;
-    if (a->slabs != ss) { /* move to front: the next search starts where there was room */
+    if (ss->nfree == 0) { /* full: to the tail, where searches stop (see _hak_slices_alloc) */
+        slab_unlink(a, ss);
+        slab_link_tail(a, ss);
+    } else if (a->slabs != ss) { /* move to front: the next search starts where there was room */
         slab_unlink(a, ss);
         slab_link(a, ss);
     }
@@ -286,6 +311,10 @@ void _hak_slices_release(hak_arena_t *a, hak_superslab_t *ss, hak_page_t *page)
     for (unsigned j = i; j < i + n; j++)
         ss->slice_page[j] = &_hak_free_slice;
     map_set(ss->free_map, i, n, true);
+    if (ss->nfree == 0) { /* no longer full: back among the searched ones */
+        slab_unlink(a, ss);
+        slab_link(a, ss);
+    }
     ss->nfree += n;
     page->kind = HAK_PAGE_FREE;
     a->dirty += (size_t)n << HAK_SLICE_SHIFT;
@@ -308,7 +337,12 @@ void _hak_lean_maybe_purge(hak_arena_t *a)
 {
     /* Emptied head pages (idle) join a batch only when real pages are being given back too (dirty): alone they
      * are the churn of a steady working set, which must not cost syscalls. */
-    if (a->policy == HAK_POLICY_LEAN && a->dirty && a->dirty + a->idle >= (size_t)HAK_CFG_LEAN_BATCH_KIB * 1024) {
+    /* The batch grows with the arena (an eighth of what it holds), so a large working set that churns whole pages
+     * pays one purge per eighth of itself rather than one per batch. */
+    size_t batch = (size_t)HAK_CFG_LEAN_BATCH_KIB * 1024;
+    if (batch < a->committed / 8)
+        batch = a->committed / 8;
+    if (a->policy == HAK_POLICY_LEAN && a->dirty && a->dirty + a->idle >= batch) {
         _hak_bins_release_empty(a); /* emptied head pages too: the batch is the delay that keeps them warm */
         _hak_purge(a, 1);
         a->idle = 0;
@@ -323,7 +357,8 @@ void _hak_slabs_drop_all(hak_arena_t *a, bool keep_for_reuse)
         _hak_slab_reset(ss);
         bool cached = false;
         if (keep_for_reuse && !a->pool && HAK_CFG_SLAB_CACHE > 0) {
-            if (a->policy == HAK_POLICY_LEAN)
+            if (a->policy == HAK_POLICY_LEAN && /* a small per-request arena's pages stay warm for the next one */
+                _hak_slab_committed(ss) - HAK_SLICE >= (size_t)HAK_CFG_LEAN_BATCH_KIB * 1024)
                 decommit_free_runs(NULL, ss, false); /* takes the bytes off the process total itself */
             size_t c = _hak_slab_committed(ss);       /* read before another arena can adopt it */
             _hak_global_lock();

@@ -176,8 +176,10 @@ hak_tslot_t *_hak_tslot_slow(hak_arena_t *a)
     }
     free_slot->arena = a;
     free_slot->gen = gen;
-    for (unsigned i = 0; i < HAK_NUM_CLASSES; i++)
+    for (unsigned i = 0; i < HAK_NUM_CLASSES; i++) {
         free_slot->bins[i].cap = cap_of(i);
+        free_slot->bins[i].batch = 2;
+    }
     return _hak_t_last = free_slot;
 #else
     (void)a;
@@ -205,7 +207,10 @@ void *_hak_tcache_refill(hak_arena_t *a, hak_tslot_t *s, unsigned cls)
     hak_tbin_t *bin = &s->bins[cls];
     hak_lock(&a->lock);
     merge_stats_locked(a, s);
-    for (uint32_t want = bin->cap / 2; want; want--) {
+    uint32_t take = bin->batch;
+    if (bin->batch < bin->cap / 2)
+        bin->batch *= 2;
+    for (uint32_t want = take; want; want--) {
         hak_page_t  *page = a->bins[cls].page;
         hak_block_t *b = page->free;
         if (b) {

@@ -153,7 +153,7 @@ HAK_API size_t hak_memory_limit(void);
  * ENOMEM iff the platform has no memory, the arena's limit would be exceeded even after giving back its own
  * empty memory, or size is too large to represent; NULL with EINVAL iff arena is NULL.
  * Cost: O(1) on the fast path; may call the platform when a new SuperSlab or a large block is needed.
- * Sizes up to 32 KiB come from size classes (internal waste <= 12.5% above 128 bytes), larger ones from
+ * Sizes up to 64 KiB come from size classes (internal waste <= 12.5% above 128 bytes), larger ones from
  * runs of 16 KiB slices of a SuperSlab, and blocks larger than half a SuperSlab from their own mapping.
  */
 HAK_API void *hak_alloc(hak_arena_t *arena, size_t size);
