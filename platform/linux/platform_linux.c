@@ -65,14 +65,13 @@ size_t hak_platform_page_size(void)
     return page;
 }
 
-void *hak_platform_map(size_t size, size_t align, unsigned *calls)
+/* Maps `size` bytes aligned to `align` directly: over-map by align - page and trim both ends (one mmap, at most
+ * two munmaps). */
+static void *map_aligned(size_t size, size_t align, unsigned *calls)
 {
     size_t page = hak_platform_page_size();
-    if (align < page)
-        align = page;
-    if (size > SIZE_MAX - align || injected_fault())
+    if (size > SIZE_MAX - align)
         return NULL;
-    /* Over-map by align - page and trim both ends: one mmap and at most two munmaps. */
     size_t span = size + align - page;
     count(calls, 1);
     void *p = mmap(NULL, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -89,6 +88,42 @@ void *hak_platform_map(size_t size, size_t align, unsigned *calls)
         munmap((void *)(aligned + size), tail);
     }
     return (void *)aligned;
+}
+
+/*
+ * Chunks of up to RESERVE_MAX bytes are carved from 64 MiB reservations (mapped read-write, backed on first touch)
+ * instead of being mapped one by one: one mmap per 64 MiB rather than an mmap and two trimming munmaps per
+ * SuperSlab. A chunk given back is unmapped on its own; the hole it leaves is not reused by the reservation.
+ */
+#define RESERVATION ((size_t)64 << 20)
+#define RESERVE_MAX ((size_t)4 << 20)
+static pthread_mutex_t reserve_lock = PTHREAD_MUTEX_INITIALIZER;
+static uintptr_t       reserve_cur, reserve_end;
+
+void *hak_platform_map(size_t size, size_t align, unsigned *calls)
+{
+    size_t page = hak_platform_page_size();
+    if (align < page)
+        align = page;
+    if (injected_fault())
+        return NULL;
+    if (size > RESERVE_MAX || align > RESERVE_MAX)
+        return map_aligned(size, align, calls);
+    pthread_mutex_lock(&reserve_lock);
+    uintptr_t at = (reserve_cur + align - 1) & ~(uintptr_t)(align - 1);
+    if (!reserve_cur || at > reserve_end || reserve_end - at < size) {
+        void *r = map_aligned(RESERVATION, RESERVE_MAX, calls);
+        if (!r) {
+            pthread_mutex_unlock(&reserve_lock);
+            return map_aligned(size, align, calls); /* address space is short: try the exact size */
+        }
+        reserve_cur = (uintptr_t)r;
+        reserve_end = (uintptr_t)r + RESERVATION;
+        at = reserve_cur; /* RESERVE_MAX-aligned, so aligned for any align allowed here */
+    }
+    reserve_cur = at + size;
+    pthread_mutex_unlock(&reserve_lock);
+    return (void *)at;
 }
 
 void hak_platform_unmap(void *base, size_t size, unsigned *calls)
