@@ -113,7 +113,8 @@ int _hak_check_locked(hak_arena_t *a)
     for (hak_huge_t *h = a->huge; h; h = h->next) {
         obj = h;
         if (++nhuge > a->nhuge || (h->next && h->next->prev != h) || h->chunk.magic != HAK_CHUNK_MAGIC ||
-            h->chunk.kind != HAK_CHUNK_HUGE || h->chunk.arena != a || h->chunk.fast || _hak_registry_find(h->block) != &h->chunk ||
+            h->chunk.kind != HAK_CHUNK_HUGE || h->chunk.arena != a || h->chunk.fast ||
+            _hak_registry_find(h->block) != &h->chunk ||
             (uint8_t *)h->block + h->bsize != (uint8_t *)h + h->chunk.size)
             FAIL("huge block");
         committed += h->chunk.size;

@@ -7,10 +7,10 @@
  * gives naturally aligned blocks (hak_aligned_alloc relies on it). Sizes up to 1 KiB find their class in one
  * table load; larger ones with a count-leading-zeros.
  *
- * A small page spans max(64 KiB, 8 blocks; 4 above 32 KiB) of slices. It is born empty with bump = start and never threads its
- * free list up front: blocks are taken from `bump` only when the free list is dry, so a page's untouched tail
- * never becomes resident. The fast paths (alloc.c) touch only bin->page, page->free/used and the block; all
- * list surgery happens here, under the arena's lock.
+ * A small page spans max(64 KiB, 8 blocks; 4 above 32 KiB) of slices. It is born empty with bump = start and
+ * never threads its free list up front: blocks are taken from `bump` only when the free list is dry, so a page's
+ * untouched tail never becomes resident. The fast paths (alloc.c) touch only bin->page, page->free/used and the
+ * block; all list surgery happens here, under the arena's lock.
  */
 #include "arena/internal.h"
 

@@ -276,9 +276,8 @@ hak_page_t *_hak_slices_alloc(hak_arena_t *a, size_t n, size_t align)
         unsigned k = j, calls = 0;
         while (k < i + n && !map_bit(ss->commit_map, k))
             k++;
-        bool ok = a->pool ||
-                  hak_platform_commit((uint8_t *)ss + ((size_t)j << HAK_SLICE_SHIFT), (size_t)(k - j) << HAK_SLICE_SHIFT,
-                                      &calls);
+        uint8_t *run = (uint8_t *)ss + ((size_t)j << HAK_SLICE_SHIFT);
+        bool     ok = a->pool || hak_platform_commit(run, (size_t)(k - j) << HAK_SLICE_SHIFT, &calls);
         a->platform_calls += calls;
         if (!ok)
             return NULL;
