@@ -156,6 +156,7 @@ typedef struct hak_superslab {
     struct hak_superslab *next, *prev; /* the arena's list, or the cache */
     uint32_t              nslices;
     uint32_t              nfree;                      /* free slices */
+    bool                  warm;                       /* in the cache, left committed (lean arenas' one) */
     uint64_t              free_map[HAK_MAP_WORDS];    /* 1 = slice free */
     uint64_t              commit_map[HAK_MAP_WORDS];  /* 1 = slice committed (slice 0 always) */
     hak_page_t           *slice_page[HAK_MAX_SLICES]; /* slice -> its page (a FREE sentinel when free) */

@@ -18,6 +18,8 @@
 
 static hak_superslab_t *g_cache; /* under the global lock */
 static unsigned         g_cache_len;
+static size_t           g_cache_warm; /* committed bytes of lean arenas' cached SuperSlabs left warm */
+#define CACHE_WARM_MAX ((size_t)HAK_CFG_LEAN_BATCH_KIB * 1024 * 4)
 
 HAK_INLINE bool map_bit(const uint64_t *m, unsigned i)
 {
@@ -185,6 +187,10 @@ static hak_superslab_t *slab_from_cache(hak_arena_t *a)
         if (ss->next)
             ss->next->prev = ss->prev;
         g_cache_len--;
+        if (ss->warm) {
+            g_cache_warm -= _hak_slab_committed(ss);
+            ss->warm = false;
+        }
         ss->chunk.arena = a;
         ss->chunk.fast = a->sync ? NULL : a;
     }
@@ -230,6 +236,7 @@ static hak_superslab_t *slab_new(hak_arena_t *a)
     ss->chunk = (hak_chunk_t){.magic = HAK_CHUNK_MAGIC, .kind = HAK_CHUNK_SUPERSLAB, .arena = a,
                               .fast = a->sync ? NULL : a, .size = a->slab_size};
     ss->nslices = (uint32_t)(a->slab_size >> HAK_SLICE_SHIFT);
+    ss->warm = false;
     memset(ss->commit_map, 0, sizeof ss->commit_map);
     map_set(ss->commit_map, 0, 1, true);
     _hak_slab_reset(ss);
@@ -356,10 +363,18 @@ void _hak_slabs_drop_all(hak_arena_t *a, bool keep_for_reuse)
         _hak_slab_reset(ss);
         bool cached = false;
         if (keep_for_reuse && !a->pool && HAK_CFG_SLAB_CACHE > 0) {
-            if (a->policy == HAK_POLICY_LEAN && /* a small per-request arena's pages stay warm for the next one */
-                _hak_slab_committed(ss) - HAK_SLICE >= (size_t)HAK_CFG_LEAN_BATCH_KIB * 1024)
-                decommit_free_runs(NULL, ss, false); /* takes the bytes off the process total itself */
-            size_t c = _hak_slab_committed(ss);       /* read before another arena can adopt it */
+            if (a->policy == HAK_POLICY_LEAN) {
+                /* Lean: up to 4 batches of cached SuperSlabs stay committed, so that arenas made and destroyed
+                 * per request reuse warm pages instead of paying a madvise each; the rest is decommitted. */
+                size_t c = _hak_slab_committed(ss);
+                _hak_global_lock();
+                ss->warm = g_cache_warm + c <= CACHE_WARM_MAX && g_cache_len < HAK_CFG_SLAB_CACHE;
+                g_cache_warm += ss->warm ? c : 0;
+                _hak_global_unlock();
+                if (!ss->warm)
+                    decommit_free_runs(NULL, ss, false); /* takes the bytes off the process total itself */
+            }
+            size_t c = _hak_slab_committed(ss); /* read before another arena can adopt it */
             _hak_global_lock();
             if (g_cache_len < HAK_CFG_SLAB_CACHE) {
                 ss->chunk.arena = ss->chunk.fast = NULL;
@@ -370,6 +385,10 @@ void _hak_slabs_drop_all(hak_arena_t *a, bool keep_for_reuse)
                 g_cache = ss;
                 g_cache_len++;
                 cached = true; /* its `c` committed bytes stay in the process total */
+            }
+            if (!cached && ss->warm) {
+                g_cache_warm -= c;
+                ss->warm = false;
             }
             _hak_global_unlock();
             if (!cached)
