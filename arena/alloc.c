@@ -11,8 +11,10 @@
  * reported and ignored at O(1) cost on the common path. Free slices point at a sentinel page whose fields fail
  * every check, so they need no branch of their own.
  *
- * A synchronized arena's lock is held from the first read of its page headers to the last write; an
- * unsynchronized arena takes no lock and uses no atomics (the registry loads are plain loads on x86 and ARM).
+ * Unsynchronized arenas take no lock and use no atomics (the registry loads are plain loads on x86 and ARM).
+ * Synchronized arenas serve small blocks from the calling thread's cache (tcache.c): hak_alloc pops and
+ * hak_free pushes there after the same validation, without the lock, whose holder only refills, drains and does
+ * everything else; the lock is held from the first read of page state it protects to the last write.
  */
 #include "arena/internal.h"
 
