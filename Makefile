@@ -168,7 +168,7 @@ $(BUILD)/tests/fuzz_driver: tests/fuzz/fuzz_api.c tests/fuzz/driver.c $(BUILD)/l
 	    $(BUILD)/libhakmem.a -pthread
 
 test-model: $(BUILD)/tests/fuzz_driver
-	@./$(BUILD)/tests/fuzz_driver -random=3000 tests/fuzz/corpus/*
+	@./$(BUILD)/tests/fuzz_driver -random=12000 -max-rss-mb=64 tests/fuzz/corpus/*
 
 # The 32-bit build (gcc -m32, the pointer width of most firmware): model-checked sequences and the thread stress.
 test-m32:

@@ -90,16 +90,9 @@ static void *map_aligned(size_t size, size_t align, unsigned *calls)
     return (void *)aligned;
 }
 
-/*
- * Chunks of up to RESERVE_MAX bytes are carved from 64 MiB reservations (mapped read-write, backed on first touch)
- * instead of being mapped one by one: one mmap per 64 MiB rather than an mmap and two trimming munmaps per
- * SuperSlab. A chunk given back is unmapped on its own; the hole it leaves is not reused by the reservation.
- */
-#define RESERVATION ((size_t)64 << 20)
-#define RESERVE_MAX ((size_t)4 << 20)
-static pthread_mutex_t reserve_lock = PTHREAD_MUTEX_INITIALIZER;
-static uintptr_t       reserve_cur, reserve_end;
-
+/* One mapping per chunk: the kernel places new mappings in the holes old ones left, so the number of VMAs stays
+ * small. (Carving chunks out of large reservations saved syscalls but left holes the kernel never refilled, until
+ * the process hit vm.max_map_count and munmap itself began to fail.) */
 void *hak_platform_map(size_t size, size_t align, unsigned *calls)
 {
     size_t page = hak_platform_page_size();
@@ -107,29 +100,16 @@ void *hak_platform_map(size_t size, size_t align, unsigned *calls)
         align = page;
     if (injected_fault())
         return NULL;
-    if (size > RESERVE_MAX || align > RESERVE_MAX)
-        return map_aligned(size, align, calls);
-    pthread_mutex_lock(&reserve_lock);
-    uintptr_t at = (reserve_cur + align - 1) & ~(uintptr_t)(align - 1);
-    if (!reserve_cur || at > reserve_end || reserve_end - at < size) {
-        void *r = map_aligned(RESERVATION, RESERVE_MAX, calls);
-        if (!r) {
-            pthread_mutex_unlock(&reserve_lock);
-            return map_aligned(size, align, calls); /* address space is short: try the exact size */
-        }
-        reserve_cur = (uintptr_t)r;
-        reserve_end = (uintptr_t)r + RESERVATION;
-        at = reserve_cur; /* RESERVE_MAX-aligned, so aligned for any align allowed here */
-    }
-    reserve_cur = at + size;
-    pthread_mutex_unlock(&reserve_lock);
-    return (void *)at;
+    return map_aligned(size, align, calls);
 }
 
 void hak_platform_unmap(void *base, size_t size, unsigned *calls)
 {
     count(calls, 1);
-    munmap(base, size);
+    if (munmap(base, size) != 0) { /* e.g. splitting a mapping beyond vm.max_map_count: at least drop the pages */
+        count(calls, 1);
+        madvise(base, size, MADV_DONTNEED);
+    }
 }
 
 bool hak_platform_commit(void *p, size_t size, unsigned *calls)

@@ -10,13 +10,31 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len);
 
+/* Resident memory of this process in MiB (Linux), or -1. */
+static long rss_mib(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char  line[256];
+    long  kb = -1;
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
+            break;
+    if (f)
+        fclose(f);
+    return kb < 0 ? -1 : kb / 1024;
+}
+
 int main(int argc, char **argv)
 {
-    long     random_inputs = 0, files = 0;
+    long     random_inputs = 0, files = 0, max_rss = 0;
     uint64_t s = 0x9e3779b97f4a7c15u;
     for (int i = 1; i < argc; i++) {
         if (strncmp(argv[i], "-random=", 8) == 0) {
             random_inputs = atol(argv[i] + 8);
+            continue;
+        }
+        if (strncmp(argv[i], "-max-rss-mb=", 12) == 0) { /* memory every input gave back must really be gone */
+            max_rss = atol(argv[i] + 12);
             continue;
         }
         FILE *f = fopen(argv[i], "rb");
@@ -40,6 +58,13 @@ int main(int argc, char **argv)
         }
         LLVMFuzzerTestOneInput(buf, n);
     }
-    printf("fuzz driver: %ld corpus files and %ld random inputs passed\n", files, random_inputs);
+    long rss = rss_mib();
+    if (max_rss && rss > max_rss) {
+        printf("fuzz driver: FAILED: %ld MiB resident after the inputs (limit %ld): memory was not given back\n", rss,
+               max_rss);
+        return 1;
+    }
+    printf("fuzz driver: %ld corpus files and %ld random inputs passed (%ld MiB resident at the end)\n", files,
+           random_inputs, rss);
     return 0;
 }
