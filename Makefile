@@ -122,7 +122,7 @@ check-one: $(TEST_BIN)
 	@echo "== tests: $(CONFIG_SRC)$(if $(SAN), with ASan+UBSan) =="
 	@ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ./$(TEST_BIN) --jobs 2
 
-$(BUILD)/tests/cgroup_child: tests/cgroup/child.c $(BUILD)/libhakmem.a
+$(BUILD)/tests/cgroup_child: tests/cgroup/child.c tests/rss.h $(BUILD)/libhakmem.a
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
 	@$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $< -o $@ $(BUILD)/libhakmem.a -pthread
@@ -161,7 +161,7 @@ fuzz:
 
 # The fuzz target's API sequences without libFuzzer: the seed corpus and pseudo-random inputs, checked against
 # its model (any build: gcc, -m32).
-$(BUILD)/tests/fuzz_driver: tests/fuzz/fuzz_api.c tests/fuzz/driver.c $(BUILD)/libhakmem.a
+$(BUILD)/tests/fuzz_driver: tests/fuzz/fuzz_api.c tests/fuzz/driver.c tests/rss.h $(BUILD)/libhakmem.a
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
 	@$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -Wno-missing-prototypes tests/fuzz/fuzz_api.c tests/fuzz/driver.c -o $@ \

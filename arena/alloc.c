@@ -343,6 +343,19 @@ HAK_INLINE void free_slab_block(hak_arena_t *a, hak_superslab_t *ss, void *p, bo
     free_push(a, page, b, sync);
 }
 
+/* Marks a validated small block free and pushes it on the calling thread's cache list; half the list goes back
+ * to the arena when it overflows. */
+HAK_INLINE void cache_push(hak_arena_t *a, hak_tslot_t *s, hak_tbin_t *bin, hak_block_t *b)
+{
+    hak_set_next(a, b, bin->head);
+    b->marker = hak_marker(a, b);
+    bin->head = b;
+    if (HAK_CFG_STATS)
+        s->frees++;
+    if (HAK_UNLIKELY(++bin->n > bin->cap))
+        _hak_tcache_overflow(a, s, bin);
+}
+
 static HAK_NOINLINE void free_large_locking(hak_arena_t *a, hak_superslab_t *ss, hak_page_t *page)
 {
     hak_lock(&a->lock);
@@ -363,13 +376,7 @@ static HAK_NOINLINE void free_cached_suspect(hak_arena_t *a, hak_tslot_t *s, hak
         return report_bad_free(HAK_ERR_DOUBLE_FREE, b);
     if (page->kind != HAK_PAGE_SMALL)
         return free_large_locking(a, hak_page_slab(page), page);
-    hak_tbin_t *bin = &s->bins[page->cls];
-    hak_set_next(a, b, bin->head);
-    b->marker = hak_marker(a, b);
-    bin->head = b;
-    s->frees++;
-    if (++bin->n > bin->cap)
-        _hak_tcache_overflow(a, s, bin);
+    cache_push(a, s, &s->bins[page->cls], b);
 }
 
 /* A synchronized arena's small block into the calling thread's cache, without the lock. The page fields read
@@ -384,14 +391,7 @@ HAK_INLINE void free_cached(hak_arena_t *a, hak_tslot_t *s, hak_superslab_t *ss,
         return free_cached_suspect(a, s, page, b);
     if (HAK_UNLIKELY(page->kind != HAK_PAGE_SMALL))
         return free_large_locking(a, ss, page);
-    hak_tbin_t *bin = &s->bins[page->cls];
-    hak_set_next(a, b, bin->head);
-    b->marker = hak_marker(a, b);
-    bin->head = b;
-    if (HAK_CFG_STATS)
-        s->frees++;
-    if (HAK_UNLIKELY(++bin->n > bin->cap))
-        _hak_tcache_overflow(a, s, bin);
+    cache_push(a, s, &s->bins[page->cls], b);
 }
 
 static HAK_NOINLINE void free_generic(hak_chunk_t *c, void *p)

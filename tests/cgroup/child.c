@@ -9,19 +9,7 @@
 #include <string.h>
 
 #include "hakmem.h"
-
-static long rss_kib(void)
-{
-    FILE *f = fopen("/proc/self/status", "r");
-    char  line[256];
-    long  kb = -1;
-    while (f && fgets(line, sizeof line, f))
-        if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
-            break;
-    if (f)
-        fclose(f);
-    return kb;
-}
+#include "../rss.h"
 
 int main(void)
 {

@@ -8,19 +8,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../rss.h"
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len);
 
 /* Resident memory of this process in MiB (Linux), or -1. */
 static long rss_mib(void)
 {
-    FILE *f = fopen("/proc/self/status", "r");
-    char  line[256];
-    long  kb = -1;
-    while (f && fgets(line, sizeof line, f))
-        if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
-            break;
-    if (f)
-        fclose(f);
+    long kb = rss_kib();
     return kb < 0 ? -1 : kb / 1024;
 }
 
