@@ -146,7 +146,7 @@ static HAK_NOINLINE void *alloc_class_sync(hak_arena_t *a, unsigned cls)
 /* The calling thread's slot for a if it is the one used last (no call, no loop), else NULL. */
 HAK_INLINE hak_tslot_t *last_slot(hak_arena_t *a)
 {
-#if HAK_CFG_THREADS
+#if HAK_CFG_TCACHE
     hak_tslot_t *s = _hak_t_last;
     if (HAK_LIKELY(s && s->arena == a && s->gen == atomic_load_explicit(&a->gen, memory_order_relaxed)))
         return s;
@@ -228,7 +228,7 @@ enum { BLOCK_SMALL, BLOCK_LARGE, BLOCK_HUGE };
  * a live block carries it only if the program copied it out of freed memory.) */
 HAK_INLINE bool tcached(const hak_arena_t *a)
 {
-    return HAK_CFG_THREADS && a->sync && !a->pool;
+    return HAK_CFG_TCACHE && a->sync && !a->pool;
 }
 
 /* Validates that p starts a live block of chunk c; returns its kind or -(error code). Caller holds the lock. */

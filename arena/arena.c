@@ -159,6 +159,18 @@ static void *pool_take(hak_arena_t *a, size_t size, size_t align)
     return NULL;
 }
 
+/* The largest granule-aligned chunk the pool could give now (SuperSlabs in pools take what is left). */
+size_t _hak_pool_largest(const hak_arena_t *a)
+{
+    size_t best = 0;
+    for (const hak_extent_t *e = a->pool_free; e; e = e->next) {
+        uintptr_t s = (uintptr_t)e, end = s + e->size, at = (s + HAK_GRANULE - 1) & ~(uintptr_t)(HAK_GRANULE - 1);
+        if (at < end && end - at > best)
+            best = end - at;
+    }
+    return best;
+}
+
 static void pool_give(hak_arena_t *a, void *base, size_t size)
 {
     hak_extent_t **link = &a->pool_free, *prev = NULL;
@@ -214,9 +226,9 @@ void _hak_chunk_put(hak_arena_t *a, void *base, size_t size)
 /* ---- arena structs ---- */
 
 #define ARENA_STRUCT_SIZE ((sizeof(hak_arena_t) + 63) & ~(size_t)63)
-#define META_CHUNK        ((size_t)64 * 1024)
+#define META_CHUNK        ((size_t)(HAK_CFG_FREESTANDING ? 1024 : 64 * 1024))
 
-/* Carves process metadata from 64 KiB chunks; what it hands out is recycled by its users, never unmapped. */
+/* Carves process metadata from chunks of META_CHUNK; what it hands out is recycled by its users, never unmapped. */
 void *_hak_meta_alloc(size_t size)
 {
     size = (size + 63) & ~(size_t)63;
@@ -277,16 +289,23 @@ static hak_policy_t default_policy(void)
     return p ? (hak_policy_t)p : (hak_policy_t)HAK_CFG_POLICY;
 }
 
+/* Bytes of chunk area a pool needs: a whole SuperSlab on Linux; on freestanding, whose pools are small, a header
+ * and one slice (SuperSlabs in pools are as large as what is left). */
+static size_t pool_chunks_min(size_t slab_size)
+{
+    return HAK_CFG_FREESTANDING ? HAK_SLAB_HDR + HAK_SLICE : slab_size;
+}
+
 size_t hak_pool_size_min(size_t slab_size)
 {
     if (!slab_size)
         slab_size = HAK_CFG_SLAB_SIZE;
-    return ARENA_STRUCT_SIZE + HAK_GRANULE + slab_size;
+    return ARENA_STRUCT_SIZE + 64 + HAK_GRANULE + pool_chunks_min(slab_size);
 }
 
 static bool valid_slab_size(size_t s)
 {
-    return s >= HAK_SLAB_SIZE_MIN && s <= HAK_SLAB_SIZE_MAX && (s & (s - 1)) == 0;
+    return s >= HAK_CFG_SLAB_MIN && s <= HAK_CFG_SLAB_MAX && (s & (s - 1)) == 0;
 }
 
 int hak_arena_create(hak_arena_t **out, const hak_arena_config_t *cfg)
@@ -307,14 +326,21 @@ int hak_arena_create(hak_arena_t **out, const hak_arena_config_t *cfg)
     uint8_t     *chunks = NULL;
     size_t       chunk_bytes = 0;
     if (c.pool) {
-        uintptr_t base = (uintptr_t)c.pool;
-        if ((base & (HAK_MIN_ALIGN - 1)) || c.pool_size < ARENA_STRUCT_SIZE || base + c.pool_size < base)
+        /* Chunks start on a granule boundary; the arena struct goes in the gap before it if it fits there, else
+         * at the very end of the pool, where the last SuperSlab stops short of it. */
+        uintptr_t base = (uintptr_t)c.pool, end = base + c.pool_size;
+        if ((base & (HAK_MIN_ALIGN - 1)) || c.pool_size < ARENA_STRUCT_SIZE || end < base)
             return HAK_EINVAL;
-        uintptr_t first = (base + ARENA_STRUCT_SIZE + HAK_GRANULE - 1) & ~(uintptr_t)(HAK_GRANULE - 1);
-        uintptr_t last = (base + c.pool_size) & ~(uintptr_t)(HAK_GRANULE - 1);
-        if (last <= first || last - first < c.slab_size)
+        uintptr_t first = (base + HAK_GRANULE - 1) & ~(uintptr_t)(HAK_GRANULE - 1), last;
+        if (first >= base + ARENA_STRUCT_SIZE) {
+            a = (hak_arena_t *)base;
+            last = end;
+        } else {
+            a = (hak_arena_t *)((end - ARENA_STRUCT_SIZE) & ~(uintptr_t)63);
+            last = (uintptr_t)a;
+        }
+        if (last <= first || last - first < pool_chunks_min(c.slab_size))
             return HAK_EINVAL;
-        a = (hak_arena_t *)base;
         chunks = (uint8_t *)first;
         chunk_bytes = last - first;
     } else if (!(a = arena_struct_get())) {
@@ -391,7 +417,7 @@ void hak_arena_reset(hak_arena_t *a)
     a->dirty = 0;
     for (hak_superslab_t *ss = a->slabs; ss; ss = ss->next) {
         _hak_slab_reset(ss);
-        a->dirty += _hak_slab_committed(ss) - HAK_SLICE;
+        a->dirty += _hak_slab_committed(ss) - HAK_SLAB_HDR;
     }
     _hak_lean_maybe_purge(a); /* lean: decommit in batches, like any other emptied memory */
     hak_unlock(&a->lock);

@@ -54,14 +54,17 @@ static int check_slab(hak_arena_t *a, hak_superslab_t *ss, size_t *committed, si
 {
     const void *obj = ss;
     if (ss->chunk.magic != HAK_CHUNK_MAGIC || ss->chunk.kind != HAK_CHUNK_SUPERSLAB || ss->chunk.arena != a ||
-        ss->chunk.size != a->slab_size || ss->nslices != (a->slab_size >> HAK_SLICE_SHIFT) ||
+        ss->chunk.size > a->slab_size || (ss->chunk.size != a->slab_size && !a->pool && !HAK_CFG_FREESTANDING) ||
+        ss->nslices != (ss->chunk.size >> HAK_SLICE_SHIFT) || ss->nslices <= HAK_HDR_SLICES ||
         ss->chunk.fast != (a->sync ? NULL : a))
         FAIL("SuperSlab header");
     for (size_t off = 0; off < ss->chunk.size; off += HAK_GRANULE)
         if (_hak_registry_find((uint8_t *)ss + off) != &ss->chunk)
             FAIL("registry does not map the SuperSlab");
-    if (!(ss->commit_map[0] & 1) || (ss->free_map[0] & 1) || ss->slice_page[0] != &_hak_free_slice)
-        FAIL("header slice state");
+    for (uint32_t i = 0; i < HAK_HDR_SLICES; i++)
+        if (!((ss->commit_map[i >> 6] >> (i & 63)) & 1) || ((ss->free_map[i >> 6] >> (i & 63)) & 1) ||
+            ss->slice_page[i] != &_hak_free_slice)
+            FAIL("header slice state");
     uint32_t nfree = 0;
     for (uint32_t i = 0; i < ss->nslices; i++) {
         bool free = (ss->free_map[i >> 6] >> (i & 63)) & 1, comm = (ss->commit_map[i >> 6] >> (i & 63)) & 1;
@@ -73,7 +76,7 @@ static int check_slab(hak_arena_t *a, hak_superslab_t *ss, size_t *committed, si
                 FAIL("free slice mapped to a page");
             continue;
         }
-        if (i == 0)
+        if (i < HAK_HDR_SLICES)
             continue;
         hak_page_t *page = ss->slice_page[i];
         if (!comm)

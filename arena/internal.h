@@ -1,11 +1,12 @@
 /*
  * Internal structures of the hakmem core, shared by the files of arena/.
  *
- * Memory layout. Every region hakmem gets from the platform is a chunk, aligned to HAK_GRANULE (512 KiB) and
- * entered in the address registry (registry.c), which maps each 512 KiB granule to the chunk header covering
- * it: that is how hak_free finds a block's arena from its address alone, in O(1) and without a lock, and how it
- * recognises pointers that are not ours. A chunk is either
- *  - a SuperSlab (slab_size bytes) cut into 16 KiB slices. Slice 0 holds the header below; the others are
+ * Memory layout. Every region hakmem gets from the platform is a chunk, aligned to HAK_GRANULE (the smallest
+ * SuperSlab: 512 KiB on Linux) and entered in the address registry (registry.c), which maps each granule to the
+ * chunk header covering it: that is how hak_free finds a block's arena from its address alone, in O(1) and
+ * without a lock, and how it recognises pointers that are not ours. A chunk is either
+ *  - a SuperSlab (slab_size bytes) cut into slices (16 KiB on Linux). The first slice (first few on small
+ *    freestanding geometries) holds the header below; the others are
  *    free, or belong to a page: a run of slices holding blocks of one size class (small pages), or a single
  *    block (large pages). slice_page[] maps each slice to its page header, so a block's page is one index away.
  *  - a huge block: one block larger than half a SuperSlab, with a small header at the start of its mapping.
@@ -47,20 +48,26 @@
 #define HAK_INLINE      static inline __attribute__((always_inline))
 #define HAK_NOINLINE    __attribute__((noinline))
 
-/* ---- geometry ---- */
-#define HAK_GRANULE_SHIFT 19 /* registry granule = smallest SuperSlab = chunk alignment */
-#define HAK_GRANULE       ((size_t)1 << HAK_GRANULE_SHIFT)
-#define HAK_SLICE_SHIFT   14
-#define HAK_SLICE         ((size_t)1 << HAK_SLICE_SHIFT)
-#define HAK_MAX_SLICES    (HAK_SLAB_SIZE_MAX >> HAK_SLICE_SHIFT)
-#define HAK_MAP_WORDS     (HAK_MAX_SLICES / 64)
-#define HAK_SMALL_MAX     ((size_t)64 * 1024) /* largest size-class block */
-#define HAK_NUM_CLASSES   80                  /* 16..128 by 16, then 8 classes per doubling up to 64 KiB */
-#define HAK_PAGE_MIN_SLICES 4                 /* a small page spans at least 64 KiB */
-#define HAK_HUGE_HDR      64                  /* bytes before a huge block at the start of its mapping */
+/* ---- geometry (config/hak_config.h: Linux 512 KiB granule and 16 KiB slices; freestanding smaller) ---- */
+#define HAK_LOG2(x)        ((x) >= 2048u * 1024 ? 21 : (x) >= 1024u * 1024 ? 20 : (x) >= 512u * 1024 ? 19 :     \
+                            (x) >= 256u * 1024 ? 18 : (x) >= 128u * 1024 ? 17 : (x) >= 64u * 1024 ? 16 :        \
+                            (x) >= 32u * 1024 ? 15 : 14)
+/* Registry granule = chunk alignment: the smallest SuperSlab on Linux; 16 KiB on freestanding, whose SuperSlabs
+ * may end anywhere on a slice boundary (a pool's last one is as large as what is left). */
+#define HAK_GRANULE_SHIFT  (HAK_CFG_FREESTANDING ? 14 : HAK_LOG2(HAK_CFG_SLAB_MIN))
+#define HAK_GRANULE        ((size_t)1 << HAK_GRANULE_SHIFT)
+#define HAK_SLICE_SHIFT    HAK_CFG_SLICE_SHIFT
+#define HAK_SLICE          ((size_t)1 << HAK_SLICE_SHIFT)
+#define HAK_MAX_SLICES     (HAK_CFG_SLAB_MAX >> HAK_SLICE_SHIFT)
+#define HAK_MAP_WORDS      ((HAK_MAX_SLICES + 63) / 64)
+/* Largest size-class block: 64 KiB; freestanding at most a sixteenth of the SuperSlab (pages of few blocks fit). */
+#define HAK_SMALL_SHIFT    (HAK_CFG_FREESTANDING && HAK_LOG2(HAK_CFG_SLAB_MIN) - 4 < 16 ? HAK_LOG2(HAK_CFG_SLAB_MIN) - 4 : 16)
+#define HAK_SMALL_MAX      ((size_t)1 << HAK_SMALL_SHIFT)
+#define HAK_NUM_CLASSES    (8 + (HAK_SMALL_SHIFT - 7) * 8) /* 16..128 by 16, then 8 per doubling */
+#define HAK_HUGE_HDR       64 /* bytes before a huge block at the start of its mapping */
 
-_Static_assert(HAK_SLAB_SIZE_MIN == HAK_GRANULE, "the registry granule is the smallest SuperSlab");
-_Static_assert(HAK_MAX_SLICES % 64 == 0, "slice maps are whole 64-bit words");
+_Static_assert(HAK_CFG_FREESTANDING || HAK_GRANULE == HAK_CFG_SLAB_MIN, "the smallest SuperSlab is a power of two");
+_Static_assert(HAK_SMALL_MAX >= 1024, "classes cover at least the table-driven sizes");
 
 /* ---- checks graded by debug level (STYLE.md: cheap always, internal at 1, expensive at 3) ---- */
 void _hak_assert_fail(const char *what, const char *file, int line);
@@ -77,6 +84,9 @@ void _hak_lock_contended(hak_lock_t *l);
 
 HAK_INLINE void hak_lock(hak_lock_t *l)
 {
+#if HAK_CFG_THREADS && HAK_CFG_FREESTANDING
+    hak_platform_lock(); /* the firmware's critical section (interrupts off, scheduler suspended), nestable */
+#endif
     if (HAK_CFG_THREADS && HAK_UNLIKELY(atomic_exchange_explicit(&l->held, 1, memory_order_acquire)))
         _hak_lock_contended(l);
 }
@@ -85,6 +95,9 @@ HAK_INLINE void hak_unlock(hak_lock_t *l)
 {
     if (HAK_CFG_THREADS)
         atomic_store_explicit(&l->held, 0, memory_order_release);
+#if HAK_CFG_THREADS && HAK_CFG_FREESTANDING
+    hak_platform_unlock();
+#endif
 }
 
 /* ---- chunks ---- */
@@ -165,7 +178,10 @@ typedef struct hak_superslab {
     hak_page_t           *slice_page[HAK_MAX_SLICES]; /* slice -> its page (a FREE sentinel when free) */
     _Alignas(64) hak_page_t pages[HAK_MAX_SLICES];    /* header of the page starting at each slice */
 } hak_superslab_t;
-_Static_assert(sizeof(hak_superslab_t) <= HAK_SLICE, "a SuperSlab header fits in slice 0");
+/* The header occupies the first HAK_HDR_SLICES slices of every SuperSlab (one on Linux). */
+#define HAK_HDR_SLICES ((sizeof(hak_superslab_t) + HAK_SLICE - 1) >> HAK_SLICE_SHIFT)
+#define HAK_SLAB_HDR   (HAK_HDR_SLICES << HAK_SLICE_SHIFT)
+_Static_assert(sizeof(hak_superslab_t) <= HAK_GRANULE / 2, "page headers lie in a SuperSlab's first granule");
 
 typedef struct hak_huge {
     hak_chunk_t      chunk;
@@ -248,7 +264,7 @@ struct hak_arena {
 
 /* ---- size classes (small.c) ---- */
 extern const uint8_t _hak_class_of_small[1024 / 16 + 1];
-extern const uint32_t _hak_class_size[HAK_NUM_CLASSES];
+extern const uint32_t _hak_class_size[80];
 
 HAK_INLINE unsigned hak_size_class(size_t size)
 {
@@ -263,13 +279,18 @@ extern hak_page_t _hak_empty_page; /* bins with no page point here: free == NULL
 extern hak_page_t _hak_free_slice; /* slice_page[] of free slices points here */
 
 /* registry.c: a two-level radix table, granule -> chunk header (see registry.c) */
-#if UINTPTR_MAX > 0xffffffffu
+#if HAK_CFG_FREESTANDING
+#define HAK_REG_ADDR_BITS HAK_CFG_ADDR_BITS /* memory above this is refused (a map that fails) */
+#elif UINTPTR_MAX > 0xffffffffu
 #define HAK_REG_ADDR_BITS 48
 #else
 #define HAK_REG_ADDR_BITS 32
 #endif
 #define HAK_REG_INDEX_BITS (HAK_REG_ADDR_BITS - HAK_GRANULE_SHIFT)
-#define HAK_REG_LEAF_BITS  (HAK_REG_INDEX_BITS < 14 ? HAK_REG_INDEX_BITS : 14)
+/* Linux: leaves of 16 Ki entries under a small root; freestanding: root and leaves of equal size (1-2 KiB each on a
+ * 32-bit target with small SuperSlabs), since one leaf usually covers all of a microcontroller's RAM. */
+#define HAK_REG_LEAF_MAX   (HAK_CFG_FREESTANDING ? (HAK_REG_INDEX_BITS + 1) / 2 : 14)
+#define HAK_REG_LEAF_BITS  (HAK_REG_INDEX_BITS < HAK_REG_LEAF_MAX ? HAK_REG_INDEX_BITS : HAK_REG_LEAF_MAX)
 #define HAK_REG_ROOT_BITS  (HAK_REG_INDEX_BITS - HAK_REG_LEAF_BITS)
 #define HAK_REG_LEAF_LEN   ((size_t)1 << HAK_REG_LEAF_BITS)
 typedef _Atomic(hak_chunk_t *) hak_reg_entry_t;
@@ -300,6 +321,7 @@ void  _hak_commit_sub(hak_arena_t *a, size_t bytes);
 void *_hak_chunk_get(hak_arena_t *a, size_t size, size_t align);
 void *_hak_meta_alloc(size_t size); /* process metadata (arena structs, thread caches); never freed */
 void  _hak_chunk_put(hak_arena_t *a, void *base, size_t size);
+size_t _hak_pool_largest(const hak_arena_t *a);
 
 /* budget.c: process budget, global counters, the list of live arenas */
 void _hak_global_committed(size_t add, size_t sub);
@@ -310,7 +332,7 @@ void _hak_arena_list_add(hak_arena_t *a);
 void _hak_arena_list_remove(hak_arena_t *a);
 
 /* tcache.c */
-#if HAK_CFG_THREADS
+#if HAK_CFG_TCACHE
 extern _Thread_local hak_tslot_t *_hak_t_last __attribute__((tls_model("initial-exec")));
 #endif
 uintptr_t    _hak_new_generation(void);
@@ -324,7 +346,7 @@ bool         _hak_tcache_holds(const hak_arena_t *a, const hak_block_t *b, unsig
 /* The calling thread's cache slot for synchronized arena a, or NULL (then the locked paths serve). */
 HAK_INLINE hak_tslot_t *hak_tslot(hak_arena_t *a)
 {
-#if HAK_CFG_THREADS
+#if HAK_CFG_TCACHE
     hak_tslot_t *s = _hak_t_last;
     if (HAK_LIKELY(s && s->arena == a && s->gen == atomic_load_explicit(&a->gen, memory_order_relaxed)))
         return s;

@@ -7,7 +7,7 @@
  * gives naturally aligned blocks (hak_aligned_alloc relies on it). Sizes up to 1 KiB find their class in one
  * table load; larger ones with a count-leading-zeros.
  *
- * A small page spans max(64 KiB, 8 blocks; 4 above 32 KiB) of slices. It is born empty with bump = start and
+ * A small page spans max(64 KiB, 8 blocks; 4 above 32 KiB) of slices on Linux, fewer on freestanding pools. It is born empty with bump = start and
  * never threads its free list up front: blocks are taken from `bump` only when the free list is dry, so a page's
  * untouched tail never becomes resident. The fast paths (alloc.c) touch only bin->page, page->free/used and the
  * block; all list surgery happens here, under the arena's lock.
@@ -19,26 +19,35 @@ const uint8_t _hak_class_of_small[1024 / 16 + 1] = {
     18, 19, 19, 20, 20, 21, 21, 22, 22, 23, 23, 24, 24, 24, 24, 25, 25, 25, 25, 26, 26, 26,
     26, 27, 27, 27, 27, 28, 28, 28, 28, 29, 29, 29, 29, 30, 30, 30, 30, 31, 31, 31, 31};
 
-const uint32_t _hak_class_size[HAK_NUM_CLASSES] = {
+const uint32_t _hak_class_size[80] = {
     16, 32, 48, 64, 80, 96, 112, 128, 144, 160, 176, 192, 208, 224, 240, 256, 288, 320, 352, 384, 416, 448, 480,
     512, 576, 640, 704, 768, 832, 896, 960, 1024, 1152, 1280, 1408, 1536, 1664, 1792, 1920, 2048, 2304, 2560,
     2816, 3072, 3328, 3584, 3840, 4096, 4608, 5120, 5632, 6144, 6656, 7168, 7680, 8192, 9216, 10240, 11264,
     12288, 13312, 14336, 15360, 16384, 18432, 20480, 22528, 24576, 26624, 28672, 30720, 32768, 36864, 40960,
     45056, 49152, 53248, 57344, 61440, 65536};
 
-_Static_assert(HAK_SMALL_MAX == 65536, "the class table ends at HAK_SMALL_MAX");
+_Static_assert(HAK_NUM_CLASSES <= 80, "the class table covers every class up to HAK_SMALL_MAX");
 
 /* Never written: free == NULL and bump == end send the fast path here; start/bump NULL fail every check. */
 hak_page_t _hak_empty_page = {.kind = HAK_PAGE_SMALL, .bsize = 16};
 hak_page_t _hak_free_slice = {.kind = HAK_PAGE_FREE, .bsize = 16};
 
-/* 64 KiB, or 8 blocks (4 above 32 KiB): at most 256 KiB, the bound of HAK_RECIP_SHIFT's exactness. */
+/* Linux: 64 KiB, or 8 blocks (4 above 32 KiB): at most 256 KiB, the bound of HAK_RECIP_SHIFT's exactness.
+ * Freestanding pools are small and a half-used page is what they lose most to, so there a page is the fewest
+ * slices that lose at most 1/16 of themselves past the last whole block (blocks are at most a sixteenth of a
+ * SuperSlab, so 16 slices always qualify). */
 static size_t page_slices(unsigned cls)
 {
     size_t bsize = _hak_class_size[cls];
+    if (HAK_CFG_FREESTANDING) {
+        size_t n = (bsize + HAK_SLICE - 1) >> HAK_SLICE_SHIFT;
+        while (((n << HAK_SLICE_SHIFT) % bsize) * 16 > (n << HAK_SLICE_SHIFT))
+            n++;
+        return n;
+    }
     size_t bytes = bsize * (bsize > 32 * 1024 ? 4 : 8);
     size_t n = (bytes + HAK_SLICE - 1) >> HAK_SLICE_SHIFT;
-    return n < HAK_PAGE_MIN_SLICES ? HAK_PAGE_MIN_SLICES : n;
+    return n < 4 ? 4 : n;
 }
 
 static void bin_unlink(hak_bin_t *bin, hak_page_t *page)

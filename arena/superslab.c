@@ -10,7 +10,7 @@
  *
  * Slice runs are found first-fit over the arena's SuperSlabs (most arenas own a handful). A new SuperSlab comes
  * from the process-wide cache of SuperSlabs left by destroyed arenas (same size only), else from a fresh chunk;
- * only its header slice is committed then, nothing is prefaulted.
+ * only its header slices are committed then, nothing is prefaulted.
  *
  * All functions here run under the arena's lock; the cache and registry writes also take the global lock.
  */
@@ -47,7 +47,7 @@ static unsigned map_count(const uint64_t *m, unsigned i, unsigned n)
 /* First run of n free slices starting at a multiple of `align` slices; -1 if none. */
 static int find_run(const hak_superslab_t *ss, unsigned n, unsigned align)
 {
-    unsigned i = 1;
+    unsigned i = HAK_HDR_SLICES;
     while (i + n <= ss->nslices) {
         uint64_t bits = ss->free_map[i >> 6] >> (i & 63);
         if (!bits) {
@@ -69,9 +69,9 @@ static int find_run(const hak_superslab_t *ss, unsigned n, unsigned align)
 void _hak_slab_reset(hak_superslab_t *ss)
 {
     memset(ss->free_map, 0, sizeof ss->free_map);
-    map_set(ss->free_map, 1, ss->nslices - 1, true);
-    ss->nfree = ss->nslices - 1;
-    for (unsigned i = 0; i < ss->nslices; i++)
+    map_set(ss->free_map, HAK_HDR_SLICES, ss->nslices - HAK_HDR_SLICES, true);
+    ss->nfree = ss->nslices - HAK_HDR_SLICES;
+    for (unsigned i = 0; i < HAK_MAX_SLICES; i++) /* also past the end: a short SuperSlab's last granule */
         ss->slice_page[i] = &_hak_free_slice;
 }
 
@@ -80,7 +80,7 @@ static size_t decommit_free_runs(hak_arena_t *a, hak_superslab_t *ss, bool pool)
 {
     size_t   bytes = 0;
     unsigned calls = 0;
-    for (unsigned i = 1; i < ss->nslices;) {
+    for (unsigned i = HAK_HDR_SLICES; i < ss->nslices;) {
         if (!map_bit(ss->free_map, i) || !map_bit(ss->commit_map, i)) {
             i++;
             continue;
@@ -165,7 +165,7 @@ static void chunk_forget(hak_arena_t *a, hak_superslab_t *ss)
 static void slab_release(hak_arena_t *a, hak_superslab_t *ss)
 {
     size_t c = _hak_slab_committed(ss); /* every committed slice but the header is a free, dirty one */
-    a->dirty -= c - HAK_SLICE;
+    a->dirty -= c - HAK_SLAB_HDR;
     _hak_commit_sub(a, c);
     slab_unlink(a, ss);
     chunk_forget(a, ss);
@@ -198,7 +198,20 @@ static hak_superslab_t *slab_from_cache(hak_arena_t *a)
     return ss;
 }
 
-static hak_superslab_t *slab_new(hak_arena_t *a)
+/* Bytes for a new SuperSlab: slab_size, or on freestanding and in caller pools as much as is left if that is less
+ * (a pool's last SuperSlab ends where the pool does); 0 if that cannot hold `slices` slices besides the header. */
+static size_t slab_bytes(hak_arena_t *a, size_t slices)
+{
+    size_t size = a->slab_size;
+    if (a->pool || HAK_CFG_FREESTANDING) {
+        size_t room = (a->pool ? _hak_pool_largest(a) : hak_platform_largest(HAK_GRANULE)) & ~(HAK_SLICE - 1);
+        if (room < size)
+            size = room;
+    }
+    return size >= ((HAK_HDR_SLICES + slices) << HAK_SLICE_SHIFT) ? size : 0;
+}
+
+static hak_superslab_t *slab_new(hak_arena_t *a, size_t slices)
 {
     hak_superslab_t *ss = slab_from_cache(a);
     if (ss) {
@@ -206,7 +219,7 @@ static hak_superslab_t *slab_new(hak_arena_t *a)
         size_t c = _hak_slab_committed(ss);
         if (a->limit && (a->committed > a->limit || c > a->limit - a->committed)) {
             decommit_free_runs(NULL, ss, false);
-            c = HAK_SLICE;
+            c = HAK_SLAB_HDR;
         }
         if (a->limit && (a->committed > a->limit || c > a->limit - a->committed)) {
             _hak_global_committed(0, c);
@@ -217,39 +230,40 @@ static hak_superslab_t *slab_new(hak_arena_t *a)
         a->committed += c; /* not _hak_commit_add: the process total already has it */
         if (a->committed > a->peak_committed)
             a->peak_committed = a->committed;
-        a->dirty += c - HAK_SLICE;
+        a->dirty += c - HAK_SLAB_HDR;
         slab_link(a, ss);
         return ss;
     }
-    if (!_hak_may_commit(a, HAK_SLICE, true))
+    size_t size = slab_bytes(a, slices);
+    if (!size || !_hak_may_commit(a, HAK_SLAB_HDR, true))
         return NULL;
-    ss = _hak_chunk_get(a, a->slab_size, HAK_GRANULE);
+    ss = _hak_chunk_get(a, size, HAK_GRANULE);
     if (!ss)
         return NULL;
     unsigned calls = 0;
-    if (!a->pool && !hak_platform_commit(ss, HAK_SLICE, &calls)) {
+    if (!a->pool && !hak_platform_commit(ss, HAK_SLAB_HDR, &calls)) {
         a->platform_calls += calls;
-        _hak_chunk_put(a, ss, a->slab_size);
+        _hak_chunk_put(a, ss, size);
         return NULL;
     }
     a->platform_calls += calls;
     ss->chunk = (hak_chunk_t){.magic = HAK_CHUNK_MAGIC, .kind = HAK_CHUNK_SUPERSLAB, .arena = a,
-                              .fast = a->sync ? NULL : a, .size = a->slab_size};
-    ss->nslices = (uint32_t)(a->slab_size >> HAK_SLICE_SHIFT);
+                              .fast = a->sync ? NULL : a, .size = size};
+    ss->nslices = (uint32_t)(size >> HAK_SLICE_SHIFT);
     ss->warm = false;
     memset(ss->commit_map, 0, sizeof ss->commit_map);
-    map_set(ss->commit_map, 0, 1, true);
+    map_set(ss->commit_map, 0, HAK_HDR_SLICES, true);
     _hak_slab_reset(ss);
     _hak_global_lock();
-    bool ok = _hak_registry_set(ss, a->slab_size, &ss->chunk);
+    bool ok = _hak_registry_set(ss, size, &ss->chunk);
     if (!ok)
-        _hak_registry_set(ss, a->slab_size, NULL);
+        _hak_registry_set(ss, size, NULL);
     _hak_global_unlock();
     if (!ok) {
-        _hak_chunk_put(a, ss, a->slab_size);
+        _hak_chunk_put(a, ss, size);
         return NULL;
     }
-    _hak_commit_add(a, HAK_SLICE);
+    _hak_commit_add(a, HAK_SLAB_HDR);
     slab_link(a, ss);
     return ss;
 }
@@ -268,10 +282,12 @@ hak_page_t *_hak_slices_alloc(hak_arena_t *a, size_t n, size_t align)
     if (ss && !ss->nfree)
         ss = NULL;
     if (!ss) {
-        if (!(ss = slab_new(a)))
+        if (!(ss = slab_new(a, n + align - 1)))
             return NULL;
         at = find_run(ss, (unsigned)n, (unsigned)align);
         HAK_ASSERT(at >= 0);
+        if (at < 0)
+            return NULL;
     }
     unsigned i = (unsigned)at, fresh = (unsigned)n - map_count(ss->commit_map, i, (unsigned)n);
     size_t   need = (size_t)fresh << HAK_SLICE_SHIFT;
@@ -331,7 +347,7 @@ size_t _hak_purge(hak_arena_t *a, size_t keep_empty)
     size_t before = a->committed, kept = 0;
     for (hak_superslab_t *ss = a->slabs, *next; ss; ss = next) {
         next = ss->next;
-        if (ss->nfree == ss->nslices - 1 && kept++ >= keep_empty)
+        if (ss->nfree == ss->nslices - HAK_HDR_SLICES && kept++ >= keep_empty)
             slab_release(a, ss);
         else if (a->dirty)
             decommit_free_runs(a, ss, a->pool != NULL);

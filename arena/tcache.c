@@ -22,7 +22,7 @@
  */
 #include "arena/internal.h"
 
-#if HAK_CFG_THREADS
+#if HAK_CFG_TCACHE
 static _Thread_local hak_tcache_t *t_cache __attribute__((tls_model("initial-exec")));
 _Thread_local hak_tslot_t         *_hak_t_last __attribute__((tls_model("initial-exec")));
 #endif
@@ -106,7 +106,7 @@ static void slot_flush(hak_tslot_t *s)
 
 static void thread_exit(void *arg)
 {
-#if HAK_CFG_THREADS
+#if HAK_CFG_TCACHE
     hak_tcache_t *tc = arg;
     for (unsigned i = 0; i < HAK_TC_SLOTS; i++)
         slot_flush(&tc->slot[i]);
@@ -146,7 +146,7 @@ static hak_tcache_t *cache_new(void)
 
 hak_tslot_t *_hak_tslot_slow(hak_arena_t *a)
 {
-#if HAK_CFG_THREADS
+#if HAK_CFG_TCACHE
     if (a->pool || t_cache == TC_DEAD || t_cache == TC_BUSY)
         return NULL;
     if (!t_cache) {
@@ -189,7 +189,7 @@ hak_tslot_t *_hak_tslot_slow(hak_arena_t *a)
 
 hak_tslot_t *_hak_tslot_current(const hak_arena_t *a)
 {
-#if HAK_CFG_THREADS
+#if HAK_CFG_TCACHE
     if (!t_cache || t_cache == TC_DEAD || t_cache == TC_BUSY)
         return NULL;
     uintptr_t gen = atomic_load_explicit(&((hak_arena_t *)a)->gen, memory_order_relaxed);

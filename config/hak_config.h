@@ -11,16 +11,60 @@
 #include "autoconf.h"
 #endif
 
-/* Default SuperSlab size in bytes (power of two, 512 KiB .. 2 MiB). */
+/* Platform: 0 = Linux (mmap/madvise), 1 = freestanding (static pools, no OS, no libc). */
+#if defined(CONFIG_HAK_PLATFORM_FREESTANDING)
+#define HAK_CFG_FREESTANDING 1
+#else
+#define HAK_CFG_FREESTANDING 0
+#endif
+
+/* Geometry. Linux: SuperSlabs of 512 KiB .. 2 MiB (default chosen here, arenas may pick another) cut into
+ * 16 KiB slices. Freestanding: one SuperSlab size for the whole build, 16 KiB .. 2 MiB, and a slice size, so
+ * that pools of a few hundred KiB are useful; the smaller the slice, the less a half-used page wastes, the more
+ * the SuperSlab header (about 50 bytes per slice on 32-bit targets) costs. */
+#if HAK_CFG_FREESTANDING
+#ifdef CONFIG_HAK_FS_SLAB_KIB
+#define HAK_CFG_SLAB_SIZE ((unsigned)CONFIG_HAK_FS_SLAB_KIB * 1024u)
+#else
+#define HAK_CFG_SLAB_SIZE (64u * 1024u)
+#endif
+#define HAK_CFG_SLAB_MIN HAK_CFG_SLAB_SIZE
+#define HAK_CFG_SLAB_MAX HAK_CFG_SLAB_SIZE
+#ifdef CONFIG_HAK_FS_SLICE_SHIFT
+#define HAK_CFG_SLICE_SHIFT CONFIG_HAK_FS_SLICE_SHIFT
+#else
+#define HAK_CFG_SLICE_SHIFT 10
+#endif
+#else /* Linux */
 #if defined(CONFIG_HAK_SLAB_512K)
 #define HAK_CFG_SLAB_SIZE (512u * 1024u)
 #elif defined(CONFIG_HAK_SLAB_2M)
 #define HAK_CFG_SLAB_SIZE (2048u * 1024u)
-#elif defined(CONFIG_HAK_SLAB_1M)
+#else
 #define HAK_CFG_SLAB_SIZE (1024u * 1024u)
 #endif
-#ifndef HAK_CFG_SLAB_SIZE
-#define HAK_CFG_SLAB_SIZE (1024u * 1024u)
+#define HAK_CFG_SLAB_MIN    (512u * 1024u)
+#define HAK_CFG_SLAB_MAX    (2048u * 1024u)
+#define HAK_CFG_SLICE_SHIFT 14
+#endif
+
+/* Freestanding: bytes of the static pool in .bss that arenas without a pool of their own draw from (0: none;
+ * the firmware adds regions with hak_platform_add_region), the address bits memory may have (the registry's
+ * span: 32 on microcontrollers), and how many regions may be added. */
+#ifdef CONFIG_HAK_STATIC_POOL_SIZE
+#define HAK_CFG_STATIC_POOL_SIZE CONFIG_HAK_STATIC_POOL_SIZE
+#else
+#define HAK_CFG_STATIC_POOL_SIZE (256u * 1024u)
+#endif
+#ifdef CONFIG_HAK_FS_ADDR_BITS
+#define HAK_CFG_ADDR_BITS CONFIG_HAK_FS_ADDR_BITS
+#else
+#define HAK_CFG_ADDR_BITS 32
+#endif
+#ifdef CONFIG_HAK_MAX_REGIONS
+#define HAK_CFG_MAX_REGIONS CONFIG_HAK_MAX_REGIONS
+#else
+#define HAK_CFG_MAX_REGIONS 4
 #endif
 
 /* Default policy: 1 = fast, 2 = lean (values of hak_policy_t). */
@@ -39,6 +83,10 @@
 #define HAK_CFG_THREADS 0
 #endif
 #endif
+
+/* Per-thread caches (tcache.c) need thread-local storage and thread-exit hooks: Linux only. Freestanding
+ * threads (an RTOS, interrupt handlers) share each synchronized arena through its lock. */
+#define HAK_CFG_TCACHE (HAK_CFG_THREADS && !HAK_CFG_FREESTANDING)
 
 /* Per-arena alloc/free/failure counters. */
 #ifndef HAK_CFG_STATS
@@ -108,7 +156,12 @@
 
 _Static_assert(HAK_CFG_CGROUP_LIMIT_PERCENT >= 0 && HAK_CFG_CGROUP_LIMIT_PERCENT <= 100, "a percentage");
 _Static_assert((HAK_CFG_SLAB_SIZE & (HAK_CFG_SLAB_SIZE - 1)) == 0, "slab size must be a power of two");
-_Static_assert(HAK_CFG_SLAB_SIZE >= 512u * 1024u && HAK_CFG_SLAB_SIZE <= 2048u * 1024u, "slab size range");
+_Static_assert(HAK_CFG_SLAB_SIZE >= HAK_CFG_SLAB_MIN && HAK_CFG_SLAB_SIZE <= HAK_CFG_SLAB_MAX, "slab size range");
+_Static_assert(HAK_CFG_SLAB_MIN >= 16u * 1024u && HAK_CFG_SLAB_MAX <= 2048u * 1024u, "SuperSlabs are 16 KiB .. 2 MiB");
+_Static_assert(HAK_CFG_SLICE_SHIFT >= 9 && HAK_CFG_SLICE_SHIFT <= 14, "slices are 512 B .. 16 KiB");
+_Static_assert((HAK_CFG_SLAB_MIN >> HAK_CFG_SLICE_SHIFT) >= 16, "a SuperSlab has at least 16 slices");
+_Static_assert((HAK_CFG_SLAB_MAX >> HAK_CFG_SLICE_SHIFT) <= 1024, "a SuperSlab has at most 1024 slices");
+_Static_assert(HAK_CFG_MAX_REGIONS >= 1 && HAK_CFG_MAX_REGIONS <= 64, "1..64 regions");
 _Static_assert(HAK_CFG_POLICY == 1 || HAK_CFG_POLICY == 2, "policy is fast (1) or lean (2)");
 _Static_assert(HAK_CFG_DEBUG >= 0 && HAK_CFG_DEBUG <= 3, "debug level is 0..3");
 _Static_assert(HAK_CFG_LEAN_BATCH_KIB >= 16, "lean batch is at least one slice");

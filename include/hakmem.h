@@ -72,7 +72,7 @@ typedef enum {
 
 typedef struct hak_arena_config {
     const char  *name;      /* label for stats and error reports; copied (at most 31 bytes kept); may be NULL */
-    size_t       slab_size; /* SuperSlab size: power of two in [512 KiB, 2 MiB]; 0 = build default */
+    size_t       slab_size; /* SuperSlab size: power of two in [512 KiB, 2 MiB] (freestanding: the build's); 0 = default */
     size_t       limit;     /* hard cap on `committed` (bytes held from the platform); 0 = none */
     hak_policy_t policy;    /* HAK_POLICY_DEFAULT = build default */
     unsigned     flags;     /* HAK_ARENA_* */
@@ -89,9 +89,11 @@ typedef struct hak_arena_config {
 /*
  * Creates an arena. `cfg` may be NULL (all defaults). On success stores the handle in *out and returns 0.
  * Returns HAK_EINVAL (and stores NULL) iff: out is NULL; slab_size is not 0 and not a power of two in
- * [HAK_SLAB_SIZE_MIN, HAK_SLAB_SIZE_MAX]; policy is not a hak_policy_t; flags has an unknown bit; pool is set
- * but not 16-byte aligned, or pool_size is too small to hold the arena and one SuperSlab once the pool is
- * aligned to 512 KiB (see hak_pool_size_min()); pool_size is set without pool.
+ * [HAK_SLAB_SIZE_MIN, HAK_SLAB_SIZE_MAX] (freestanding builds: not the build's one SuperSlab size); policy is not
+ * a hak_policy_t; flags has an unknown bit; pool is set but not 16-byte aligned, or pool_size is too small to
+ * hold the arena and one SuperSlab (freestanding: a SuperSlab header and one slice) once the pool is aligned to
+ * the registry granule (Linux 512 KiB, freestanding 16 KiB; see hak_pool_size_min()); pool_size is set without
+ * pool. Pools aligned to the granule waste nothing: the arena struct then goes at the pool's end.
  * Returns HAK_ENOMEM (and stores NULL) iff the platform cannot supply the arena's few KiB of metadata.
  * Cost: O(1); no SuperSlab is mapped until the first allocation (nothing is prefaulted). Thread-safe.
  * A pool arena takes all its memory, metadata included, from [pool, pool+pool_size) and never calls the

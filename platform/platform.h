@@ -27,6 +27,10 @@ size_t hak_platform_page_size(void);
  * Returns NULL when no memory is available. */
 void *hak_platform_map(size_t size, size_t align, unsigned *calls);
 
+/* The largest chunk hak_platform_map could return now with alignment `align`, or SIZE_MAX where that is not
+ * bounded (an OS). Freestanding SuperSlabs take what is left when it is less than their size. */
+size_t hak_platform_largest(size_t align);
+
 /* Gives back a whole chunk returned by hak_platform_map, with the same size. */
 void hak_platform_unmap(void *base, size_t size, unsigned *calls);
 
@@ -41,6 +45,11 @@ extern const bool hak_platform_map_zeroed;
 
 /* Lets another thread run (called while spinning on a contended lock). */
 void hak_platform_yield(void);
+
+/* Freestanding builds with threads only: enter and leave the firmware's critical section around every lock
+ * the core takes (they nest: arena lock, then global lock). Weak no-ops by default; see include/hakmem.h. */
+void hak_platform_lock(void);
+void hak_platform_unlock(void);
 
 /* Arranges for fn(arg) to run when the calling thread exits (the core registers one function per thread, the
  * same function every time). Returns false where there are no threads or it cannot be arranged; the core then

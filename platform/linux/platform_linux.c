@@ -57,6 +57,12 @@ static bool injected_fault(void)
     return false;
 }
 
+size_t hak_platform_largest(size_t align)
+{
+    (void)align;
+    return SIZE_MAX; /* address space is not the limit; the budget and the OS are */
+}
+
 size_t hak_platform_page_size(void)
 {
     static size_t page;
