@@ -41,10 +41,23 @@ endif
 
 $(AUTOCONF): $(CONFIG_FILE) Kconfig
 	@mkdir -p $(dir $@)
-	@if grep -q '^CONFIG_HAK_PLATFORM_FREESTANDING=y' $(CONFIG_FILE); then \
-	    echo "hakmem: the freestanding platform is planned (issue 6); choose Linux in menuconfig" >&2; exit 1; fi
 	@KCONFIG_CONFIG=$(CONFIG_FILE) $(KCONFIG) genconfig --header-path $@ Kconfig
 	@touch $@
+
+# ---- the platform: Linux, or freestanding (possibly cross-compiled), read from the configuration ----------------
+# (.config, or the defconfig being built: a defconfig lists every value that differs from Kconfig's defaults)
+CONFIG_READ := $(firstword $(wildcard $(CONFIG_FILE)) $(CONFIG_SRC))
+config_str   = $(shell sed -n 's/^$(1)="\(.*\)"$$/\1/p' $(CONFIG_READ) 2>/dev/null)
+FREESTANDING := $(if $(CONFIG_READ),$(shell grep -q '^CONFIG_HAK_PLATFORM_FREESTANDING=y' $(CONFIG_READ) && echo 1))
+ifeq ($(FREESTANDING),1)
+  CROSS      := $(call config_str,CONFIG_HAK_CROSS_COMPILE)
+  ifneq ($(CROSS),)
+    CC       := $(CROSS)gcc
+    AR       := $(CROSS)ar
+    OPT      ?= -Os -g
+  endif
+  TARGET_CFLAGS := $(call config_str,CONFIG_HAK_TARGET_CFLAGS) -ffreestanding -fno-builtin
+endif
 
 # ---- flags ---------------------------------------------------------------------------------------------------
 OPT        ?= -O2 -g
@@ -52,17 +65,31 @@ WARN       := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-proto
 SANFLAGS   := $(if $(SAN),-fsanitize=address$(comma)undefined -fno-sanitize-recover=all -fno-omit-frame-pointer)
 CPPFLAGS   += -I. -Iinclude -I$(BUILD)/generated -DHAK_HAVE_AUTOCONF
 CFLAGS     ?= $(OPT)
-ALL_CFLAGS := -std=c11 $(WARN) -fPIC -fvisibility=hidden -fno-semantic-interposition $(CFLAGS) $(SANFLAGS)
+PIC        := $(if $(CROSS),,-fPIC)
+ALL_CFLAGS := -std=c11 $(WARN) $(PIC) -fvisibility=hidden -fno-semantic-interposition $(TARGET_CFLAGS) $(CFLAGS) $(SANFLAGS)
 LDLIBS_T   := -lcriterion -pthread
 
 CORE_SRC   := $(wildcard arena/*.c)
-PLAT_SRC   := $(wildcard platform/linux/*.c)
+ifeq ($(FREESTANDING),1)
+  PLAT_SRC := platform/freestanding/platform_freestanding.c
+  PLAT_SRC += $(if $(shell grep -q '^\# CONFIG_HAK_FS_OWN_LIBC is not set' $(CONFIG_READ) && echo n),,platform/freestanding/libc.c)
+else
+  PLAT_SRC := $(wildcard platform/linux/*.c)
+endif
 LIB_OBJ    := $(patsubst %.c,$(BUILD)/obj/%.o,$(CORE_SRC) $(PLAT_SRC))
-HEADERS    := include/hakmem.h config/hak_config.h platform/platform.h arena/internal.h
+HEADERS    := include/hakmem.h config/hak_config.h $(wildcard platform/*.h) arena/internal.h
 
-.PHONY: all run run-capped fuzz test-valgrind test-model test-m32 test-cgroup test-stress test-tsan test check-one test-deps menuconfig defconfig olddefconfig savedefconfig bench install clean help
+.PHONY: all size run run-capped fuzz test-valgrind test-model test-m32 test-cgroup test-stress test-tsan test check-one test-deps menuconfig defconfig olddefconfig savedefconfig bench install clean help
 
+ifeq ($(FREESTANDING),1)
+all: $(BUILD)/libhakmem.a
+else
 all: $(BUILD)/libhakmem.a $(BUILD)/libhakmem.so shim
+endif
+
+# Code size of the library for the configured target (text/data/bss per object and in total).
+size: $(BUILD)/libhakmem.a
+	@$(if $(CROSS),$(CROSS)size,size) -t $<
 
 $(BUILD):
 	@mkdir -p $@
@@ -75,8 +102,8 @@ $(BUILD)/obj/%.o: %.c $(HEADERS) $(AUTOCONF)
 # The core may include nothing but the freestanding C headers (plus the project's own).
 $(BUILD)/obj/arena/%.o: arena/%.c $(HEADERS) $(AUTOCONF)
 	@mkdir -p $(dir $@)
-	@if grep -n '#include <' $< | grep -vE '<(stddef|stdint|stdbool|stdatomic|string)\.h>'; then \
-	    echo "$<: the core includes only stddef/stdint/stdbool/stdatomic/string" >&2; exit 1; fi
+	@if grep -n '#include <' $< | grep -vE '<(stddef|stdint|stdbool|stdatomic)\.h>'; then \
+	    echo "$<: the core includes only stddef/stdint/stdbool/stdatomic" >&2; exit 1; fi
 	@echo "  CC      $<"
 	@$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c $< -o $@
 

@@ -132,66 +132,16 @@ void _hak_commit_sub(hak_arena_t *a, size_t bytes)
 
 /* ---- chunks: from the platform or from the caller's pool ---- */
 
-static void *pool_take(hak_arena_t *a, size_t size, size_t align)
-{
-    for (hak_extent_t **link = &a->pool_free; *link; link = &(*link)->next) {
-        hak_extent_t *e = *link;
-        uintptr_t     s = (uintptr_t)e, end = s + e->size;
-        uintptr_t     at = (s + align - 1) & ~(uintptr_t)(align - 1);
-        if (at < s || at > end || end - at < size)
-            continue;
-        hak_extent_t *next = e->next;
-        uintptr_t     tail = at + size;
-        if (tail < end) { /* the remainder after the chunk stays free */
-            hak_extent_t *t = (hak_extent_t *)tail;
-            t->size = end - tail;
-            t->next = next;
-            next = t;
-        }
-        if (at > s) { /* so does the part before it */
-            e->size = at - s;
-            e->next = next;
-        } else {
-            *link = next;
-        }
-        return (void *)at;
-    }
-    return NULL;
-}
-
 /* The largest granule-aligned chunk the pool could give now (SuperSlabs in pools take what is left). */
 size_t _hak_pool_largest(const hak_arena_t *a)
 {
-    size_t best = 0;
-    for (const hak_extent_t *e = a->pool_free; e; e = e->next) {
-        uintptr_t s = (uintptr_t)e, end = s + e->size, at = (s + HAK_GRANULE - 1) & ~(uintptr_t)(HAK_GRANULE - 1);
-        if (at < end && end - at > best)
-            best = end - at;
-    }
-    return best;
-}
-
-static void pool_give(hak_arena_t *a, void *base, size_t size)
-{
-    hak_extent_t **link = &a->pool_free, *prev = NULL;
-    while (*link && (uintptr_t)*link < (uintptr_t)base)
-        prev = *link, link = &(*link)->next;
-    hak_extent_t *e = base, *next = *link;
-    e->size = size;
-    e->next = next;
-    if (next && (uintptr_t)e + e->size == (uintptr_t)next)
-        e->size += next->size, e->next = next->next;
-    if (prev && (uintptr_t)prev + prev->size == (uintptr_t)e) {
-        prev->size += e->size, prev->next = e->next;
-        return;
-    }
-    *link = e;
+    return hak_extent_largest(a->pool_free, HAK_GRANULE);
 }
 
 static void *chunk_take(hak_arena_t *a, size_t size, size_t align)
 {
     if (a->pool)
-        return pool_take(a, size, align);
+        return hak_extent_take(&a->pool_free, size, align, false);
     unsigned calls = 0;
     void    *p = hak_platform_map(size, align, &calls);
     a->platform_calls += calls;
@@ -214,7 +164,7 @@ void *_hak_chunk_get(hak_arena_t *a, size_t size, size_t align)
 void _hak_chunk_put(hak_arena_t *a, void *base, size_t size)
 {
     if (a->pool) {
-        pool_give(a, base, size);
+        hak_extent_give(&a->pool_free, base, size);
         return;
     }
     unsigned calls = 0;

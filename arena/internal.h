@@ -35,13 +35,18 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <string.h>
 
 #include "config/hak_config.h"
 #include "hakmem.h"
+#include "platform/extents.h"
 #include "platform/platform.h"
 
 #pragma GCC visibility push(hidden) /* everything internal stays out of the shared library's symbol table */
+
+/* The two C library functions the core uses, as builtins: inlined where small, else calls to memset/memcpy,
+ * which the C library provides (or platform/freestanding/libc.c where there is none: no <string.h> needed). */
+#define memset(d, c, n) __builtin_memset(d, c, n)
+#define memcpy(d, s, n) __builtin_memcpy(d, s, n)
 
 #define HAK_LIKELY(x)   __builtin_expect(!!(x), 1)
 #define HAK_UNLIKELY(x) __builtin_expect(!!(x), 0)
@@ -195,11 +200,6 @@ typedef struct hak_bin {
     hak_page_t *page; /* head of the list of pages with free blocks; &_hak_empty_page when none */
 } hak_bin_t;
 
-/* Free extent of a caller pool (kept inside the free memory itself, address-ordered). */
-typedef struct hak_extent {
-    struct hak_extent *next;
-    size_t             size;
-} hak_extent_t;
 
 /* ---- per-thread caches (tcache.c) ---- */
 #define HAK_TC_SLOTS 4 /* arenas a thread caches at once */

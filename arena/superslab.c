@@ -20,6 +20,7 @@ static hak_superslab_t *g_cache; /* under the global lock */
 static unsigned         g_cache_len;
 static size_t           g_cache_warm; /* committed bytes of lean arenas' cached SuperSlabs left warm */
 #define CACHE_WARM_MAX ((size_t)HAK_CFG_LEAN_BATCH_KIB * 1024 * 4)
+static const unsigned cache_max = HAK_CFG_SLAB_CACHE; /* a variable: no "always false" warning when 0 */
 
 HAK_INLINE bool map_bit(const uint64_t *m, unsigned i)
 {
@@ -384,7 +385,7 @@ void _hak_slabs_drop_all(hak_arena_t *a, bool keep_for_reuse)
                  * per request reuse warm pages instead of paying a madvise each; the rest is decommitted. */
                 size_t c = _hak_slab_committed(ss);
                 _hak_global_lock();
-                ss->warm = g_cache_warm + c <= CACHE_WARM_MAX && g_cache_len < HAK_CFG_SLAB_CACHE;
+                ss->warm = g_cache_warm + c <= CACHE_WARM_MAX && g_cache_len < cache_max;
                 g_cache_warm += ss->warm ? c : 0;
                 _hak_global_unlock();
                 if (!ss->warm)
@@ -392,7 +393,7 @@ void _hak_slabs_drop_all(hak_arena_t *a, bool keep_for_reuse)
             }
             size_t c = _hak_slab_committed(ss); /* read before another arena can adopt it */
             _hak_global_lock();
-            if (g_cache_len < HAK_CFG_SLAB_CACHE) {
+            if (g_cache_len < cache_max) {
                 ss->chunk.arena = ss->chunk.fast = NULL;
                 ss->prev = NULL;
                 ss->next = g_cache;

@@ -22,23 +22,22 @@
  */
 #include "arena/internal.h"
 
-#if HAK_CFG_TCACHE
-static _Thread_local hak_tcache_t *t_cache __attribute__((tls_model("initial-exec")));
-_Thread_local hak_tslot_t         *_hak_t_last __attribute__((tls_model("initial-exec")));
-#endif
-
-#define TC_DEAD ((hak_tcache_t *)1) /* the thread is exiting: no new cache */
-#define TC_BUSY ((hak_tcache_t *)2) /* being set up: registering the exit hook may allocate (pthread_setspecific
-                                       can call calloc), and that call must take the locked path */
-
-static hak_tcache_t *g_free_caches; /* under the global lock */
-
 static atomic_uintptr_t g_gen;
 
 uintptr_t _hak_new_generation(void)
 {
     return atomic_fetch_add_explicit(&g_gen, 1, memory_order_relaxed) + 1;
 }
+
+#if HAK_CFG_TCACHE
+static _Thread_local hak_tcache_t *t_cache __attribute__((tls_model("initial-exec")));
+_Thread_local hak_tslot_t         *_hak_t_last __attribute__((tls_model("initial-exec")));
+
+#define TC_DEAD ((hak_tcache_t *)1) /* the thread is exiting: no new cache */
+#define TC_BUSY ((hak_tcache_t *)2) /* being set up: registering the exit hook may allocate (pthread_setspecific
+                                       can call calloc), and that call must take the locked path */
+
+static hak_tcache_t *g_free_caches; /* under the global lock */
 
 static uint32_t cap_of(unsigned cls)
 {
@@ -106,7 +105,6 @@ static void slot_flush(hak_tslot_t *s)
 
 static void thread_exit(void *arg)
 {
-#if HAK_CFG_TCACHE
     hak_tcache_t *tc = arg;
     for (unsigned i = 0; i < HAK_TC_SLOTS; i++)
         slot_flush(&tc->slot[i]);
@@ -116,9 +114,6 @@ static void thread_exit(void *arg)
     tc->next_free = g_free_caches;
     g_free_caches = tc;
     _hak_global_unlock();
-#else
-    (void)arg;
-#endif
 }
 
 static hak_tcache_t *cache_new(void)
@@ -146,7 +141,6 @@ static hak_tcache_t *cache_new(void)
 
 hak_tslot_t *_hak_tslot_slow(hak_arena_t *a)
 {
-#if HAK_CFG_TCACHE
     if (a->pool || t_cache == TC_DEAD || t_cache == TC_BUSY)
         return NULL;
     if (!t_cache) {
@@ -181,24 +175,16 @@ hak_tslot_t *_hak_tslot_slow(hak_arena_t *a)
         free_slot->bins[i].batch = 2;
     }
     return _hak_t_last = free_slot;
-#else
-    (void)a;
-    return NULL;
-#endif
 }
 
 hak_tslot_t *_hak_tslot_current(const hak_arena_t *a)
 {
-#if HAK_CFG_TCACHE
     if (!t_cache || t_cache == TC_DEAD || t_cache == TC_BUSY)
         return NULL;
     uintptr_t gen = atomic_load_explicit(&((hak_arena_t *)a)->gen, memory_order_relaxed);
     for (unsigned i = 0; i < HAK_TC_SLOTS; i++)
         if (t_cache->slot[i].arena == a && t_cache->slot[i].gen == gen)
             return &t_cache->slot[i];
-#else
-    (void)a;
-#endif
     return NULL;
 }
 
@@ -265,3 +251,40 @@ bool _hak_tcache_holds(const hak_arena_t *a, const hak_block_t *b, unsigned cls)
             return true;
     return false;
 }
+
+#else /* no per-thread caches (no threads, or no thread-local storage): the locked paths serve every call */
+
+hak_tslot_t *_hak_tslot_slow(hak_arena_t *a)
+{
+    (void)a;
+    return NULL;
+}
+
+hak_tslot_t *_hak_tslot_current(const hak_arena_t *a)
+{
+    (void)a;
+    return NULL;
+}
+
+void *_hak_tcache_refill(hak_arena_t *a, hak_tslot_t *s, unsigned cls)
+{
+    (void)a, (void)s, (void)cls;
+    return NULL;
+}
+
+void _hak_tcache_overflow(hak_arena_t *a, hak_tslot_t *s, hak_tbin_t *bin)
+{
+    (void)a, (void)s, (void)bin;
+}
+
+void _hak_tcache_flush_locked(hak_arena_t *a)
+{
+    (void)a;
+}
+
+bool _hak_tcache_holds(const hak_arena_t *a, const hak_block_t *b, unsigned cls)
+{
+    (void)a, (void)b, (void)cls;
+    return false;
+}
+#endif

@@ -138,7 +138,9 @@
 
 /* Empty SuperSlabs kept process-wide for new arenas after their arena is destroyed. */
 #ifndef HAK_CFG_SLAB_CACHE
-#ifdef CONFIG_HAK_SLAB_CACHE
+#if HAK_CFG_FREESTANDING
+#define HAK_CFG_SLAB_CACHE 0 /* a destroyed arena's memory goes back to the regions, for any arena */
+#elif defined(CONFIG_HAK_SLAB_CACHE)
 #define HAK_CFG_SLAB_CACHE CONFIG_HAK_SLAB_CACHE
 #else
 #define HAK_CFG_SLAB_CACHE 4

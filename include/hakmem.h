@@ -245,6 +245,22 @@ HAK_API int hak_arena_check(hak_arena_t *arena);
 typedef void hak_error_fn(int code, const char *message, void *ptr, void *arg);
 HAK_API void hak_set_error_handler(hak_error_fn *fn, void *arg);
 
+/* ---- freestanding builds only (platform/freestanding; not present in Linux builds) ----
+ *
+ * Arenas without a pool of their own draw from the platform's regions: the static pool (Kconfig
+ * HAK_STATIC_POOL_SIZE, in .bss) and those added here. hak_platform_add_region gives [base, base+size) to the
+ * allocator for good (regions may be added at any time; aligning base to 16 KiB wastes nothing). Returns 0,
+ * HAK_EINVAL for a NULL, wrapping or sub-64-byte region, HAK_ENOMEM when HAK_MAX_REGIONS regions exist already.
+ *
+ * With HAK_THREADS=y arenas take a spinlock; hak_platform_lock()/hak_platform_unlock() are called around every
+ * such lock (they nest, at most two deep) and are weak no-ops: a firmware that allocates from interrupt handlers
+ * defines them to mask interrupts (saving and restoring the previous state), an RTOS to suspend its scheduler.
+ * Other weak hooks a firmware may define: hak_platform_error_output(const char *line) (where the default error
+ * handler writes; default nowhere), hak_platform_abort(void) (default: trap), hak_platform_yield(void). */
+HAK_API int  hak_platform_add_region(void *base, size_t size);
+HAK_API void hak_platform_lock(void);
+HAK_API void hak_platform_unlock(void);
+
 #ifdef __cplusplus
 }
 #endif

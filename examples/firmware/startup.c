@@ -42,6 +42,7 @@ extern const fw_func_t __init_array_start[], __init_array_end[];
 _Noreturn void Reset_Handler(void);
 void            fault_entry(void);
 _Noreturn void fault_report(const uint32_t *frame);
+extern uint32_t fault_stack[128];
 void           *__aeabi_read_tp(void);
 
 /* ---- the vector table (placed at address 0 by the linker script) ---- */
@@ -170,9 +171,13 @@ static void report_reg(const char *name, uint32_t value)
     semihost_put_hex(value);
 }
 
+/* A stack of its own for the fault report, so that neither a blown main stack nor the report's own calls can
+ * disturb it, and the frame stacked by the core stays intact while it is printed. */
+uint32_t fault_stack[128] __attribute__((aligned(8)));
+
 /*
  * Entry for every fatal exception: finds the frame the core stacked (on MSP or PSP, per EXC_RETURN bit 2),
- * moves SP back to the top of the stack (the fault may have been a stack overflow) and calls fault_report.
+ * switches to fault_stack and calls fault_report with the frame's address.
  */
 __attribute__((naked)) void fault_entry(void)
 {
@@ -180,7 +185,7 @@ __attribute__((naked)) void fault_entry(void)
                      "ite eq\n\t"
                      "mrseq r0, msp\n\t"
                      "mrsne r0, psp\n\t"
-                     "ldr r1, =__stack_top\n\t"
+                     "ldr r1, =fault_stack + 512\n\t"
                      "mov sp, r1\n\t"
                      "b fault_report\n\t"
                      ".ltorg");

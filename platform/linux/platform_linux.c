@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "hakmem.h"
+#include "platform/faults.h"
 #include "platform/platform.h"
 
 _Static_assert(HAK_ENOMEM == ENOMEM && HAK_EINVAL == EINVAL, "hakmem's error numbers must equal errno's");
@@ -27,34 +28,6 @@ static void count(unsigned *calls, unsigned n)
     atomic_fetch_add_explicit(&os_calls, n, memory_order_relaxed);
     if (calls)
         *calls += n;
-}
-
-static atomic_ulong fault_after, fault_count, faults_done;
-
-unsigned long hak_platform_inject_faults(unsigned long after, unsigned long count)
-{
-    atomic_store(&fault_count, 0);
-    atomic_store(&fault_after, after);
-    atomic_store(&fault_count, count);
-    return atomic_load(&faults_done);
-}
-
-/* True if this request is one that fault injection makes fail. */
-static bool injected_fault(void)
-{
-    if (!atomic_load_explicit(&fault_count, memory_order_relaxed))
-        return false;
-    unsigned long after = atomic_load(&fault_after);
-    while (after) /* still in the successful stretch: count it down */
-        if (atomic_compare_exchange_weak(&fault_after, &after, after - 1))
-            return false;
-    unsigned long left = atomic_load(&fault_count);
-    while (left)
-        if (atomic_compare_exchange_weak(&fault_count, &left, left - 1)) {
-            atomic_fetch_add(&faults_done, 1);
-            return true;
-        }
-    return false;
 }
 
 size_t hak_platform_largest(size_t align)

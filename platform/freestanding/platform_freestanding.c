@@ -1,0 +1,173 @@
+/*
+ * The freestanding platform: no OS, no libc. Memory comes from regions — the static pool in .bss
+ * (HAK_STATIC_POOL_SIZE bytes, chosen in Kconfig; 0 for none), which joins on first use, and whatever the
+ * firmware adds with hak_platform_add_region(), at start-up or later. The free parts of all regions form one
+ * address-ordered extent list kept inside the free memory itself (platform/extents.h): chunks (SuperSlabs, huge
+ * blocks, registry leaves) are taken first-fit from the bottom, granule-aligned; the core's small metadata
+ * (arena structs) from the top, so it never splits the room SuperSlabs need. The list holds at most one extent
+ * more than the chunks handed out, and chunks are at least 16 KiB apart, so every walk is bounded by the memory
+ * configured (a 256 KiB pool: at most 17 steps), never by the number of blocks.
+ *
+ * Memory cannot be given back to anyone, so commit and decommit are no-ops that report no calls, and a freed
+ * chunk is simply free again. There is no errno: errors reach callers as return values (NULL, error codes) and
+ * through the error handler. What a firmware may want to change is a weak function it overrides by defining its
+ * own: hak_platform_lock/unlock (critical section around every lock the allocator takes: interrupts off, or an
+ * RTOS scheduler lock; nestable), hak_platform_yield, hak_platform_error_output (default: nowhere),
+ * hak_platform_abort (default: a trap instruction), hak_platform_set_errno (default: nothing).
+ */
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config/hak_config.h"
+#include "hakmem.h"
+#include "platform/extents.h"
+#include "platform/faults.h"
+#include "platform/platform.h"
+
+#define HAK_WEAK __attribute__((weak))
+#define UNIT     ((size_t)64) /* the platform's page: what map rounds to and aligns to at least */
+
+static hak_extent_t *free_list;   /* under region_lock */
+static unsigned      regions;     /* added so far (the static pool included) */
+static atomic_flag   region_lock = ATOMIC_FLAG_INIT;
+static bool          static_added;
+
+#if HAK_CFG_STATIC_POOL_SIZE > 0
+static _Alignas(UNIT) uint8_t static_pool[HAK_CFG_STATIC_POOL_SIZE];
+#endif
+
+static void lock_regions(void)
+{
+    hak_platform_lock();
+    while (atomic_flag_test_and_set_explicit(&region_lock, memory_order_acquire))
+        hak_platform_yield();
+}
+
+static void unlock_regions(void)
+{
+    atomic_flag_clear_explicit(&region_lock, memory_order_release);
+    hak_platform_unlock();
+}
+
+/* Adds a region; region_lock held. */
+static int add_region_locked(void *base, size_t size)
+{
+    uintptr_t b = ((uintptr_t)base + UNIT - 1) & ~(uintptr_t)(UNIT - 1);
+    uintptr_t e = ((uintptr_t)base + size) & ~(uintptr_t)(UNIT - 1);
+    if (!base || (uintptr_t)base + size < (uintptr_t)base || e <= b)
+        return HAK_EINVAL;
+    if (regions >= HAK_CFG_MAX_REGIONS)
+        return HAK_ENOMEM;
+    regions++;
+    hak_extent_give(&free_list, (void *)b, e - b);
+    return 0;
+}
+
+/* The static pool joins the free list on first use (a constructor would need start-up code to run it). */
+static void static_pool_join_locked(void)
+{
+#if HAK_CFG_STATIC_POOL_SIZE > 0
+    if (!static_added) {
+        static_added = true;
+        add_region_locked(static_pool, sizeof static_pool);
+    }
+#endif
+}
+
+int hak_platform_add_region(void *base, size_t size)
+{
+    lock_regions();
+    static_pool_join_locked();
+    int rc = add_region_locked(base, size);
+    unlock_regions();
+    return rc;
+}
+
+size_t hak_platform_page_size(void)
+{
+    return UNIT;
+}
+
+void *hak_platform_map(size_t size, size_t align, unsigned *calls)
+{
+    (void)calls;
+    if (injected_fault())
+        return NULL;
+    size = (size + UNIT - 1) & ~(UNIT - 1);
+    if (align < UNIT)
+        align = UNIT;
+    lock_regions();
+    static_pool_join_locked();
+    /* Metadata asks for page alignment only: it comes from the top, chunks (granule-aligned) from the bottom. */
+    void *p = size ? hak_extent_take(&free_list, size, align, align == UNIT) : NULL;
+    unlock_regions();
+    return p;
+}
+
+size_t hak_platform_largest(size_t align)
+{
+    lock_regions();
+    static_pool_join_locked();
+    size_t n = hak_extent_largest(free_list, align < UNIT ? UNIT : align);
+    unlock_regions();
+    return n;
+}
+
+void hak_platform_unmap(void *base, size_t size, unsigned *calls)
+{
+    (void)calls;
+    lock_regions();
+    hak_extent_give(&free_list, base, (size + UNIT - 1) & ~(UNIT - 1));
+    unlock_regions();
+}
+
+bool hak_platform_commit(void *p, size_t size, unsigned *calls)
+{
+    (void)p, (void)size, (void)calls;
+    return !injected_fault();
+}
+
+void hak_platform_decommit(void *p, size_t size, unsigned *calls)
+{
+    (void)p, (void)size, (void)calls;
+}
+
+const bool hak_platform_map_zeroed = false; /* freed chunks are handed out again as they are */
+
+bool hak_platform_at_thread_exit(void (*fn)(void *), void *arg)
+{
+    (void)fn, (void)arg;
+    return false; /* no thread-exit hook: there are no per-thread caches here */
+}
+
+const char *hak_platform_getenv(const char *name)
+{
+    (void)name;
+    return NULL;
+}
+
+size_t hak_platform_memory_limit(void)
+{
+    return 0;
+}
+
+unsigned long long hak_platform_os_calls(void)
+{
+    return 0;
+}
+
+/* ---- hooks the firmware may override ---- */
+
+HAK_WEAK void hak_platform_lock(void) {}
+HAK_WEAK void hak_platform_unlock(void) {}
+HAK_WEAK void hak_platform_yield(void) {}
+HAK_WEAK void hak_platform_error_output(const char *line) { (void)line; }
+HAK_WEAK void hak_platform_set_errno(int err) { (void)err; }
+
+HAK_WEAK _Noreturn void hak_platform_abort(void)
+{
+    for (;;)
+        __builtin_trap();
+}
