@@ -293,7 +293,7 @@ test-shim: test-deps $(SHIM_TEST_BIN) $(BUILD)/libhakmem-malloc.so
 BENCH_FLAGS  := -std=c11 -O2 -g -Wall -Wextra -Werror -Wshadow -Iinclude
 BENCH_SRC    := $(wildcard bench/*.c)
 BENCH_ALLOCS := hakmem glibc mimalloc jemalloc tcmalloc
-BENCH_BINS   := $(addprefix $(BUILD)/bench/bench_,$(BENCH_ALLOCS))
+BENCH_BINS   := $(addprefix $(BUILD)/bench/bench_,$(BENCH_ALLOCS) hakmem_static)
 BENCH_LIBS_mimalloc := -lmimalloc
 BENCH_LIBS_jemalloc := -ljemalloc
 BENCH_LIBS_tcmalloc := -ltcmalloc_minimal
@@ -315,6 +315,13 @@ $(BUILD)/bench/bench_hakmem: $(BENCH_SRC) bench/bench.h bench/alloc.h $(BUILD)/l
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
 	@$(CC) $(BENCH_FLAGS) -DBENCH_HAKMEM $(BENCH_SRC) -o $@ $(BUILD)/libhakmem.a -pthread
+
+# The same driver over the freestanding platform compiled for the host (the static_pool workload).
+$(BUILD)/bench/bench_hakmem_static: $(BENCH_SRC) bench/bench.h bench/alloc.h FORCE
+	@$(MAKE) --no-print-directory BUILD=$(BUILD)/bench/fs CONFIG_SRC=config/freestanding_host_defconfig \
+	    $(BUILD)/bench/fs/libhakmem.a
+	@echo "  LD      $@"
+	@$(CC) $(BENCH_FLAGS) -DBENCH_HAKMEM $(BENCH_SRC) -o $@ $(BUILD)/bench/fs/libhakmem.a -pthread
 
 $(BUILD)/bench/bench_%: $(BENCH_SRC) bench/bench.h bench/alloc.h | bench-deps
 	@mkdir -p $(dir $@)
@@ -363,3 +370,4 @@ clean:
 
 help:
 	@sed -n '2,12p' Makefile
+FORCE:

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "hakmem.h"
+#include "geometry.h"
 
 struct reported {
     int   count;

@@ -1,4 +1,5 @@
 /* Every public function and every failure case of include/hakmem.h. */
+#include <signal.h>
 #include <stdlib.h>
 
 #include "model.h"
@@ -51,7 +52,7 @@ Test(api, create_rejects_bad_configs)
 {
     hak_arena_t *a = (hak_arena_t *)1;
     cr_assert_eq(hak_arena_create(NULL, NULL), HAK_EINVAL);
-    size_t bad_sizes[] = {1, 256 * 1024, 768 * 1024, 4u << 20, (512 * 1024) + 16};
+    size_t bad_sizes[] = {1, SLAB_MIN / 2, SLAB_MIN + SLAB_MIN / 2, SLAB_MAX * 2, SLAB_MIN + 16};
     for (size_t i = 0; i < sizeof bad_sizes / sizeof *bad_sizes; i++) {
         cr_assert_eq(hak_arena_create(&a, &(hak_arena_config_t){.slab_size = bad_sizes[i]}), HAK_EINVAL);
         cr_assert_null(a, "*out is NULL on failure");
@@ -59,7 +60,7 @@ Test(api, create_rejects_bad_configs)
     cr_assert_eq(hak_arena_create(&a, &(hak_arena_config_t){.flags = 1u << 7}), HAK_EINVAL);
     cr_assert_eq(hak_arena_create(&a, &(hak_arena_config_t){.policy = (hak_policy_t)9}), HAK_EINVAL);
     cr_assert_eq(hak_arena_create(&a, &(hak_arena_config_t){.pool_size = 4096}), HAK_EINVAL);
-    static _Alignas(16) char small_pool[64 * 1024];
+    static _Alignas(16) char small_pool[4096]; /* less than a SuperSlab header and a slice, on any platform */
     cr_assert_eq(hak_arena_create(&a, &(hak_arena_config_t){.pool = small_pool, .pool_size = sizeof small_pool}),
                  HAK_EINVAL);
     cr_assert_eq(hak_arena_create(&a, &(hak_arena_config_t){.pool = small_pool + 1, .pool_size = 8u << 20}),
@@ -69,10 +70,9 @@ Test(api, create_rejects_bad_configs)
 
 Test(api, every_slab_size_and_policy_works)
 {
-    size_t sizes[] = {512 * 1024, 1024 * 1024, 2048 * 1024};
-    for (int i = 0; i < 3; i++)
+    for (size_t size = SLAB_MIN; size <= SLAB_MAX; size *= 2)
         for (int p = 0; p <= HAK_POLICY_LEAN; p++) {
-            hak_arena_t *a = make(&(hak_arena_config_t){.slab_size = sizes[i], .policy = (hak_policy_t)p});
+            hak_arena_t *a = make(&(hak_arena_config_t){.slab_size = size, .policy = (hak_policy_t)p});
             void *blocks[64];
             for (int k = 0; k < 64; k++) {
                 blocks[k] = hak_alloc(a, (size_t)k * 1000);
@@ -109,7 +109,7 @@ Test(api, alignment_and_zero_size)
 Test(api, small_class_waste_is_bounded)
 {
     hak_arena_t *a = make(NULL);
-    for (size_t n = 129; n <= 65536; n++) {
+    for (size_t n = 129; n <= SMALL_MAX; n++) {
         void *p = hak_alloc(a, n);
         size_t u = hak_usable_size(p);
         cr_assert(u >= n && (u - n) * 8 <= n, "size %zu got %zu bytes", n, u);
@@ -456,8 +456,8 @@ Test(api, pool_arena_uses_only_the_pool)
     size_t size = 4u << 20;
     void *pool = aligned_alloc(16, size);
     cr_assert_not_null(pool);
-    cr_assert_geq(size, hak_pool_size_min(512 * 1024));
-    hak_arena_t *a = make(&(hak_arena_config_t){.pool = pool, .pool_size = size, .slab_size = 512 * 1024});
+    cr_assert_geq(size, hak_pool_size_min(SLAB_MIN));
+    hak_arena_t *a = make(&(hak_arena_config_t){.pool = pool, .pool_size = size, .slab_size = SLAB_MIN});
     cr_assert((uintptr_t)a >= (uintptr_t)pool && (uintptr_t)a < (uintptr_t)pool + size);
     void *b[4000];
     int n = 0;
@@ -520,6 +520,8 @@ Test(api, check_detects_corruption)
 
 Test(api, corrupted_thread_cache_is_reported_not_followed)
 {
+    if (!HAK_CFG_TCACHE)
+        cr_skip_test("no per-thread caches in this build");
     hak_arena_t *a = make(NULL); /* a default arena: frees go to this thread's cache */
     void *p = hak_alloc(a, 64), *q = hak_alloc(a, 64);
     hak_free(p);
@@ -563,8 +565,6 @@ Test(api, aligned_alloc_of_size_zero)
     hak_arena_destroy(a);
 }
 
-#include "config/hak_config.h"
-#include <signal.h>
 #if HAK_CFG_HARDENED
 /* Hardened builds: an overflow that rewrites a free block's link is caught when the block leaves the list. */
 Test(api, hardened_overwritten_link_stops_the_process, .signal = SIGABRT)

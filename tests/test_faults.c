@@ -28,7 +28,7 @@ static int workload(void)
     hak_arena_config_t cfg[ARENAS] = {
         {.name = "default"},
         {.name = "lean", .policy = HAK_POLICY_LEAN, .flags = HAK_ARENA_UNSYNCHRONIZED},
-        {.name = "capped", .slab_size = 512 * 1024, .limit = 32u << 20},
+        {.name = "capped", .slab_size = SLAB_MIN, .limit = 32u << 20},
     };
     hak_arena_t *a[ARENAS] = {0};
     int          failed = 0;
@@ -216,7 +216,7 @@ Test(bad_input, bad_configs_are_rejected)
 {
     static _Alignas(16) char pool[64];
     const hak_arena_config_t bad[] = {
-        {.slab_size = 3}, {.slab_size = 256 * 1024}, {.slab_size = 4u << 20}, {.flags = 2}, {.policy = (hak_policy_t)3},
+        {.slab_size = 3}, {.slab_size = SLAB_MIN / 2}, {.slab_size = SLAB_MAX * 2}, {.flags = 2}, {.policy = (hak_policy_t)3},
         {.pool_size = 1}, {.pool = pool, .pool_size = sizeof pool}, {.pool = pool + 1, .pool_size = 8u << 20},
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {

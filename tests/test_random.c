@@ -79,8 +79,8 @@ Test(random, million_ops_against_a_model)
     hak_arena_config_t cfg[ARENAS] = {
         {.name = "fast"},
         {.name = "lean-unsync", .policy = HAK_POLICY_LEAN, .flags = HAK_ARENA_UNSYNCHRONIZED},
-        {.name = "capped-512k", .slab_size = 512 * 1024, .limit = limit_of[2]},
-        {.name = "2m", .slab_size = 2048 * 1024},
+        {.name = "capped-small", .slab_size = SLAB_MIN, .limit = limit_of[2]},
+        {.name = "big-slabs", .slab_size = SLAB_MAX},
     };
     for (int i = 0; i < ARENAS; i++)
         cr_assert_eq(hak_arena_create(&arenas[i], &cfg[i]), 0);

@@ -1,0 +1,37 @@
+/*
+ * The POSIX shim that lets the host test suite run against the freestanding platform: the platform's weak hooks
+ * are given their Linux meaning (errno, stderr, abort, sched_yield) so the same Criterion tests check the same
+ * contracts. Linked into the test binary only, never into the library: firmware has none of this.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+void hak_platform_set_errno(int err);
+void hak_platform_error_output(const char *line);
+void hak_platform_yield(void);
+_Noreturn void hak_platform_abort(void);
+
+void hak_platform_set_errno(int err)
+{
+    errno = err;
+}
+
+void hak_platform_error_output(const char *line)
+{
+    (void)!write(STDERR_FILENO, line, strlen(line));
+    (void)!write(STDERR_FILENO, "\n", 1);
+}
+
+void hak_platform_yield(void)
+{
+    sched_yield();
+}
+
+_Noreturn void hak_platform_abort(void)
+{
+    abort();
+}
