@@ -79,7 +79,7 @@ endif
 LIB_OBJ    := $(patsubst %.c,$(BUILD)/obj/%.o,$(CORE_SRC) $(PLAT_SRC))
 HEADERS    := include/hakmem.h config/hak_config.h $(wildcard platform/*.h) arena/internal.h
 
-.PHONY: all size run run-capped fuzz test-valgrind test-model test-m32 test-cgroup test-stress test-tsan test check-one test-deps menuconfig defconfig olddefconfig savedefconfig bench install clean help
+.PHONY: all size link-check run run-capped fuzz test-valgrind test-model test-m32 test-cgroup test-stress test-tsan test check-one test-deps menuconfig defconfig olddefconfig savedefconfig bench install clean help
 
 ifeq ($(FREESTANDING),1)
 all: $(BUILD)/libhakmem.a
@@ -137,10 +137,10 @@ run-capped: $(BUILD)/examples/capped_container
 	    ./$(BUILD)/examples/capped_container; fi
 
 # ---- tests -----------------------------------------------------------------------------------------------------
-TEST_SRC := $(wildcard tests/*.c)
+TEST_SRC := $(wildcard tests/*.c) $(if $(FREESTANDING),tests/freestanding/posix_shim.c)
 TEST_BIN := $(BUILD)/tests/hakmem_tests
 
-$(TEST_BIN): $(TEST_SRC) tests/model.h $(BUILD)/libhakmem.a
+$(TEST_BIN): $(TEST_SRC) tests/model.h tests/geometry.h $(BUILD)/libhakmem.a
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
 	@$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -Wno-missing-prototypes $(TEST_SRC) -o $@ $(BUILD)/libhakmem.a $(LDLIBS_T)
@@ -219,7 +219,9 @@ test-valgrind: $(BUILD)/examples/per_subsystem $(BUILD)/examples/capped_containe
 test-cgroup: $(BUILD)/tests/cgroup_child
 	@scripts/test_cgroup.sh $(BUILD)/tests/cgroup_child
 
-TEST_CONFIGS := $(sort $(wildcard config/*defconfig))
+# Host configurations (the Criterion suite runs on each) and cross-compiled targets (test-targets).
+TARGET_CONFIGS := $(sort $(shell grep -l '^CONFIG_HAK_CROSS_COMPILE="..*"' config/*defconfig))
+TEST_CONFIGS   := $(filter-out $(TARGET_CONFIGS),$(sort $(wildcard config/*defconfig)))
 
 test: test-deps
 	@set -e; for c in $(TEST_CONFIGS); do \
@@ -232,7 +234,39 @@ test: test-deps
 	@$(MAKE) --no-print-directory test-tsan
 	@$(MAKE) --no-print-directory BUILD=build/test/defconfig CONFIG_SRC=config/defconfig test-valgrind test-model
 	@$(MAKE) --no-print-directory test-m32
+	@$(MAKE) --no-print-directory test-targets
 	@echo "== all tests passed =="
+
+# ---- freestanding targets ----------------------------------------------------------------------------------
+# test-targets: every cross-compiled defconfig builds its library (with `make size`) and links into a bare-metal
+# program with nothing but libgcc (tests/freestanding/link_check.c, whose size line is what the allocator adds to
+# a firmware); then the Cortex-M4 firmware (examples/firmware/) runs the on-target tests under QEMU (mps2-an386).
+TARGET_TOOLS := arm-none-eabi-gcc:gcc-arm-none-eabi riscv64-unknown-elf-gcc:gcc-riscv64-unknown-elf \
+                qemu-system-arm:qemu-system-arm
+FW_CPU := cortex-m4
+FW_OUT := build/target/firmware
+FW_LIB := build/target/cortex_m4/libhakmem.a # built by test-targets' loop over the cross defconfigs
+include examples/firmware/firmware.mk
+
+.PHONY: test-targets target-deps FORCE
+target-deps:
+	@missing=""; for d in $(TARGET_TOOLS); do command -v $${d%%:*} >/dev/null || missing="$$missing $${d#*:}"; done; \
+	if [ -n "$$missing" ]; then echo "hakmem: installing$$missing"; \
+	    apt-get install -y -q --no-install-recommends $$missing >/dev/null || \
+	    { apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends $$missing >/dev/null; }; fi
+
+# The bare-metal link check of one target build (BUILD and CONFIG_SRC of a cross defconfig).
+link-check: $(BUILD)/libhakmem.a
+	@$(CC) -std=c11 -Os $(WARN) -Iinclude $(TARGET_CFLAGS) -nostdlib -nostartfiles -static -Wl,--gc-sections \
+	    -Wl,-Ttext=0x80000000 tests/freestanding/link_check.c $< -lgcc -o $(BUILD)/link_check.elf
+	@$(CROSS)size $(BUILD)/link_check.elf | sed 's|$$|  <- a minimal firmware using hakmem|' | tail -1
+
+test-targets: target-deps
+	@set -e; for c in $(TARGET_CONFIGS); do n=$$(basename $$c _defconfig); echo "== target: $$n =="; \
+	    $(MAKE) --no-print-directory BUILD=build/target/$$n CONFIG_SRC=$$c all size link-check | tail -2; done
+	@$(MAKE) --no-print-directory $(FW_OUT)/hakmem_firmware.elf
+	@echo "== firmware tests under qemu-system-arm -M $(FW_MACHINE) =="
+	@$(FW_QEMU) $(FW_OUT)/hakmem_firmware.elf
 
 # Installs what the tests need when it is missing (Debian packages; needs root).
 test-deps:

@@ -150,13 +150,13 @@ static void *chunk_take(hak_arena_t *a, size_t size, size_t align)
     return p;
 }
 
-/* Callers hold no SuperSlab pointer across this call: when memory is short it releases empty SuperSlabs. */
+/* Callers hold no SuperSlab or empty page across this call: when memory is short it releases both. */
 void *_hak_chunk_get(hak_arena_t *a, size_t size, size_t align)
 {
     if (align < HAK_GRANULE)
         align = HAK_GRANULE;
     void *p = chunk_take(a, size, align);
-    if (!p && _hak_purge(a, 0))
+    if (!p && (_hak_bins_release_empty(a) + _hak_purge(a, 0))) /* empty pages, then empty SuperSlabs, go back */
         p = chunk_take(a, size, align);
     return p;
 }

@@ -374,7 +374,7 @@ void *_hak_alloc_slow(hak_arena_t *a, unsigned cls);
 void  _hak_page_after_free(hak_arena_t *a, hak_page_t *page);
 bool  _hak_page_has_free(const hak_arena_t *a, hak_page_t *page, const hak_block_t *b);
 void  _hak_bins_clear(hak_arena_t *a);
-void  _hak_bins_release_empty(hak_arena_t *a);
+size_t _hak_bins_release_empty(hak_arena_t *a); /* empty pages kept at bin heads go back; returns how many */
 
 /* large.c */
 void *_hak_large_alloc(hak_arena_t *a, size_t size, size_t align);

@@ -156,8 +156,9 @@ void _hak_bins_clear(hak_arena_t *a)
         a->bins[i].page = &_hak_empty_page;
 }
 
-void _hak_bins_release_empty(hak_arena_t *a)
+size_t _hak_bins_release_empty(hak_arena_t *a)
 {
+    size_t released = 0;
     for (unsigned i = 0; i < HAK_NUM_CLASSES; i++) {
         hak_page_t *page = a->bins[i].page, *next;
         for (; page != &_hak_empty_page && page; page = next) {
@@ -165,7 +166,9 @@ void _hak_bins_release_empty(hak_arena_t *a)
             if (page->used == 0) {
                 bin_unlink(&a->bins[i], page);
                 _hak_slices_release(a, hak_page_slab(page), page);
+                released++;
             }
         }
     }
+    return released;
 }

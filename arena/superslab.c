@@ -269,27 +269,34 @@ static hak_superslab_t *slab_new(hak_arena_t *a, size_t slices)
     return ss;
 }
 
+/* The first SuperSlab of a with a run of n free slices aligned to `align`, its index in *at; NULL if none. */
+static hak_superslab_t *find_slab(hak_arena_t *a, size_t n, size_t align, int *at)
+{
+    for (hak_superslab_t *ss = a->slabs; ss && ss->nfree; ss = ss->next) /* full SuperSlabs are at the tail */
+        if (ss->nfree >= n && (*at = find_run(ss, (unsigned)n, (unsigned)align)) >= 0)
+            return ss;
+    return NULL;
+}
+
 hak_page_t *_hak_slices_alloc(hak_arena_t *a, size_t n, size_t align)
 {
     if (n == 0 || n >= (a->slab_size >> HAK_SLICE_SHIFT) || align > (HAK_GRANULE >> HAK_SLICE_SHIFT))
         return NULL;
     if (!_hak_commit_fits(a, n << HAK_SLICE_SHIFT))
         _hak_may_commit(a, n << HAK_SLICE_SHIFT, true); /* make room now, while no SuperSlab is chosen */
-    hak_superslab_t *ss;
     int              at = -1;
-    for (ss = a->slabs; ss && ss->nfree; ss = ss->next) /* full SuperSlabs are kept at the tail */
-        if (ss->nfree >= n && (at = find_run(ss, (unsigned)n, (unsigned)align)) >= 0)
-            break;
-    if (ss && !ss->nfree)
-        ss = NULL;
-    if (!ss) {
-        if (!(ss = slab_new(a, n + align - 1)))
-            return NULL;
+    hak_superslab_t *ss = find_slab(a, n, align, &at);
+    if (!ss && (ss = slab_new(a, n + align - 1)) != NULL) {
         at = find_run(ss, (unsigned)n, (unsigned)align);
         HAK_ASSERT(at >= 0);
-        if (at < 0)
-            return NULL;
+    } else if (!ss) {
+        /* No memory for another SuperSlab (a pool or a static region is full long before any OS limit): the
+         * empty pages bins keep for reuse go back (_hak_chunk_get may have done so already), and we search again. */
+        _hak_bins_release_empty(a);
+        ss = find_slab(a, n, align, &at);
     }
+    if (!ss || at < 0)
+        return NULL;
     unsigned i = (unsigned)at, fresh = (unsigned)n - map_count(ss->commit_map, i, (unsigned)n);
     size_t   need = (size_t)fresh << HAK_SLICE_SHIFT;
     if (need && !_hak_may_commit(a, need, false))

@@ -4,7 +4,7 @@
  * A Cortex-M core boots by reading two words at address 0: the initial stack pointer and the address of the
  * reset handler. This file provides that vector table and everything a C program expects before main():
  * .data copied from its load image in flash, .bss and the arena pools (.hak_pool) zeroed, a thread-local
- * storage block for the single thread (the library's per-thread caches are _Thread_local), and constructors
+ * storage block for the single thread (should the library use _Thread_local variables), and constructors
  * run. main()'s return value becomes QEMU's exit status through semihosting, so `make` can tell a passing
  * run from a failing one.
  *
@@ -40,25 +40,25 @@ typedef void (*fw_func_t)(void);
 extern const fw_func_t __init_array_start[], __init_array_end[];
 
 _Noreturn void Reset_Handler(void);
-void            fault_entry(void);
-_Noreturn void fault_report(const uint32_t *frame);
-extern uint32_t fault_stack[128];
+void            fw_fault_entry(void);
+_Noreturn void fw_fault_report(const uint32_t *frame);
+extern uint32_t fw_fault_stack[128];
 void           *__aeabi_read_tp(void);
 
 /* ---- the vector table (placed at address 0 by the linker script) ---- */
 __attribute__((section(".vectors"), used)) static const fw_func_t vectors[16 + FW_NUM_IRQS] = {
-    [0]                   = (fw_func_t)(uintptr_t)__stack_top, /* initial SP, not a function */
-    [1]                   = Reset_Handler,
-    [2]                   = fault_entry, /* NMI */
-    [3]                   = fault_entry, /* HardFault */
-    [4]                   = fault_entry, /* MemManage */
-    [5]                   = fault_entry, /* BusFault */
-    [6]                   = fault_entry, /* UsageFault */
-    [11]                  = fault_entry, /* SVCall */
-    [12]                  = fault_entry, /* DebugMonitor */
-    [14]                  = fault_entry, /* PendSV */
-    [15]                  = fault_entry, /* SysTick */
-    [16 ... 16 + FW_NUM_IRQS - 1] = fault_entry,
+    [0] = (fw_func_t)(uintptr_t)__stack_top, /* initial SP, not a function */
+    [1] = Reset_Handler,
+    [2] = fw_fault_entry, /* NMI */
+    [3] = fw_fault_entry, /* HardFault */
+    [4] = fw_fault_entry, /* MemManage */
+    [5] = fw_fault_entry, /* BusFault */
+    [6] = fw_fault_entry, /* UsageFault */
+    [11] = fw_fault_entry, /* SVCall */
+    [12] = fw_fault_entry, /* DebugMonitor */
+    [14] = fw_fault_entry, /* PendSV */
+    [15] = fw_fault_entry, /* SysTick */
+    [16 ... 16 + FW_NUM_IRQS - 1] = fw_fault_entry, /* external interrupts: none is enabled */
 };
 
 /* ---- memory initialisation: word loops through volatile pointers, so the compiler cannot turn them into
@@ -111,9 +111,14 @@ size_t fw_stack_used(void)
  */
 static void tls_init(void)
 {
-    size_t tdata = (size_t)(uintptr_t)__tdata_size, tbss = (size_t)(uintptr_t)__tbss_size;
-    copy_words(__tls_block, __tdata_load, tdata);
-    fill_words((volatile uint32_t *)((uintptr_t)__tls_block + tdata), 0, tbss);
+    /* Byte by byte: the TLS sizes need not be multiples of 4, and the block is a few bytes at most. */
+    volatile uint8_t *block = (volatile uint8_t *)__tls_block;
+    const uint8_t    *image = (const uint8_t *)__tdata_load;
+    size_t            tdata = (size_t)(uintptr_t)__tdata_size, tbss = (size_t)(uintptr_t)__tbss_size;
+    for (size_t i = 0; i < tdata; i++)
+        block[i] = image[i];
+    for (size_t i = 0; i < tbss; i++)
+        block[tdata + i] = 0;
 }
 
 __attribute__((weak, naked)) void *__aeabi_read_tp(void)
@@ -173,26 +178,26 @@ static void report_reg(const char *name, uint32_t value)
 
 /* A stack of its own for the fault report, so that neither a blown main stack nor the report's own calls can
  * disturb it, and the frame stacked by the core stays intact while it is printed. */
-uint32_t fault_stack[128] __attribute__((aligned(8)));
+uint32_t fw_fault_stack[128] __attribute__((aligned(8)));
 
 /*
  * Entry for every fatal exception: finds the frame the core stacked (on MSP or PSP, per EXC_RETURN bit 2),
- * switches to fault_stack and calls fault_report with the frame's address.
+ * switches to fw_fault_stack and calls fw_fault_report with the frame's address.
  */
-__attribute__((naked)) void fault_entry(void)
+__attribute__((naked)) void fw_fault_entry(void)
 {
     __asm__ volatile("tst lr, #4\n\t"
                      "ite eq\n\t"
                      "mrseq r0, msp\n\t"
                      "mrsne r0, psp\n\t"
-                     "ldr r1, =fault_stack + 512\n\t"
+                     "ldr r1, =fw_fault_stack + 512\n\t"
                      "mov sp, r1\n\t"
-                     "b fault_report\n\t"
+                     "b fw_fault_report\n\t"
                      ".ltorg");
 }
 
 /* frame: r0, r1, r2, r3, r12, lr, pc, xpsr as stacked on exception entry. */
-_Noreturn void fault_report(const uint32_t *frame)
+_Noreturn void fw_fault_report(const uint32_t *frame)
 {
     uint32_t ipsr;
     __asm__ volatile("mrs %0, ipsr" : "=r"(ipsr));

@@ -14,6 +14,7 @@
  *  - a random run (xorshift PRNG) of allocs, callocs, reallocs (some into another arena) and frees over a table
  *    of up to 256 live blocks, each filled with a byte pattern derived from its slot and generation and verified
  *    whenever it is touched; hak_arena_check() of every arena each 1,000 operations;
+ *  - an arena emptied by the random run still serves a 16 KiB block; hak_arena_trim's accounting;
  *  - hak_aligned_alloc for alignments 16..4096, hak_calloc zeroing dirty memory and refusing overflow;
  *  - limits: hak_arena_set_limit and cfg.limit make allocation fail at the cap and work again after frees;
  *  - hak_arena_reset and hak_arena_destroy followed by reuse of the same pool; hak_arena_stats consistency;
@@ -57,7 +58,7 @@ int hak_platform_add_region(void *base, size_t size);
 #define FW_SLOTS        256u
 #define FW_CHECK_EVERY  1000u
 #define FW_LIMIT_BLOCK  512u
-#define FW_LIMIT_MAX    2048u /* more blocks of FW_LIMIT_BLOCK than any pool holds */
+#define FW_LIMIT_MAX    2048u /* bound on blocks under a cap: far more than the caps tested here allow */
 #define FW_LIMIT_EXTRA  64u   /* blocks allocated past the old cap once it is lifted (32 KiB) */
 
 _Static_assert(FW_POOL_SIZE % FW_POOL_ALIGN == 0, "FW_POOL_SIZE must be a multiple of 16 KiB");
@@ -91,8 +92,8 @@ static void say_num(const char *label, uint64_t v)
     semihost_put_udec(v);
 }
 
-/* Records one check and prints its TAP line; returns ok so callers can skip what depends on it. */
-static bool check(bool ok, const char *what)
+/* Records one check and prints the start of its TAP line: "ok N - what" or "not ok N - what". */
+static void record(bool ok, const char *what)
 {
     checks_run++;
     if (!ok)
@@ -101,23 +102,23 @@ static bool check(bool ok, const char *what)
     semihost_put_udec(checks_run);
     say(" - ");
     say(what);
+}
+
+/* One check; returns ok so callers can skip what depends on it. */
+static bool check(bool ok, const char *what)
+{
+    record(ok, what);
     say("\n");
     return ok;
 }
 
-/* A check whose line also shows a number (a count, a size), useful on success and on failure alike. */
+/* A check whose line also shows a number as [label=value] (a count, a size), useful on success and failure. */
 static bool check_n(bool ok, const char *what, const char *label, uint64_t value)
 {
-    checks_run++;
-    if (!ok)
-        checks_failed++;
-    say(ok ? "ok " : "not ok ");
-    semihost_put_udec(checks_run);
-    say(" - ");
-    say(what);
-    say_num(" [", value);
-    say(" ");
+    record(ok, what);
+    say(" [");
     say(label);
+    say_num("=", value);
     say("]\n");
     return ok;
 }
@@ -137,7 +138,7 @@ static void note_n(const char *what, uint64_t value)
     say("\n");
 }
 
-/* ---- the error handler: counts reports instead of printing them ------------------------------------------- */
+/* ---- the error handler: counts reports and keeps the last one (each is also echoed as a comment line) ------ */
 
 struct error_log {
     unsigned calls;
@@ -456,6 +457,30 @@ static void test_stats_live_then_freed(void)
     check(all_arenas_consistent(), "hak_arena_check() == 0 after freeing everything");
 }
 
+/*
+ * After the random run every arena is empty but keeps what it committed (fast arenas keep emptied pages for
+ * reuse, and a pool cannot grow). A block of a size the arena has no free page for must still be served: once
+ * the pool or the platform is exhausted the arena has to reuse its own empty memory. Then every arena is
+ * trimmed, so the feature tests that follow start from the same state whatever the random run left.
+ */
+static void test_reuse_then_trim(void)
+{
+    for (unsigned a = 0; a < FW_ARENAS; a++) {
+        unsigned char *p = hak_alloc(arenas[a], 16384);
+        check_n(p && block_ok(p, 16384, arenas[a]),
+                "an emptied arena still serves 16 KiB (reuses its empty pages when out of memory)", "arena", a);
+        hak_free(p);
+    }
+    bool ok = true;
+    for (unsigned a = 0; a < FW_ARENAS; a++) {
+        ok = ok && hak_arena_stats(arenas[a], &st) == 0;
+        size_t before = st.committed, given = hak_arena_trim(arenas[a]);
+        ok = ok && hak_arena_stats(arenas[a], &st) == 0 && given <= before && st.committed == before - given &&
+             hak_arena_check(arenas[a]) == 0;
+    }
+    check(ok && hak_arena_trim(NULL) == 0, "hak_arena_trim: committed falls by what it returns, arenas consistent");
+}
+
 /* ---- aligned allocation ----------------------------------------------------------------------------------- */
 
 static void test_aligned(hak_arena_t *arena)
@@ -587,12 +612,11 @@ static void test_set_limit(hak_arena_t *arena)
 
 #define FW_BATCH 64u
 
-/* Allocates a batch of random-sized blocks, fills them; returns how many succeeded. */
-static unsigned alloc_batch(hak_arena_t *arena, unsigned char **p, size_t *size)
+/* Allocates a batch of blocks of the given sizes and fills them; returns how many succeeded. */
+static unsigned alloc_batch(hak_arena_t *arena, unsigned char **p, const size_t *size)
 {
     unsigned ok = 0;
     for (unsigned i = 0; i < FW_BATCH; i++) {
-        size[i] = 1 + rnd_below(2048);
         p[i] = hak_alloc(arena, size[i]);
         if (p[i] && block_ok(p[i], size[i], arena)) {
             fill(p[i], size[i], 1000u + i);
@@ -615,12 +639,14 @@ static void test_reset(hak_arena_t *arena)
     static unsigned char *p[FW_BATCH];
     static size_t         size[FW_BATCH];
 
+    for (unsigned i = 0; i < FW_BATCH; i++)
+        size[i] = 1 + rnd_below(2048);
     check_n(alloc_batch(arena, p, size) == FW_BATCH, "reset: a batch allocated before", "blocks", FW_BATCH);
     check(hak_arena_stats(arena, &st) == 0 && st.in_use > 0, "reset: stats show live bytes before");
     hak_arena_reset(arena);
     check(hak_arena_stats(arena, &st) == 0 && st.in_use == 0, "reset: in_use == 0 after hak_arena_reset");
     check(hak_arena_check(arena) == 0, "reset: hak_arena_check() == 0 after reset");
-    check_n(alloc_batch(arena, p, size) == FW_BATCH, "reset: the arena allocates again", "blocks", FW_BATCH);
+    check_n(alloc_batch(arena, p, size) == FW_BATCH, "reset: the same batch fits again", "blocks", FW_BATCH);
     check(verify_batch(p, size), "reset: new blocks keep their contents");
     check(hak_arena_stats(arena, &st) == 0 && st.in_use > 0, "reset: stats show live bytes again");
     for (unsigned i = 0; i < FW_BATCH; i++)
@@ -743,6 +769,7 @@ int main(void)
     if (arenas_ready()) {
         test_random();
         test_stats_live_then_freed();
+        test_reuse_then_trim();
         test_aligned(arenas[0]);
         test_aligned(arenas[FW_REGION_ARENA]);
         test_calloc(arenas[0]);
