@@ -335,7 +335,7 @@ BENCH_DEPS   := /usr/include/mimalloc.h:libmimalloc-dev /usr/include/jemalloc/je
                 /usr/include/gperftools/tcmalloc.h:libgoogle-perftools-dev /usr/bin/gnuplot:gnuplot-nox
 RUNS         ?= $(if $(QUICK),5,7)
 
-.PHONY: bench-deps bench-profile
+.PHONY: bench-deps bench-profile bench-static-pool
 
 # Installs the peer allocators and gnuplot when missing (Debian packages; needs root).
 bench-deps:
@@ -366,6 +366,19 @@ bench: bench-deps $(BENCH_BINS)
 	@/usr/bin/python3 bench/run.py --bin-dir $(BUILD)/bench --runs $(RUNS) $(if $(QUICK),--quick) \
 	    --command "make$(if $(filter command line,$(origin BUILD)), BUILD=$(BUILD)) bench$(if $(QUICK), QUICK=1)$(if \
 	    $(filter command line,$(origin RUNS)), RUNS=$(RUNS))"
+
+# Issue 6's static-pool measurements (bench/static_pool/): utilisation of a 256 KiB pool, and exact instructions
+# per hak_alloc/hak_free/hak_realloc call (ptrace single-stepping; about a minute), with the Cortex-M geometry
+# (config/freestanding_small_defconfig) on the host, and glibc's malloc for comparison.
+bench-static-pool:
+	@$(MAKE) --no-print-directory BUILD=$(BUILD)/bench/fs-small CONFIG_SRC=config/freestanding_small_defconfig \
+	    $(BUILD)/bench/fs-small/libhakmem.a
+	@$(CC) $(BENCH_FLAGS) bench/static_pool/static_pool.c -o $(BUILD)/bench/static_pool $(BUILD)/bench/fs-small/libhakmem.a
+	@$(CC) $(BENCH_FLAGS) -DUSE_GLIBC bench/static_pool/static_pool.c -o $(BUILD)/bench/static_pool_glibc
+	@./$(BUILD)/bench/static_pool utilisation
+	@./$(BUILD)/bench/static_pool maxinsn 7000 1 256
+	@./$(BUILD)/bench/static_pool maxinsn
+	@./$(BUILD)/bench/static_pool_glibc maxinsn
 
 bench-profile: $(BUILD)/bench/bench_hakmem $(BUILD)/bench/bench_mimalloc
 	@scripts/bench_profile.sh $(BUILD)/bench

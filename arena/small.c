@@ -99,6 +99,21 @@ static void *page_take(hak_arena_t *a, hak_page_t *page)
     return b;
 }
 
+/* Out of slices: a free block of a larger class whose blocks are aligned at least as well (the lowest set bit of
+ * the class size divides theirs), so a full pool still serves requests its partly used pages can hold. Looks at
+ * bin heads only: O(classes). */
+static void *alloc_from_larger(hak_arena_t *a, unsigned cls)
+{
+    uint32_t align = _hak_class_size[cls] & (0u - _hak_class_size[cls]);
+    for (unsigned c = cls + 1; c < HAK_NUM_CLASSES; c++) {
+        hak_page_t *page = a->bins[c].page;
+        if (page != &_hak_empty_page && _hak_class_size[c] % align == 0 &&
+            (page->free || hak_bump(page) < page->start + page->end_off))
+            return page_take(a, page);
+    }
+    return NULL;
+}
+
 void *_hak_alloc_slow(hak_arena_t *a, unsigned cls)
 {
     hak_bin_t  *bin = &a->bins[cls];
@@ -108,11 +123,13 @@ void *_hak_alloc_slow(hak_arena_t *a, unsigned cls)
             return page_take(a, page);
         bin_unlink(bin, page); /* full: the next free into it links it again */
     }
-    size_t n = page_slices(cls);
-    page = _hak_slices_alloc(a, n, 1);
-    if (!page)
-        return NULL;
     uint32_t bsize = _hak_class_size[cls];
+    size_t   n = page_slices(cls), least = (bsize + HAK_SLICE - 1) >> HAK_SLICE_SHIFT;
+    page = _hak_slices_alloc(a, n, 1);
+    if (!page && least < n) /* short of slices: a page with more waste at its end beats no page */
+        page = _hak_slices_alloc(a, n = least, 1);
+    if (!page)
+        return alloc_from_larger(a, cls);
     page->kind = HAK_PAGE_SMALL;
     page->cls = (uint8_t)cls;
     page->bsize = bsize;

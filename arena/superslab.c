@@ -27,21 +27,24 @@ HAK_INLINE bool map_bit(const uint64_t *m, unsigned i)
     return (m[i >> 6] >> (i & 63)) & 1;
 }
 
+/* Bits i .. i+n-1 of a word-aligned piece at a time (a whole SuperSlab is at most 16 words). */
+#define MAP_SPAN(i, n, body)                                                                                 \
+    for (unsigned j_ = (i), end_ = (i) + (n); j_ < end_;) {                                                \
+        unsigned w_ = j_ >> 6, lo_ = j_ & 63, k_ = end_ - j_ < 64 - lo_ ? end_ - j_ : 64 - lo_;             \
+        uint64_t mask_ = (k_ == 64 ? ~(uint64_t)0 : (((uint64_t)1 << k_) - 1)) << lo_;                   \
+        body;                                                                                                \
+        j_ += k_;                                                                                           \
+    }
+
 static void map_set(uint64_t *m, unsigned i, unsigned n, bool on)
 {
-    for (unsigned j = i; j < i + n; j++) {
-        if (on)
-            m[j >> 6] |= (uint64_t)1 << (j & 63);
-        else
-            m[j >> 6] &= ~((uint64_t)1 << (j & 63));
-    }
+    MAP_SPAN(i, n, m[w_] = on ? m[w_] | mask_ : m[w_] & ~mask_)
 }
 
 static unsigned map_count(const uint64_t *m, unsigned i, unsigned n)
 {
     unsigned c = 0;
-    for (unsigned j = i; j < i + n; j++)
-        c += map_bit(m, j);
+    MAP_SPAN(i, n, c += (unsigned)__builtin_popcountll(m[w_] & mask_))
     return c;
 }
 

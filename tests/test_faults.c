@@ -131,7 +131,7 @@ static void        *small_block, *large_block, *huge_block;
 static void *do_foreign(void) { static int x; hak_free(&x); return NULL; }
 static void *do_interior(void) { hak_free((char *)small_block + 16); return NULL; }
 static void *do_double_small(void) { void *p = hak_alloc(bad_arena, 40); hak_free(p); hak_free(p); return NULL; }
-static void *do_double_large(void) { void *p = hak_alloc(bad_arena, 100000); hak_free(p); hak_free(p); return NULL; }
+static void *do_double_large(void) { void *p = hak_alloc(bad_arena, SLAB_MIN / 4); hak_free(p); hak_free(p); return NULL; }
 static void *do_double_huge(void) { void *p = hak_alloc(bad_arena, 3u << 20); hak_free(p); hak_free(p); return NULL; }
 static void *do_destroyed(void)
 {
@@ -179,7 +179,7 @@ Test(bad_input, every_case_has_its_outcome)
 {
     cr_assert_eq(hak_arena_create(&bad_arena, NULL), 0);
     small_block = hak_alloc(bad_arena, 64);
-    large_block = hak_alloc(bad_arena, 100000);
+    large_block = hak_alloc(bad_arena, SLAB_MIN / 4); /* a run of slices: above the classes, below half a slab */
     huge_block = hak_alloc(bad_arena, 3u << 20);
     for (size_t i = 0; i < sizeof bad_inputs / sizeof *bad_inputs; i++) {
         record_errors();

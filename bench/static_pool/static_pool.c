@@ -10,13 +10,16 @@
  *       (hak_arena_stats: bytes in live blocks and committed bytes) to show where the rest of the pool went,
  *       and checks the arena (hak_arena_check) before destroying it. min/median/max over `runs` seeds.
  *
- *   static_pool maxinsn [ops=7000] [seed=1]
+ *   static_pool maxinsn [ops=7000] [seed=1] [pool_kib=0]
  *       That every hak_alloc / hak_free / hak_realloc call runs in bounded time, as exact counts of the
  *       user-space instructions each call executes. The workload is fragmentation-heavy on the platform's
  *       static pool (an unsynchronized arena without a pool of its own): 2,000 slots, each op picks one; an
  *       empty slot gets a block (80% 16..1024 bytes, 15% 1..16 KiB, 5% 16..200 KiB), an occupied one is
  *       reallocated to a new random size (20%) or freed (80%); first and last bytes are written. 20,000
- *       unmeasured warm-up ops run first, so that the measured ones meet a fragmented pool.
+ *       unmeasured warm-up ops run first, so that the measured ones meet a fragmented pool. With pool_kib, the
+ *       firmware-sized variant: the arena gets a pool of that many KiB (at most 1024) of its own, 150 slots and
+ *       blocks of 80% 16..1024 B, 15% 1..4 KiB, 5% 4..16 KiB; allocations that fail (the pool is full) are
+ *       counted, and measured like the others.
  *       No performance counters are needed: the program forks; the child (PTRACE_TRACEME) runs the workload
  *       and brackets each measured call with two `int3` instructions, the first carrying the call type and
  *       sizes in rax/rdx/rcx. The parent lets the child run freely up to a first marker, then single-steps
@@ -249,6 +252,8 @@ enum { T_EMPTY, T_ALLOC, T_FREE, T_REALLOC, T_COUNT };
 static const char *const type_name[T_COUNT] = {"empty", "alloc", "free", "realloc"};
 
 #define SLOTS      2000
+#define POOL_SLOTS 150
+static long g_pool_kib; /* 0: the platform's static pool; else the arena's own pool of this size */
 #define CALIBRATE  200   /* empty brackets measured */
 #define WARMUP     20000 /* unmeasured ops first */
 #define START_MARK(type, size, old)                                                                         \
@@ -272,8 +277,14 @@ typedef hak_arena_t *heap_t;
 static heap_t heap_open(void)
 {
     hak_arena_t *a;
+    static _Alignas(16384) unsigned char own_pool[1024 * KIB];
     hak_set_error_handler(on_error, NULL);
-    if (hak_arena_create(&a, &(hak_arena_config_t){.name = "maxinsn", .flags = HAK_ARENA_UNSYNCHRONIZED}))
+    hak_arena_config_t cfg = {.name = "maxinsn", .flags = HAK_ARENA_UNSYNCHRONIZED};
+    if (g_pool_kib) {
+        cfg.pool = own_pool;
+        cfg.pool_size = (size_t)g_pool_kib * KIB;
+    }
+    if (hak_arena_create(&a, &cfg))
         die("hak_arena_create failed");
     return a;
 }
@@ -339,15 +350,20 @@ typedef struct {
     unsigned long  failed;
 } work_t;
 
-/* 80% 16..1024 B, 15% 1..16 KiB, 5% 16..200 KiB. */
+/* 80% 16..1024 B, 15% 1..16 KiB, 5% 16..200 KiB; in a pool of its own 1..4 KiB and 4..16 KiB instead. */
 static size_t work_size(uint64_t *rng)
 {
     unsigned r = (unsigned)(next_random(rng) % 100);
     if (r < 80)
         return random_in(rng, 16, 1024);
     if (r < 95)
-        return random_in(rng, 1 * KIB, 16 * KIB);
-    return random_in(rng, 16 * KIB, 200 * KIB);
+        return random_in(rng, 1 * KIB, (g_pool_kib ? 4 : 16) * KIB);
+    return g_pool_kib ? random_in(rng, 4 * KIB, 16 * KIB) : random_in(rng, 16 * KIB, 200 * KIB);
+}
+
+static size_t work_slots(void)
+{
+    return g_pool_kib ? POOL_SLOTS : SLOTS;
 }
 
 static void work_store(work_t *w, size_t k, unsigned char *p, size_t n)
@@ -364,7 +380,7 @@ static void work_store(work_t *w, size_t k, unsigned char *p, size_t n)
 /* One op on a random slot; through the measured wrappers when `measure`. */
 static void work_op(work_t *w, int measure)
 {
-    size_t k = (size_t)(next_random(&w->rng) % SLOTS);
+    size_t k = (size_t)(next_random(&w->rng) % work_slots());
     unsigned char *p = w->ptr[k];
     if (!p) {
         size_t n = work_size(&w->rng);
@@ -408,8 +424,9 @@ static _Noreturn void child_run(long ops, uint64_t seed)
         heap_free(w.heap, w.ptr[k]);
     int bad = heap_close(w.heap);
     if (w.failed)
-        fprintf(stderr, "static_pool: %lu allocations failed in the workload\n", w.failed);
-    _exit(bad || w.failed ? 3 : 0);
+        fprintf(stderr, "static_pool: %lu allocations failed in the workload%s\n", w.failed,
+                g_pool_kib ? " (the pool was full: expected)" : "");
+    _exit(bad || (w.failed && !g_pool_kib) ? 3 : 0);
 }
 
 /* ---- the tracer (parent) ---- */
@@ -679,8 +696,10 @@ static void pin_to_one_cpu(void)
 
 static int mode_maxinsn(long ops, uint64_t seed)
 {
-    printf("maxinsn: %s\n  %d slots, %d warm-up ops then %ld measured ops, seed %" PRIu64 "\n", HEAP_NAME, SLOTS,
-           WARMUP, ops, seed);
+    printf("maxinsn: %s\n  %zu slots, %d warm-up ops then %ld measured ops, seed %" PRIu64 "%s\n", HEAP_NAME,
+           work_slots(), WARMUP, ops, seed, g_pool_kib ? ", in the arena's own pool" : "");
+    if (g_pool_kib)
+        printf("  pool of %ld KiB; blocks 80%% 16..1024 B, 15%% 1..4 KiB, 5%% 4..16 KiB\n", g_pool_kib);
     fflush(stdout);
     pin_to_one_cpu();
     double   t0 = now_seconds();
@@ -707,7 +726,7 @@ static int mode_maxinsn(long ops, uint64_t seed)
         fprintf(stderr, "static_pool: the workload child failed (status 0x%x)\n", st);
         return 1;
     }
-    printf("  workload: no allocation failed, %s\n",
+    printf("  workload: %s, %s\n", g_pool_kib ? "failures only where the pool was full" : "no allocation failed",
 #ifdef USE_GLIBC
            "glibc"
 #else
@@ -730,7 +749,12 @@ static int mode_maxinsn(long ops, uint64_t seed)
 int main(int argc, char **argv)
 {
     if (argc >= 2 && strcmp(argv[1], "maxinsn") == 0)
+    {
+        g_pool_kib = arg_long(argc, argv, 4, 0);
+        if (g_pool_kib < 0 || g_pool_kib > 1024)
+            die("pool_kib is 0..1024");
         return mode_maxinsn(arg_long(argc, argv, 2, 7000), (uint64_t)arg_long(argc, argv, 3, 1));
+    }
     if (argc >= 2 && strcmp(argv[1], "utilisation") == 0) {
 #ifdef USE_GLIBC
         die("utilisation measures hakmem's pool arenas: build without -DUSE_GLIBC");
@@ -738,7 +762,7 @@ int main(int argc, char **argv)
         return mode_utilisation((uint64_t)arg_long(argc, argv, 2, 1), arg_long(argc, argv, 3, 20));
 #endif
     }
-    fprintf(stderr, "usage: %s utilisation [seed=1] [runs=20]\n       %s maxinsn [ops=7000] [seed=1]\n", argv[0],
+    fprintf(stderr, "usage: %s utilisation [seed=1] [runs=20]\n       %s maxinsn [ops=7000] [seed=1] [pool_kib=0]\n", argv[0],
             argv[0]);
     return 2;
 }
