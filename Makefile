@@ -266,7 +266,7 @@ test-targets: target-deps
 	    $(MAKE) --no-print-directory BUILD=build/target/$$n CONFIG_SRC=$$c all size link-check | tail -2; done
 	@$(MAKE) --no-print-directory $(FW_OUT)/hakmem_firmware.elf
 	@echo "== firmware tests under qemu-system-arm -M $(FW_MACHINE) =="
-	@$(FW_QEMU) $(FW_OUT)/hakmem_firmware.elf
+	@set -o pipefail; $(FW_QEMU) $(FW_OUT)/hakmem_firmware.elf 2>&1 | grep -v '^ok ' # failures and the summary
 
 # Installs what the tests need when it is missing (Debian packages; needs root).
 test-deps:
@@ -362,7 +362,7 @@ $(BUILD)/bench/bench_%: $(BENCH_SRC) bench/bench.h bench/alloc.h | bench-deps
 	@echo "  LD      $@"
 	@$(CC) $(BENCH_FLAGS) -DBENCH_$(shell echo $* | tr a-z A-Z) $(BENCH_SRC) -o $@ $(BENCH_LIBS_$*) -pthread
 
-bench: bench-deps $(BENCH_BINS)
+bench: bench-deps $(BENCH_BINS) $(BUILD)/libhakmem-malloc.so
 	@/usr/bin/python3 bench/run.py --bin-dir $(BUILD)/bench --runs $(RUNS) $(if $(QUICK),--quick) \
 	    --command "make$(if $(filter command line,$(origin BUILD)), BUILD=$(BUILD)) bench$(if $(QUICK), QUICK=1)$(if \
 	    $(filter command line,$(origin RUNS)), RUNS=$(RUNS))"

@@ -88,10 +88,13 @@ static void budget_init_locked(void)
 {
     if (atomic_load_explicit(&g_budget_ready, memory_order_relaxed))
         return;
-    size_t      cgroup = hak_platform_memory_limit(), budget = 0;
-    const char *env = hak_platform_getenv("HAKMEM_LIMIT");
-    if (!env || !parse_limit(env, cgroup, &budget))
-        budget = percent_of(cgroup, HAK_CFG_CGROUP_LIMIT_PERCENT);
+    size_t budget = 0;
+    if (!HAK_CFG_FREESTANDING) { /* no container and no environment without an OS: no default budget */
+        size_t      cgroup = hak_platform_memory_limit();
+        const char *env = hak_platform_getenv("HAKMEM_LIMIT");
+        if (!env || !parse_limit(env, cgroup, &budget))
+            budget = percent_of(cgroup, HAK_CFG_CGROUP_LIMIT_PERCENT);
+    }
     atomic_store_explicit(&g_budget, budget, memory_order_relaxed);
     atomic_store_explicit(&g_budget_ready, 1, memory_order_release);
 }

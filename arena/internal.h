@@ -162,7 +162,8 @@ HAK_INLINE void hak_set_bump(hak_page_t *page, uint8_t *bump)
 #define HAK_RECIP_SHIFT 34
 HAK_INLINE uint32_t hak_recip(uint32_t bsize)
 {
-    return (uint32_t)((((uint64_t)1 << HAK_RECIP_SHIFT) + bsize - 1) / bsize);
+    uint32_t c = bsize >> 4; /* class sizes are multiples of 16: ceil(2^34 / bsize) = ceil(2^30 / c), in 32 bits */
+    return ((UINT32_C(1) << (HAK_RECIP_SHIFT - 4)) + c - 1) / c;
 }
 
 /* True iff p is the start of a block of the page that has been handed out at least once. */

@@ -31,12 +31,19 @@ VARIANTS = {
     "je-arena": ("jemalloc", "arena", "jemalloc arena, no tcache"),
     "je-tcache": ("jemalloc", "arena-tcache", "jemalloc arena + tcache"),
     "tcmalloc": ("tcmalloc", "malloc", "tcmalloc (gperftools)"),
+    "hk-preload": ("glibc", "malloc", "hakmem shim (LD_PRELOAD)"),
+    "mi-preload": ("glibc", "malloc", "mimalloc (LD_PRELOAD)"),
 }
+# Variants that run the glibc driver with another malloc preloaded (issue 7): the library for LD_PRELOAD, relative
+# to the directory of the bench binaries where it starts with "../".
+PRELOAD = {"hk-preload": "../libhakmem-malloc.so", "mi-preload": "/usr/lib/x86_64-linux-gnu/libmimalloc.so.2"}
 COLOURS = {"hk-unsync": "#4b2991", "hk-default": "#8c5fc7", "hk-lean": "#c7b3e6", "hk-static": "#6a3d9a", "glibc": "#e6ab02",
-           "mimalloc": "#1b9e77", "je-arena": "#1f78b4", "je-tcache": "#a6cee3", "tcmalloc": "#e31a1c"}
+           "mimalloc": "#1b9e77", "je-arena": "#1f78b4", "je-tcache": "#a6cee3", "tcmalloc": "#e31a1c",
+           "hk-preload": "#b15928", "mi-preload": "#66a61e"}
 PEERS = ["glibc", "mimalloc", "je-arena", "je-tcache", "tcmalloc"]
 SINGLE = ["hk-unsync", "hk-default", "hk-lean"] + PEERS  # single-thread workloads
 SHARED = ["hk-default"] + PEERS  # two threads: hakmem needs thread-safe arenas
+PRELOADED = ["hk-preload", "mi-preload", "mimalloc", "glibc"]  # the glibc driver with a malloc preloaded
 
 
 class Workload:
@@ -60,6 +67,16 @@ WORKLOADS = [
              ["10000000", "4096", "1"], ["1000000", "4096", "1"], ["1", "4096", "1"], SHARED),
     Workload("larson_like", "slot op (2 threads, 10 blocks handed over per 1000 ops); 16..512 B, ws 1000",
              ["10000000", "1000", "1"], ["1000000", "1000", "1"], ["1", "1000", "1"], SHARED),
+    # The workloads that work through malloc, with the shim and mimalloc both preloaded (issue 7).
+    Workload("preload_random_mixed", "alloc or free through malloc; sizes 16..1024, ws 400, seed 1",
+             ["20000000", "400", "1"], ["2000000", "400", "1"], ["1", "400", "1"], PRELOADED, driver="random_mixed"),
+    Workload("preload_realloc_grow", "malloc, realloc or free; buffers grown 16 B..256 KiB by x1.5 + 1..64 B",
+             ["10000", "262144", "1"], ["1000", "262144", "1"], ["1", "262144", "1"], PRELOADED, heavy=True,
+             driver="realloc_grow"),
+    Workload("preload_xthread", "malloc in one thread, free in the other; 16..256 B, ring 4096",
+             ["10000000", "4096", "1"], ["1000000", "4096", "1"], ["1", "4096", "1"], PRELOADED, driver="xthread"),
+    Workload("preload_larson_like", "slot op through malloc (2 threads); 16..512 B, ws 1000",
+             ["10000000", "1000", "1"], ["1000000", "1000", "1"], ["1", "1000", "1"], PRELOADED, driver="larson_like"),
     Workload("static_pool", "alloc or free; random_mixed on the freestanding platform (host build, static pool)",
              ["20000000", "400", "1"], ["2000000", "400", "1"], ["1", "400", "1"], ["hk-static", "hk-unsync", "mimalloc"],
              driver="random_mixed"),
@@ -70,7 +87,11 @@ SYSCALLS = "mmap,munmap,mremap,madvise,mprotect,brk"
 def run(bin_dir, key, wl, args, prefix=()):
     alloc, variant, _ = VARIANTS[key]
     cmd = list(prefix) + [os.path.join(bin_dir, "bench_" + alloc), wl.driver, variant] + args
-    p = subprocess.run(cmd, capture_output=True, text=True)
+    env = dict(os.environ)
+    if key in PRELOAD:
+        lib = PRELOAD[key]
+        env["LD_PRELOAD"] = os.path.normpath(os.path.join(bin_dir, lib)) if lib.startswith("../") else lib
+    p = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if p.returncode != 0:
         sys.exit(f"run.py: {' '.join(cmd)} failed ({p.returncode}):\n{p.stderr}")
     for line in p.stdout.splitlines():
@@ -175,13 +196,17 @@ def targets(summaries):
             if key in w:
                 v = w[key]["cv"]
                 out.append((f"random_mixed throughput CV, {VARIANTS[key][2]}: <= 1.5%", f"{v:.1f}%", v <= 1.5))
+    for name in ("preload_random_mixed", "preload_realloc_grow", "preload_xthread", "preload_larson_like"):
+        if name in by and {"hk-preload", "mi-preload"} <= set(by[name]):
+            v = pair_ratio(by[name]["hk-preload"], by[name]["mi-preload"])
+            out.append((f"{name} (issue 7): hakmem's shim >= 1.0x mimalloc's, both preloaded", f"{v:.3f}x", v >= 1.0))
     if "static_pool" in by and {"hk-static", "hk-unsync"} <= set(by["static_pool"]):
         w = by["static_pool"]
         v = pair_ratio(w["hk-static"], w["hk-unsync"])
         out.append(("static_pool (issue 6): random_mixed on the static pool >= the Linux build's", f"{v:.3f}x", v >= 1.0))
     if not out:
         return ""
-    lines = ["### Targets of issue 3 (and issue 6's static_pool)", "", "| target | measured | met |", "|---|---|---|"]
+    lines = ["### Targets of issue 3 (and of issues 6 and 7)", "", "| target | measured | met |", "|---|---|---|"]
     lines += [f"| {t} | {m} | {'yes' if ok else '**no**'} |" for t, m, ok in out]
     return "\n".join(lines) + "\n"
 

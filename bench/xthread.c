@@ -3,7 +3,9 @@
  * (first byte written) and passes them through a bounded single-producer/single-consumer ring to a consumer
  * thread that checks and frees them. One heap, created and destroyed by the producer (hakmem: one default arena
  * shared by both threads). An op is one block (allocated and freed); the time runs from the producer's first
- * allocation to the consumer's last free.
+ * allocation to the consumer's last free. Also prints the process's RSS when the heap was new and once the consumer
+ * is done (before the heap is destroyed): "XTHREAD_RSS start_kb=… end_kb=…" (issue 4: a lean arena gives the
+ * memory of the finished traffic back by itself).
  *   xthread VARIANT [blocks=10000000] [ring=4096] [seed=1]
  */
 #include "alloc.h"
@@ -26,12 +28,14 @@ static struct {
     _Alignas(64) atomic_int consumer_done;
     double          t0, t1;
     long long       calls, committed;
+    long            rss_start, rss_end;
 } x;
 
 static void *producer(void *arg)
 {
     (void)arg;
     heap_new(&x.heap, x.variant);
+    x.rss_start = rss_kb();
     long long calls0 = heap_calls(&x.heap);
     uint64_t  rng = x.seed;
     size_t    tail = 0, head = 0;
@@ -49,6 +53,7 @@ static void *producer(void *arg)
     }
     while (!atomic_load_explicit(&x.consumer_done, memory_order_acquire))
         sched_yield();
+    x.rss_end = rss_kb();
     long long calls = heap_calls(&x.heap);
     x.calls = calls < 0 ? -1 : calls - calls0;
     x.committed = heap_committed(&x.heap);
@@ -80,7 +85,7 @@ static void *consumer(void *arg)
 
 int wl_xthread(int argc, char **argv)
 {
-    x.variant = check_variant(argc, argv, "default heap arena arena-tcache malloc");
+    x.variant = check_variant(argc, argv, "default lean heap arena arena-tcache malloc");
     x.blocks = arg_long(argc, argv, 2, 10000000, 1);
     long ring = arg_long(argc, argv, 3, 4096, 2);
     x.seed = (uint64_t)arg_long(argc, argv, 4, 1, 1);
@@ -95,6 +100,7 @@ int wl_xthread(int argc, char **argv)
     pthread_join(tc, NULL);
     pthread_join(tp, NULL);
     report(argv[0], ALLOC_NAME, x.variant, (double)x.blocks, x.t1 - x.t0, x.committed, x.calls);
+    printf("XTHREAD_RSS start_kb=%ld end_kb=%ld\n", x.rss_start, x.rss_end);
     free(x.ring);
     return 0;
 }
