@@ -1,11 +1,11 @@
 /*
  * xthread (../shared/BENCHMARKS.md, workload 5): a producer thread allocates `blocks` blocks of 16..256 bytes
  * (first byte written) and passes them through a bounded single-producer/single-consumer ring to a consumer
- * thread that checks and frees them. One heap, created and destroyed by the producer (hakmem: one default arena
- * shared by both threads). An op is one block (allocated and freed); the time runs from the producer's first
- * allocation to the consumer's last free. Also prints the process's RSS when the heap was new and once the consumer
- * is done (before the heap is destroyed): "XTHREAD_RSS start_kb=… end_kb=…" (issue 4: a lean arena gives the
- * memory of the finished traffic back by itself).
+ * thread that checks and frees them. One heap, created and destroyed by the main thread, which starts both (hakmem:
+ * one default arena shared by both threads). An op is one block (allocated and freed); the time runs from the
+ * producer's first allocation to the consumer's last free. Also prints the process's RSS when the heap was new and
+ * once both threads have ended, before the heap is destroyed: "XTHREAD_RSS start_kb=… end_kb=…" (issue 4: a lean
+ * arena gives the memory of finished traffic back by itself).
  *   xthread VARIANT [blocks=10000000] [ring=4096] [seed=1]
  */
 #include "alloc.h"
@@ -34,8 +34,6 @@ static struct {
 static void *producer(void *arg)
 {
     (void)arg;
-    heap_new(&x.heap, x.variant);
-    x.rss_start = rss_kb();
     long long calls0 = heap_calls(&x.heap);
     uint64_t  rng = x.seed;
     size_t    tail = 0, head = 0;
@@ -53,11 +51,9 @@ static void *producer(void *arg)
     }
     while (!atomic_load_explicit(&x.consumer_done, memory_order_acquire))
         sched_yield();
-    x.rss_end = rss_kb();
     long long calls = heap_calls(&x.heap);
     x.calls = calls < 0 ? -1 : calls - calls0;
-    x.committed = heap_committed(&x.heap);
-    heap_destroy(&x.heap);
+    heap_thread_done();
     return NULL;
 }
 
@@ -94,11 +90,16 @@ int wl_xthread(int argc, char **argv)
     x.mask = (size_t)ring - 1;
     if (!(x.ring = calloc((size_t)ring, sizeof *x.ring)))
         die("out of memory");
+    heap_new(&x.heap, x.variant);
+    x.rss_start = rss_kb();
     pthread_t tp, tc;
     if (pthread_create(&tp, NULL, producer, NULL) || pthread_create(&tc, NULL, consumer, NULL))
         die("pthread_create failed");
     pthread_join(tc, NULL);
     pthread_join(tp, NULL);
+    x.rss_end = rss_kb();
+    x.committed = heap_committed(&x.heap);
+    heap_destroy(&x.heap);
     report(argv[0], ALLOC_NAME, x.variant, (double)x.blocks, x.t1 - x.t0, x.committed, x.calls);
     printf("XTHREAD_RSS start_kb=%ld end_kb=%ld\n", x.rss_start, x.rss_end);
     free(x.ring);
