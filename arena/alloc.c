@@ -15,6 +15,9 @@
  * Synchronized arenas serve small blocks from the calling thread's cache (tcache.c): hak_alloc pops and
  * hak_free pushes there after the same validation, without the lock, whose holder only refills, drains and does
  * everything else; the lock is held from the first read of page state it protects to the last write.
+ *
+ * Valgrind builds (HAK_VALGRIND, see internal.h) tell memcheck here when the program gets a block (handed_out:
+ * every return of a block passes through it) and when it gives one back (free_push, cache_push, free_rare).
  */
 #include "arena/internal.h"
 
@@ -39,6 +42,25 @@ static HAK_NOINLINE void *fail(hak_arena_t *a, int err)
     }
     hak_platform_set_errno(err);
     return NULL;
+}
+
+/* Usable size of a block being handed out, from its page or huge header (no lock: the block is the caller's). */
+HAK_INLINE size_t handed_size(const void *p)
+{
+    hak_chunk_t *c = _hak_registry_find(p);
+    if (c->kind != HAK_CHUNK_SUPERSLAB)
+        return ((hak_huge_t *)c)->bsize;
+    hak_superslab_t *ss = (hak_superslab_t *)c;
+    return ss->slice_page[((uintptr_t)p - (uintptr_t)ss) >> HAK_SLICE_SHIFT]->bsize;
+}
+
+/* Every block the program gets passes here: to memcheck it becomes a malloc-like block as large as
+ * hak_usable_size says (valgrind builds; nothing otherwise). */
+HAK_INLINE void *handed_out(void *p)
+{
+    if (p)
+        HAK_VG_ALLOC(p, handed_size(p));
+    return p;
 }
 
 /* After the cap or the budget refused memory (and the arena's own empty memory was already given back): calls
@@ -81,7 +103,7 @@ static HAK_NOINLINE void *alloc_big(hak_arena_t *a, size_t size, size_t align)
     arena_unlock(a);
     if (!p)
         hak_platform_set_errno(HAK_ENOMEM);
-    return p;
+    return handed_out(p);
 }
 
 static HAK_NOINLINE void *alloc_class_slow(hak_arena_t *a, unsigned cls)
@@ -98,7 +120,7 @@ static HAK_NOINLINE void *alloc_class_slow(hak_arena_t *a, unsigned cls)
     }
     if (!p)
         hak_platform_set_errno(HAK_ENOMEM);
-    return p;
+    return handed_out(p);
 }
 
 /* Pops the head page's free list; everything else is out of line. Caller holds the lock if any. */
@@ -111,10 +133,10 @@ HAK_INLINE void *alloc_class_locked(hak_arena_t *a, unsigned cls)
     hak_check_popped(a, b);
     page->free = hak_next(a, b);
     page->used++;
-    b->marker = 0;
+    hak_mark_live(b);
     if (HAK_CFG_STATS)
         a->allocs++;
-    return b;
+    return handed_out(b);
 }
 
 /* Synchronized arenas: the calling thread's cache first (no lock), the locked path when there is none or the
@@ -129,13 +151,13 @@ static HAK_NOINLINE void *alloc_class_sync(hak_arena_t *a, unsigned cls)
             hak_check_popped(a, b);
             bin->head = hak_next(a, b);
             bin->n--;
-            b->marker = 0;
+            hak_mark_live(b);
             if (HAK_CFG_STATS)
                 s->allocs++;
-            return b;
+            return handed_out(b);
         }
         if ((b = _hak_tcache_refill(a, s, cls)))
-            return b;
+            return handed_out(b);
     }
     hak_lock(&a->lock);
     void *p = alloc_class_locked(a, cls);
@@ -185,10 +207,10 @@ void *hak_alloc(hak_arena_t *a, size_t size)
     hak_check_popped(a, b);
     s->bins[cls].head = hak_next(a, b);
     s->bins[cls].n--;
-    b->marker = 0;
+    hak_mark_live(b);
     if (HAK_CFG_STATS)
         s->allocs++;
-    return b;
+    return handed_out(b);
 }
 
 void *hak_calloc(hak_arena_t *a, size_t count, size_t size)
@@ -198,9 +220,11 @@ void *hak_calloc(hak_arena_t *a, size_t count, size_t size)
         return fail(a, a ? HAK_ENOMEM : HAK_EINVAL);
     void *p = hak_alloc(a, bytes);
     /* A huge block is a fresh mapping: where the platform hands out zeroed memory, clearing it would only make
-     * every page of it resident. */
+     * every page of it resident (memcheck is told it is zeroed). */
     if (p && !(bytes > a->slab_size / 2 && !a->pool && hak_platform_map_zeroed))
         memset(p, 0, bytes);
+    else if (p)
+        HAK_VG_DEFINED(p, bytes);
     return p;
 }
 
@@ -242,7 +266,7 @@ HAK_INLINE int classify(hak_arena_t *a, hak_chunk_t *c, const void *p, hak_page_
     if (HAK_UNLIKELY(!hak_is_block_start(page, p)))
         return -HAK_ERR_INTERIOR_PTR;
     const hak_block_t *b = p;
-    bool               marked = b->marker == hak_marker(a, b);
+    bool               marked = hak_is_marked(a, b);
     if (HAK_UNLIKELY(marked || HAK_CFG_DEBUG >= 2) &&
         (_hak_page_has_free(a, page, b) || _hak_tcache_holds(a, b, page->cls) || (marked && tcached(a))))
         return -HAK_ERR_DOUBLE_FREE;
@@ -278,6 +302,7 @@ static HAK_NOINLINE void free_bad(hak_arena_t *a, int kind, void *p)
 
 static HAK_NOINLINE void free_rare(hak_arena_t *a, hak_chunk_t *c, hak_page_t *page, int kind)
 {
+    HAK_VG_FREE(kind == BLOCK_HUGE ? ((hak_huge_t *)c)->block : page->start);
     if (kind == BLOCK_HUGE)
         _hak_huge_free(a, (hak_huge_t *)c);
     else
@@ -299,7 +324,8 @@ HAK_INLINE void free_push(hak_arena_t *a, hak_page_t *page, hak_block_t *b, bool
     if (HAK_CFG_DEBUG >= 2 && page->bsize > sizeof *b)
         memset(b + 1, 0xdf, page->bsize - sizeof *b);
     hak_set_next(a, b, page->free);
-    b->marker = hak_marker(a, b);
+    hak_mark_free(a, b);
+    HAK_VG_FREE(b);
     page->free = b;
     if (HAK_CFG_STATS)
         a->frees++;
@@ -336,7 +362,7 @@ HAK_INLINE void free_slab_block(hak_arena_t *a, hak_superslab_t *ss, void *p, bo
     if (HAK_UNLIKELY(!hak_is_block_start(page, p)))
         return free_bad(a, -HAK_ERR_INTERIOR_PTR, p);
     hak_block_t *b = p;
-    if (HAK_UNLIKELY(b->marker == hak_marker(a, b) || HAK_CFG_DEBUG >= 2))
+    if (HAK_UNLIKELY(hak_is_marked(a, b) || HAK_CFG_DEBUG >= 2))
         return free_suspect(a, c, page, b);
     if (HAK_UNLIKELY(page->kind != HAK_PAGE_SMALL))
         return free_rare(a, c, page, BLOCK_LARGE);
@@ -348,7 +374,8 @@ HAK_INLINE void free_slab_block(hak_arena_t *a, hak_superslab_t *ss, void *p, bo
 HAK_INLINE void cache_push(hak_arena_t *a, hak_tslot_t *s, hak_tbin_t *bin, hak_block_t *b)
 {
     hak_set_next(a, b, bin->head);
-    b->marker = hak_marker(a, b);
+    hak_mark_free(a, b);
+    HAK_VG_FREE(b);
     bin->head = b;
     if (HAK_CFG_STATS)
         s->frees++;
@@ -365,7 +392,7 @@ static HAK_NOINLINE void free_large_locking(hak_arena_t *a, hak_superslab_t *ss,
 /* A free-marked block, or debug level >= 2: free only if it is on no free list. No lock held on entry. */
 static HAK_NOINLINE void free_cached_suspect(hak_arena_t *a, hak_tslot_t *s, hak_page_t *page, hak_block_t *b)
 {
-    bool marked = b->marker == hak_marker(a, b);
+    bool marked = hak_is_marked(a, b);
     bool free = _hak_tcache_holds(a, b, page->cls) || marked;
     if (!free) {
         hak_lock(&a->lock);
@@ -387,7 +414,7 @@ HAK_INLINE void free_cached(hak_arena_t *a, hak_tslot_t *s, hak_superslab_t *ss,
     if (HAK_UNLIKELY(!hak_is_block_start(page, p)))
         return report_bad_free(HAK_ERR_INTERIOR_PTR, p);
     hak_block_t *b = p;
-    if (HAK_UNLIKELY(b->marker == hak_marker(a, b) || HAK_CFG_DEBUG >= 2))
+    if (HAK_UNLIKELY(hak_is_marked(a, b) || HAK_CFG_DEBUG >= 2))
         return free_cached_suspect(a, s, page, b);
     if (HAK_UNLIKELY(page->kind != HAK_PAGE_SMALL))
         return free_large_locking(a, ss, page);

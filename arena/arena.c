@@ -22,6 +22,9 @@ static hak_error_fn *g_handler;
 static void         *g_handler_arg;
 static uint64_t      g_seed = 0x9e3779b97f4a7c15u;
 static atomic_int    g_env_policy = -1; /* -1: not read yet; 0: unset; else a hak_policy_t */
+#if HAK_CFG_VALGRIND
+atomic_bool _hak_vg_running; /* see internal.h */
+#endif
 
 void _hak_lock_contended(hak_lock_t *l)
 {
@@ -163,6 +166,8 @@ void *_hak_chunk_get(hak_arena_t *a, size_t size, size_t align)
 
 void _hak_chunk_put(hak_arena_t *a, void *base, size_t size)
 {
+    HAK_VG_HEADER_GONE(base, size); /* valgrind builds: memory the allocator may write anywhere again */
+    HAK_VG_UNDEFINED(base, size);
     if (a->pool) {
         hak_extent_give(&a->pool_free, base, size);
         return;
@@ -260,6 +265,7 @@ static bool valid_slab_size(size_t s)
 
 int hak_arena_create(hak_arena_t **out, const hak_arena_config_t *cfg)
 {
+    HAK_VG_START();
     if (!out)
         return HAK_EINVAL;
     *out = NULL;
@@ -337,6 +343,26 @@ int hak_arena_create(hak_arena_t **out, const hak_arena_config_t *cfg)
     return 0;
 }
 
+/* Valgrind builds: destroy and reset free every block the program still holds, i.e. every slot handed out that
+ * memcheck finds addressable (free blocks, cached ones too, are no-access). O(blocks handed out), and only when
+ * running under valgrind. */
+static void vg_free_blocks(hak_arena_t *a)
+{
+    if (!HAK_VG_RUNNING)
+        return;
+    for (hak_superslab_t *ss = a->slabs; ss; ss = ss->next)
+        for (uint32_t i = HAK_HDR_SLICES; i < ss->nslices; i++) {
+            hak_page_t *page = ss->slice_page[i];
+            if (page->kind == HAK_PAGE_FREE || page->slice != i)
+                continue;
+            for (uint8_t *b = page->start; b < hak_bump(page); b += page->bsize)
+                if (HAK_VG_LIVE(b))
+                    HAK_VG_FREE(b);
+        }
+    for (hak_huge_t *h = a->huge; h; h = h->next)
+        HAK_VG_FREE(h->block);
+}
+
 void hak_arena_destroy(hak_arena_t *a)
 {
     if (!a)
@@ -348,6 +374,7 @@ void hak_arena_destroy(hak_arena_t *a)
     _hak_arena_list_remove(a);
     hak_lock(&a->lock);
     atomic_store_explicit(&a->gen, _hak_new_generation(), memory_order_relaxed); /* thread caches go stale */
+    vg_free_blocks(a);
     _hak_huge_drop_all(a);
     _hak_slabs_drop_all(a, true);
     a->magic = 0;
@@ -362,6 +389,7 @@ void hak_arena_reset(hak_arena_t *a)
         return;
     hak_lock(&a->lock);
     atomic_store_explicit(&a->gen, _hak_new_generation(), memory_order_relaxed); /* thread caches go stale */
+    vg_free_blocks(a);
     _hak_huge_drop_all(a);
     _hak_bins_clear(a);
     a->dirty = 0;

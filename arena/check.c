@@ -41,7 +41,7 @@ int _hak_check_page(hak_arena_t *a, hak_superslab_t *ss, hak_page_t *page)
             FAIL("free list longer than the blocks handed out (cycle?)");
         if ((uint8_t *)b < start || (uint8_t *)b >= hak_bump(page) || (size_t)((uint8_t *)b - start) % page->bsize)
             FAIL("free list link outside its page or misaligned");
-        if (b->marker != hak_marker(a, b))
+        if (!hak_is_marked(a, b))
             FAIL("free block lost its free marker (written after free?)");
     }
     obj = page;

@@ -388,23 +388,128 @@ void  _hak_huge_drop_all(hak_arena_t *a);
 int _hak_check_locked(hak_arena_t *a);
 int _hak_check_page(hak_arena_t *a, hak_superslab_t *ss, hak_page_t *page); /* debug level 3 */
 
+/* ---- valgrind memcheck (Kconfig HAK_VALGRIND; empty otherwise) ----
+ * Memcheck cannot tell blocks apart inside memory hakmem maps itself, so valgrind builds describe them with client
+ * requests. <valgrind/memcheck.h> is a tool header of no-op instruction sequences that makes no OS call: the one
+ * header beyond the freestanding four that the core includes, and only under this option (the Makefile's include
+ * check reads the .c files only). A block is a malloc-like block of its usable size from the moment hak_alloc &
+ * co. hand it out (alloc.c) until the program frees it, or reset or destroy free it with all the others
+ * (arena.c); a block in a thread cache is free. (Not a memcheck memory pool per arena: the leak checker skips pool
+ * chunks when no malloc'd block is left at exit.) The rest of a SuperSlab's slices is no-access, so memcheck
+ * reports accesses after free or outside any block, reads of uninitialised contents and leaks. hakmem's own
+ * reads and writes of a block's first 16 bytes (link, marker) go through HAK_VG_LOAD/STORE, which put memcheck's
+ * view back as it was: a free block stays no-access, a live block's undefined bytes stay undefined. SuperSlab and
+ * huge-block headers hold pointers to blocks (page->start, h->block): they are excluded from address-error
+ * reporting (they are always addressable anyway) and with that from the leak checker's root scan, so a block the
+ * program dropped is reported as definitely lost; a SuperSlab in the process-wide cache is not excluded. */
+#if HAK_CFG_VALGRIND
+#include <valgrind/memcheck.h>
+
+HAK_INLINE uintptr_t hak_vg_load(const void *word)
+{
+    unsigned char vbits[sizeof(uintptr_t)];
+    unsigned      got = VALGRIND_GET_VBITS(word, vbits, sizeof vbits); /* 1: addressable; 3: no-access */
+    uintptr_t     v;
+    VALGRIND_MAKE_MEM_DEFINED(word, sizeof v);
+    memcpy(&v, word, sizeof v);
+    if (got == 1)
+        VALGRIND_SET_VBITS(word, vbits, sizeof vbits);
+    else if (got == 3)
+        VALGRIND_MAKE_MEM_NOACCESS(word, sizeof v);
+    return v;
+}
+
+HAK_INLINE void hak_vg_store(void *word, uintptr_t v)
+{
+    unsigned char vbits[sizeof(uintptr_t)];
+    bool          closed = VALGRIND_GET_VBITS(word, vbits, sizeof vbits) == 3;
+    if (closed)
+        VALGRIND_MAKE_MEM_UNDEFINED(word, sizeof v);
+    memcpy(word, &v, sizeof v);
+    if (closed)
+        VALGRIND_MAKE_MEM_NOACCESS(word, sizeof v);
+}
+
+/* Whether the block at p is the program's: live blocks are addressable, free ones no-access. */
+HAK_INLINE bool hak_vg_live(const void *p)
+{
+    unsigned char vbits;
+    return VALGRIND_GET_VBITS(p, &vbits, 1) == 1;
+}
+
+/* Whether the process runs under valgrind: every hak_arena_create sets it (HAK_VG_START), before any block of the
+ * arena exists. Natively each client request below then costs a load and a branch. */
+extern atomic_bool _hak_vg_running;
+HAK_INLINE bool hak_vg_running(void)
+{
+    return HAK_UNLIKELY(atomic_load_explicit(&_hak_vg_running, memory_order_relaxed));
+}
+
+#define HAK_VG_START()           atomic_store_explicit(&_hak_vg_running, RUNNING_ON_VALGRIND != 0, memory_order_relaxed)
+#define HAK_VG_RUNNING           hak_vg_running()
+#define HAK_VG_LOAD(type, word)  (hak_vg_running() ? (type)hak_vg_load(word) : *(word))
+#define HAK_VG_STORE(word, v)    (hak_vg_running() ? hak_vg_store(word, (uintptr_t)(v)) : (void)(*(word) = (v)))
+#define HAK_VG_REQUEST(request)  do { if (hak_vg_running()) request; } while (0)
+#define HAK_VG_ALLOC(p, n)       HAK_VG_REQUEST(VALGRIND_MALLOCLIKE_BLOCK(p, n, 0, 0))
+#define HAK_VG_FREE(p)           HAK_VG_REQUEST(VALGRIND_FREELIKE_BLOCK(p, 0))
+#define HAK_VG_LIVE(p)           hak_vg_live(p)
+#define HAK_VG_DEFINED(p, n)     HAK_VG_REQUEST(VALGRIND_MAKE_MEM_DEFINED(p, n))
+#define HAK_VG_UNDEFINED(p, n)   HAK_VG_REQUEST(VALGRIND_MAKE_MEM_UNDEFINED(p, n))
+#define HAK_VG_NOACCESS(p, n)    HAK_VG_REQUEST(VALGRIND_MAKE_MEM_NOACCESS(p, n))
+#define HAK_VG_HEADER(p, n)      HAK_VG_REQUEST(VALGRIND_DISABLE_ADDR_ERROR_REPORTING_IN_RANGE(p, n))
+#define HAK_VG_HEADER_GONE(p, n) HAK_VG_REQUEST(VALGRIND_ENABLE_ADDR_ERROR_REPORTING_IN_RANGE(p, n))
+#else
+/* The arguments are named, never evaluated: no unused-variable warnings, no code. */
+#define HAK_VG_START()           ((void)0)
+#define HAK_VG_RUNNING           0
+#define HAK_VG_LOAD(type, word)  (*(word))
+#define HAK_VG_STORE(word, v)    (*(word) = (v))
+#define HAK_VG_ALLOC(p, n)       ((void)sizeof(p), (void)sizeof(n))
+#define HAK_VG_FREE(p)           ((void)sizeof(p))
+#define HAK_VG_LIVE(p)           ((void)sizeof(p), false)
+#define HAK_VG_DEFINED(p, n)     ((void)sizeof(p), (void)sizeof(n))
+#define HAK_VG_UNDEFINED(p, n)   ((void)sizeof(p), (void)sizeof(n))
+#define HAK_VG_NOACCESS(p, n)    ((void)sizeof(p), (void)sizeof(n))
+#define HAK_VG_HEADER(p, n)      ((void)sizeof(p), (void)sizeof(n))
+#define HAK_VG_HEADER_GONE(p, n) ((void)sizeof(p), (void)sizeof(n))
+#endif
+
+/* ---- free blocks: link and marker (every access goes through these, for HAK_VG_LOAD/STORE) ---- */
 HAK_INLINE uintptr_t hak_marker(const hak_arena_t *a, const void *b)
 {
     return a->cookie ^ (uintptr_t)b;
+}
+
+/* Whether b carries its free marker: it is free, or a live block whose contents happen to look free. */
+HAK_INLINE bool hak_is_marked(const hak_arena_t *a, const hak_block_t *b)
+{
+    return HAK_VG_LOAD(uintptr_t, &b->marker) == hak_marker(a, b);
+}
+
+HAK_INLINE void hak_mark_free(const hak_arena_t *a, hak_block_t *b)
+{
+    HAK_VG_STORE(&b->marker, hak_marker(a, b));
+}
+
+HAK_INLINE void hak_mark_live(hak_block_t *b)
+{
+    HAK_VG_STORE(&b->marker, 0);
 }
 
 /* Free-list links. Plain, or in hardened builds stored xor the arena's link key and the link's own address, so
  * that bytes written over a free block by an overflow decode to garbage rather than to a chosen address. */
 HAK_INLINE hak_block_t *hak_next(const hak_arena_t *a, const hak_block_t *b)
 {
+    hak_block_t *next = HAK_VG_LOAD(hak_block_t *, &b->next);
     if (!HAK_CFG_HARDENED)
-        return b->next;
-    return (hak_block_t *)((uintptr_t)b->next ^ a->link_key ^ ((uintptr_t)b >> 4));
+        return next;
+    return (hak_block_t *)((uintptr_t)next ^ a->link_key ^ ((uintptr_t)b >> 4));
 }
 
 HAK_INLINE void hak_set_next(const hak_arena_t *a, hak_block_t *b, hak_block_t *next)
 {
-    b->next = HAK_CFG_HARDENED ? (hak_block_t *)((uintptr_t)next ^ a->link_key ^ ((uintptr_t)b >> 4)) : next;
+    HAK_VG_STORE(&b->next,
+                 HAK_CFG_HARDENED ? (hak_block_t *)((uintptr_t)next ^ a->link_key ^ ((uintptr_t)b >> 4)) : next);
 }
 
 _Noreturn void _hak_corrupt(const void *ptr);
@@ -412,7 +517,7 @@ _Noreturn void _hak_corrupt(const void *ptr);
 /* Hardened builds: a block leaving a free list must carry its free marker, else the list was overwritten. */
 HAK_INLINE void hak_check_popped(const hak_arena_t *a, const hak_block_t *b)
 {
-    if (HAK_CFG_HARDENED && HAK_UNLIKELY(b->marker != hak_marker(a, b)))
+    if (HAK_CFG_HARDENED && HAK_UNLIKELY(!hak_is_marked(a, b)))
         _hak_corrupt(b);
 }
 

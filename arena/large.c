@@ -26,7 +26,7 @@ void *_hak_large_alloc(hak_arena_t *a, size_t size, size_t align)
     hak_set_bump(page, page->start + page->bsize);
     page->end_off = page->bsize;
     page->in_bin = false;
-    ((hak_block_t *)page->start)->marker = 0;
+    hak_mark_live((hak_block_t *)page->start);
     return page->start;
 }
 
@@ -67,6 +67,7 @@ void *_hak_huge_alloc(hak_arena_t *a, size_t size, size_t align)
         _hak_chunk_put(a, h, bytes);
         return NULL;
     }
+    HAK_VG_HEADER(h, offset); /* valgrind builds: see internal.h */
     h->chunk = (hak_chunk_t){.magic = HAK_CHUNK_MAGIC, .kind = HAK_CHUNK_HUGE, .arena = a, .size = bytes};
     h->block = (uint8_t *)h + offset;
     h->bsize = bytes - offset;
@@ -78,7 +79,7 @@ void *_hak_huge_alloc(hak_arena_t *a, size_t size, size_t align)
     a->nhuge++;
     a->reserved += bytes;
     _hak_commit_add(a, bytes);
-    ((hak_block_t *)h->block)->marker = 0;
+    hak_mark_live((hak_block_t *)h->block);
     return h->block;
 }
 

@@ -94,7 +94,7 @@ static void *page_take(hak_arena_t *a, hak_page_t *page)
         b = (hak_block_t *)hak_bump(page);
         hak_set_bump(page, (uint8_t *)b + page->bsize);
     }
-    b->marker = 0;
+    hak_mark_live(b);
     page->used++;
     return b;
 }

@@ -197,6 +197,7 @@ static hak_superslab_t *slab_from_cache(hak_arena_t *a)
         }
         ss->chunk.arena = a;
         ss->chunk.fast = a->sync ? NULL : a;
+        HAK_VG_HEADER(ss, sizeof *ss);
     }
     _hak_global_unlock();
     return ss;
@@ -251,6 +252,9 @@ static hak_superslab_t *slab_new(hak_arena_t *a, size_t slices)
         return NULL;
     }
     a->platform_calls += calls;
+    /* Valgrind builds (internal.h): the header is no leak-check root, and no slice holds a block yet. */
+    HAK_VG_HEADER(ss, sizeof *ss);
+    HAK_VG_NOACCESS((uint8_t *)ss + HAK_SLAB_HDR, size - HAK_SLAB_HDR);
     ss->chunk = (hak_chunk_t){.magic = HAK_CHUNK_MAGIC, .kind = HAK_CHUNK_SUPERSLAB, .arena = a,
                               .fast = a->sync ? NULL : a, .size = size};
     ss->nslices = (uint32_t)(size >> HAK_SLICE_SHIFT);
@@ -412,6 +416,7 @@ void _hak_slabs_drop_all(hak_arena_t *a, bool keep_for_reuse)
                 g_cache = ss;
                 g_cache_len++;
                 cached = true; /* its `c` committed bytes stay in the process total */
+                HAK_VG_HEADER_GONE(ss, sizeof *ss); /* points at no block: valgrind need not skip it */
             }
             if (!cached && ss->warm) {
                 g_cache_warm -= c;

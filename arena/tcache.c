@@ -11,7 +11,8 @@
  * no remote queues, and the bound on each list bounds what an idle thread can hold.
  *
  * Blocks in caches are counted as in use by their pages, so hak_arena_stats, trim, check and set_limit flush
- * the calling thread's cache of that arena first (other threads' caches count as in use). Slot stats (allocs,
+ * the calling thread's cache of that arena first (other threads' caches count as in use). To the program (and to
+ * memcheck in valgrind builds) they are free. Slot stats (allocs,
  * frees) are merged into the arena's counters whenever the lock is taken anyway.
  *
  * Staleness: every arena carries a generation, new on create, reset and destroy. A slot remembers the
@@ -66,7 +67,7 @@ static void give_back_locked(hak_arena_t *a, hak_tbin_t *bin, uint32_t count)
             hak_superslab_t *ss = (hak_superslab_t *)c;
             page = ss->slice_page[((uintptr_t)b - (uintptr_t)ss) >> HAK_SLICE_SHIFT];
         }
-        if (!page || page->kind != HAK_PAGE_SMALL || !hak_is_block_start(page, b) || b->marker != hak_marker(a, b)) {
+        if (!page || page->kind != HAK_PAGE_SMALL || !hak_is_block_start(page, b) || !hak_is_marked(a, b)) {
             _hak_report(HAK_ERR_CORRUPT, "thread cache list corrupted (a write after free?); rest dropped", b);
             bin->head = NULL, bin->n = 0;
             return;
@@ -207,7 +208,7 @@ void *_hak_tcache_refill(hak_arena_t *a, hak_tslot_t *s, unsigned cls)
             break;
         }
         hak_set_next(a, b, bin->head);
-        b->marker = hak_marker(a, b);
+        hak_mark_free(a, b);
         bin->head = b;
         bin->n++;
     }
@@ -217,9 +218,9 @@ void *_hak_tcache_refill(hak_arena_t *a, hak_tslot_t *s, unsigned cls)
         return NULL; /* out of memory or at a limit: the caller takes the locked path, which handles both */
     bin->head = hak_next(a, b);
     bin->n--;
-    b->marker = 0;
+    hak_mark_live(b);
     s->allocs++;
-    return b;
+    return b; /* alloc.c tells memcheck */
 }
 
 void _hak_tcache_overflow(hak_arena_t *a, hak_tslot_t *s, hak_tbin_t *bin)

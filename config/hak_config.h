@@ -126,6 +126,16 @@
 #endif
 #endif
 
+/* Valgrind memcheck client requests (arena/internal.h): memcheck sees every block the program holds as a heap
+ * block, and everything else in a SuperSlab as no-access. Needs <valgrind/memcheck.h>. */
+#ifndef HAK_CFG_VALGRIND
+#if defined(CONFIG_HAK_VALGRIND)
+#define HAK_CFG_VALGRIND 1
+#else
+#define HAK_CFG_VALGRIND 0
+#endif
+#endif
+
 /* Lean policy: decommit emptied pages once this many KiB of them have gathered in an arena (batching keeps
  * the syscall rate low). */
 #ifndef HAK_CFG_LEAN_BATCH_KIB
@@ -168,5 +178,6 @@ _Static_assert(HAK_CFG_POLICY == 1 || HAK_CFG_POLICY == 2, "policy is fast (1) o
 _Static_assert(HAK_CFG_DEBUG >= 0 && HAK_CFG_DEBUG <= 3, "debug level is 0..3");
 _Static_assert(HAK_CFG_LEAN_BATCH_KIB >= 16, "lean batch is at least one slice");
 _Static_assert(HAK_CFG_SLAB_CACHE >= 0 && HAK_CFG_SLAB_CACHE <= 64, "slab cache is 0..64");
+_Static_assert(HAK_CFG_VALGRIND == 0 || HAK_CFG_VALGRIND == 1, "valgrind support is 0 or 1");
 
 #endif /* HAK_CONFIG_H */
