@@ -89,7 +89,9 @@ static void merge_stats_locked(hak_arena_t *a, hak_tslot_t *s)
 }
 
 /* Gives a slot's blocks back (if its arena still has the slot's generation) and empties it. */
-static void slot_flush(hak_tslot_t *s)
+/* Gives a slot's blocks back. At thread exit (`exiting`) a lean arena also gives back the memory that is empty
+ * now: a thread ending is the end of a burst of traffic, and no later call may come to trigger a batch. */
+static void slot_flush(hak_tslot_t *s, bool exiting)
 {
     hak_arena_t *a = s->arena;
     if (!a)
@@ -99,6 +101,11 @@ static void slot_flush(hak_tslot_t *s)
         merge_stats_locked(a, s);
         for (unsigned i = 0; i < HAK_NUM_CLASSES; i++)
             give_back_locked(a, &s->bins[i], UINT32_MAX);
+        if (exiting && a->policy == HAK_POLICY_LEAN && (a->dirty || a->idle)) {
+            _hak_bins_release_empty(a);
+            _hak_purge(a, 1);
+            a->idle = 0;
+        }
     }
     hak_unlock(&a->lock);
     slot_clear(s);
@@ -108,7 +115,7 @@ static void thread_exit(void *arg)
 {
     hak_tcache_t *tc = arg;
     for (unsigned i = 0; i < HAK_TC_SLOTS; i++)
-        slot_flush(&tc->slot[i]);
+        slot_flush(&tc->slot[i], true);
     t_cache = TC_DEAD;
     _hak_t_last = NULL;
     _hak_global_lock();
@@ -167,7 +174,7 @@ hak_tslot_t *_hak_tslot_slow(hak_arena_t *a)
     if (!free_slot) {
         free_slot = &tc->slot[tc->next_victim];
         tc->next_victim = (tc->next_victim + 1) % HAK_TC_SLOTS;
-        slot_flush(free_slot);
+        slot_flush(free_slot, false);
     }
     free_slot->arena = a;
     free_slot->gen = gen;

@@ -3,9 +3,10 @@
  * (first byte written) and passes them through a bounded single-producer/single-consumer ring to a consumer
  * thread that checks and frees them. One heap, created and destroyed by the main thread, which starts both (hakmem:
  * one default arena shared by both threads). An op is one block (allocated and freed); the time runs from the
- * producer's first allocation to the consumer's last free. Also prints the process's RSS when the heap was new and
- * once both threads have ended, before the heap is destroyed: "XTHREAD_RSS start_kb=… end_kb=…" (issue 4: a lean
- * arena gives the memory of finished traffic back by itself).
+ * producer's first allocation to the consumer's last free. A first, untimed pair of threads moves 10,000 blocks so
+ * that thread stacks and per-thread allocator state exist; then the process's RSS is read, the timed pair runs, and
+ * once both threads have ended (before the heap is destroyed) RSS is read again: "XTHREAD_RSS start_kb=… end_kb=…"
+ * (issue 4: a lean arena gives the memory of finished traffic back by itself).
  *   xthread VARIANT [blocks=10000000] [ring=4096] [seed=1]
  */
 #include "alloc.h"
@@ -15,6 +16,7 @@
 #include <stdatomic.h>
 
 #define SPINS_BEFORE_YIELD 64
+#define WARMUP_BLOCKS      10000
 
 static struct {
     heap_t          heap;
@@ -79,10 +81,24 @@ static void *consumer(void *arg)
     return NULL;
 }
 
+/* One producer/consumer run of `blocks` blocks. */
+static void run_pair(long blocks)
+{
+    x.blocks = blocks;
+    atomic_store(&x.head, 0);
+    atomic_store(&x.tail, 0);
+    atomic_store(&x.consumer_done, 0);
+    pthread_t tp, tc;
+    if (pthread_create(&tp, NULL, producer, NULL) || pthread_create(&tc, NULL, consumer, NULL))
+        die("pthread_create failed");
+    pthread_join(tc, NULL);
+    pthread_join(tp, NULL);
+}
+
 int wl_xthread(int argc, char **argv)
 {
     x.variant = check_variant(argc, argv, "default lean heap arena arena-tcache malloc");
-    x.blocks = arg_long(argc, argv, 2, 10000000, 1);
+    long blocks = arg_long(argc, argv, 2, 10000000, 1);
     long ring = arg_long(argc, argv, 3, 4096, 2);
     x.seed = (uint64_t)arg_long(argc, argv, 4, 1, 1);
     if (ring & (ring - 1))
@@ -91,12 +107,9 @@ int wl_xthread(int argc, char **argv)
     if (!(x.ring = calloc((size_t)ring, sizeof *x.ring)))
         die("out of memory");
     heap_new(&x.heap, x.variant);
+    run_pair(WARMUP_BLOCKS); /* thread stacks and per-thread allocator state exist before the start is read */
     x.rss_start = rss_kb();
-    pthread_t tp, tc;
-    if (pthread_create(&tp, NULL, producer, NULL) || pthread_create(&tc, NULL, consumer, NULL))
-        die("pthread_create failed");
-    pthread_join(tc, NULL);
-    pthread_join(tp, NULL);
+    run_pair(blocks);
     x.rss_end = rss_kb();
     x.committed = heap_committed(&x.heap);
     heap_destroy(&x.heap);
