@@ -458,6 +458,13 @@ void hak_free(void *p)
     free_sync(c, p);
 }
 
+void _hak_free_in(hak_chunk_t *c, void *p)
+{
+    if (HAK_LIKELY(c->fast))
+        return free_slab_block(c->fast, (hak_superslab_t *)c, p, false);
+    free_sync(c, p);
+}
+
 /* Usable size and owner of a live block, or 0 (reporting when asked). */
 static size_t live_block(const void *p, hak_arena_t **owner, bool report)
 {

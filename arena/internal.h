@@ -312,6 +312,7 @@ HAK_INLINE hak_chunk_t *_hak_registry_find(const void *p)
     return atomic_load_explicit(&leaf[index & (HAK_REG_LEAF_LEN - 1)], memory_order_acquire);
 }
 bool         _hak_registry_set(void *base, size_t size, hak_chunk_t *chunk); /* under the global lock */
+void         _hak_free_in(hak_chunk_t *c, void *p); /* hak_free(p) once its chunk c is known (the malloc shim) */
 
 /* arena.c */
 void  _hak_global_lock(void);

@@ -12,7 +12,7 @@
  *  - commit and decommit may be no-ops (a static pool cannot give memory back), in which case they report
  *    0 calls. Linux maps read-write with lazy backing, so commit is free and decommit is madvise(DONTNEED).
  * Every memory function reports how many calls it made to the OS through *calls (may be 0), so arenas can
- * count their syscalls. None of them prints or sets errno.
+ * count their syscalls. None of them prints or changes errno (so hak_free, and the shim's free, leave it alone).
  */
 #ifndef HAK_PLATFORM_H
 #define HAK_PLATFORM_H

@@ -206,11 +206,10 @@ SHIM_API void *malloc(size_t size)
 
 SHIM_API void free(void *p)
 {
-    if (HAK_UNLIKELY(!ours(p)))
+    hak_chunk_t *c = _hak_registry_find(p);
+    if (HAK_UNLIKELY(!c || !c->arena))
         return; /* NULL, or memory of another allocator: leave it alone */
-    int saved = errno;
-    hak_free(p);
-    errno = saved;
+    _hak_free_in(c, p); /* leaves errno alone: the platform restores it around the syscalls a free can make */
 }
 
 SHIM_API void *calloc(size_t count, size_t size)

@@ -84,11 +84,13 @@ void *hak_platform_map(size_t size, size_t align, unsigned *calls)
 
 void hak_platform_unmap(void *base, size_t size, unsigned *calls)
 {
+    int saved = errno; /* free() must leave errno alone, and frees end here */
     count(calls, 1);
     if (munmap(base, size) != 0) { /* e.g. splitting a mapping beyond vm.max_map_count: at least drop the pages */
         count(calls, 1);
         madvise(base, size, MADV_DONTNEED);
     }
+    errno = saved;
 }
 
 bool hak_platform_commit(void *p, size_t size, unsigned *calls)
@@ -99,8 +101,10 @@ bool hak_platform_commit(void *p, size_t size, unsigned *calls)
 
 void hak_platform_decommit(void *p, size_t size, unsigned *calls)
 {
+    int saved = errno;
     count(calls, 1);
     madvise(p, size, MADV_DONTNEED);
+    errno = saved;
 }
 
 const bool hak_platform_map_zeroed = true;
@@ -129,6 +133,7 @@ bool hak_platform_at_thread_exit(void (*fn)(void *), void *arg)
 
 void hak_platform_error_output(const char *line)
 {
+    int    saved = errno;
     size_t n = strlen(line);
     while (n) {
         ssize_t w = write(STDERR_FILENO, line, n);
@@ -137,6 +142,7 @@ void hak_platform_error_output(const char *line)
         line += w, n -= (size_t)w;
     }
     (void)!write(STDERR_FILENO, "\n", 1);
+    errno = saved;
 }
 
 _Noreturn void hak_platform_abort(void)
