@@ -34,13 +34,15 @@ hak_page_t _hak_free_slice = {.kind = HAK_PAGE_FREE, .bsize = 16};
 
 /* Linux: 64 KiB, or 8 blocks (4 above 32 KiB): at most 256 KiB, the bound of HAK_RECIP_SHIFT's exactness.
  * Freestanding pools are small and a half-used page is what they lose most to, so there a page is the fewest
- * slices that lose at most 1/16 of themselves past the last whole block (blocks are at most a sixteenth of a
- * SuperSlab, so 16 slices always qualify). */
+ * slices (at least HAK_FS_PAGE_MIN_KIB, 0 by default) that lose at most 1/16 of themselves past the last whole
+ * block (blocks are at most a sixteenth of a SuperSlab, so 16 slices always qualify). */
 static size_t page_slices(unsigned cls)
 {
     size_t bsize = _hak_class_size[cls];
     if (HAK_CFG_FREESTANDING) {
-        size_t n = (bsize + HAK_SLICE - 1) >> HAK_SLICE_SHIFT;
+        size_t n = (bsize + HAK_SLICE - 1) >> HAK_SLICE_SHIFT, least = ((size_t)HAK_CFG_FS_PAGE_MIN_KIB << 10) >> HAK_SLICE_SHIFT;
+        if (n < least && bsize * 2 <= (least << HAK_SLICE_SHIFT)) /* a floor on page size, for speed over fit */
+            n = least;
         while (((n << HAK_SLICE_SHIFT) % bsize) * 16 > (n << HAK_SLICE_SHIFT))
             n++;
         return n;

@@ -56,6 +56,13 @@
 #else
 #define HAK_CFG_STATIC_POOL_SIZE (256u * 1024u)
 #endif
+/* Freestanding: the smallest page in KiB (0: the fewest slices that fit; larger pages take the slow paths less
+ * often, at the cost of more memory in half-used pages). */
+#ifdef CONFIG_HAK_FS_PAGE_MIN_KIB
+#define HAK_CFG_FS_PAGE_MIN_KIB CONFIG_HAK_FS_PAGE_MIN_KIB
+#else
+#define HAK_CFG_FS_PAGE_MIN_KIB 0
+#endif
 #ifdef CONFIG_HAK_FS_ADDR_BITS
 #define HAK_CFG_ADDR_BITS CONFIG_HAK_FS_ADDR_BITS
 #else
