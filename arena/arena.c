@@ -401,12 +401,22 @@ void hak_arena_reset(hak_arena_t *a)
     hak_unlock(&a->lock);
 }
 
-size_t hak_arena_trim(hak_arena_t *a)
+int _hak_arena_enter(const hak_arena_t *ca)
 {
-    if (!a || a->magic != HAK_ARENA_MAGIC)
-        return 0;
+    if (!ca)
+        return HAK_EINVAL;
+    if (ca->magic != HAK_ARENA_MAGIC)
+        return HAK_ERR_BAD_ARENA;
+    hak_arena_t *a = (hak_arena_t *)ca; /* the lock and the thread cache are state, not content */
     hak_lock(&a->lock);
     _hak_tcache_flush_locked(a);
+    return 0;
+}
+
+size_t hak_arena_trim(hak_arena_t *a)
+{
+    if (_hak_arena_enter(a))
+        return 0;
     size_t before = a->committed;
     _hak_bins_release_empty(a);
     _hak_purge(a, 0);
@@ -417,12 +427,9 @@ size_t hak_arena_trim(hak_arena_t *a)
 
 int hak_arena_set_limit(hak_arena_t *a, size_t bytes)
 {
-    if (!a)
-        return HAK_EINVAL;
-    if (a->magic != HAK_ARENA_MAGIC)
-        return HAK_ERR_BAD_ARENA;
-    hak_lock(&a->lock);
-    _hak_tcache_flush_locked(a);
+    int rc = _hak_arena_enter(a);
+    if (rc)
+        return rc;
     a->limit = bytes;
     if (bytes && a->committed > bytes) { /* give back what can be given; growth fails until usage drops */
         _hak_bins_release_empty(a);
@@ -434,13 +441,10 @@ int hak_arena_set_limit(hak_arena_t *a, size_t bytes)
 
 int hak_arena_check(hak_arena_t *a)
 {
-    if (!a)
-        return HAK_EINVAL;
-    if (a->magic != HAK_ARENA_MAGIC)
-        return HAK_ERR_BAD_ARENA;
-    hak_lock(&a->lock);
-    _hak_tcache_flush_locked(a);
-    int rc = _hak_check_locked(a);
+    int rc = _hak_arena_enter(a);
+    if (rc)
+        return rc;
+    rc = _hak_check_locked(a);
     hak_unlock(&a->lock);
     return rc;
 }

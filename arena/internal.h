@@ -315,6 +315,8 @@ bool         _hak_registry_set(void *base, size_t size, hak_chunk_t *chunk); /* 
 void         _hak_free_in(hak_chunk_t *c, void *p); /* hak_free(p) once its chunk c is known (the malloc shim) */
 
 /* arena.c */
+int   _hak_arena_enter(const hak_arena_t *a); /* validates a handle (0, HAK_EINVAL, HAK_ERR_BAD_ARENA); on 0
+                                               the arena is locked and this thread's cached blocks are back in it */
 void  _hak_global_lock(void);
 void  _hak_global_unlock(void);
 void  _hak_report(int code, const char *msg, const void *ptr);

@@ -33,13 +33,10 @@ void _hak_stats_locked(hak_arena_t *a, hak_arena_stats_t *out)
 
 int hak_arena_stats(const hak_arena_t *ca, hak_arena_stats_t *out)
 {
-    if (!ca || !out)
-        return HAK_EINVAL;
-    if (ca->magic != HAK_ARENA_MAGIC)
-        return HAK_ERR_BAD_ARENA;
-    hak_arena_t *a = (hak_arena_t *)ca; /* the lock and the thread cache are state, not content */
-    hak_lock(&a->lock);
-    _hak_tcache_flush_locked(a);
+    int rc = out ? _hak_arena_enter(ca) : HAK_EINVAL;
+    if (rc)
+        return rc;
+    hak_arena_t *a = (hak_arena_t *)ca;
     _hak_stats_locked(a, out);
     hak_unlock(&a->lock);
     return 0;
