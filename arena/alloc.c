@@ -44,6 +44,7 @@ static HAK_NOINLINE void *fail(hak_arena_t *a, int err)
     return NULL;
 }
 
+#if HAK_CFG_VALGRIND
 /* Usable size of a block being handed out, from its page or huge header (no lock: the block is the caller's). */
 HAK_INLINE size_t handed_size(const void *p)
 {
@@ -53,13 +54,16 @@ HAK_INLINE size_t handed_size(const void *p)
     hak_superslab_t *ss = (hak_superslab_t *)c;
     return ss->slice_page[((uintptr_t)p - (uintptr_t)ss) >> HAK_SLICE_SHIFT]->bsize;
 }
+#endif
 
 /* Every block the program gets passes here: to memcheck it becomes a malloc-like block as large as
  * hak_usable_size says (valgrind builds; nothing otherwise). */
 HAK_INLINE void *handed_out(void *p)
 {
+#if HAK_CFG_VALGRIND
     if (p)
         HAK_VG_ALLOC(p, handed_size(p));
+#endif
     return p;
 }
 
