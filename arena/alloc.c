@@ -452,21 +452,25 @@ static HAK_NOINLINE void free_sync(hak_chunk_t *c, void *p)
     free_generic(c, p);
 }
 
-void hak_free(void *p)
+/* Frees p, whose chunk c is known: the unsynchronized fast path, or the synchronized one. */
+HAK_INLINE void free_in(hak_chunk_t *c, void *p)
 {
-    hak_chunk_t *c = _hak_registry_find(p); /* NULL for p == NULL: no chunk can start at address 0 */
-    if (HAK_UNLIKELY(!c))
-        return p ? free_generic(c, p) : (void)0;
     if (HAK_LIKELY(c->fast))
         return free_slab_block(c->fast, (hak_superslab_t *)c, p, false);
     free_sync(c, p);
 }
 
+void hak_free(void *p)
+{
+    hak_chunk_t *c = _hak_registry_find(p); /* NULL for p == NULL: no chunk can start at address 0 */
+    if (HAK_UNLIKELY(!c))
+        return p ? free_generic(c, p) : (void)0;
+    free_in(c, p);
+}
+
 void _hak_free_in(hak_chunk_t *c, void *p)
 {
-    if (HAK_LIKELY(c->fast))
-        return free_slab_block(c->fast, (hak_superslab_t *)c, p, false);
-    free_sync(c, p);
+    free_in(c, p);
 }
 
 /* Usable size and owner of a live block, or 0 (reporting when asked). */
