@@ -57,16 +57,17 @@
 #define HAK_LOG2(x)        ((x) >= 2048u * 1024 ? 21 : (x) >= 1024u * 1024 ? 20 : (x) >= 512u * 1024 ? 19 :     \
                             (x) >= 256u * 1024 ? 18 : (x) >= 128u * 1024 ? 17 : (x) >= 64u * 1024 ? 16 :        \
                             (x) >= 32u * 1024 ? 15 : 14)
+#define HAK_SLAB_MIN_SHIFT HAK_LOG2(HAK_CFG_SLAB_MIN)
 /* Registry granule = chunk alignment: the smallest SuperSlab on Linux; 16 KiB on freestanding, whose SuperSlabs
  * may end anywhere on a slice boundary (a pool's last one is as large as what is left). */
-#define HAK_GRANULE_SHIFT  (HAK_CFG_FREESTANDING ? 14 : HAK_LOG2(HAK_CFG_SLAB_MIN))
+#define HAK_GRANULE_SHIFT  (HAK_CFG_FREESTANDING ? 14 : HAK_SLAB_MIN_SHIFT)
 #define HAK_GRANULE        ((size_t)1 << HAK_GRANULE_SHIFT)
 #define HAK_SLICE_SHIFT    HAK_CFG_SLICE_SHIFT
 #define HAK_SLICE          ((size_t)1 << HAK_SLICE_SHIFT)
 #define HAK_MAX_SLICES     (HAK_CFG_SLAB_MAX >> HAK_SLICE_SHIFT)
 #define HAK_MAP_WORDS      ((HAK_MAX_SLICES + 63) / 64)
 /* Largest size-class block: 64 KiB; freestanding at most a sixteenth of the SuperSlab (pages of few blocks fit). */
-#define HAK_SMALL_SHIFT    (HAK_CFG_FREESTANDING && HAK_LOG2(HAK_CFG_SLAB_MIN) - 4 < 16 ? HAK_LOG2(HAK_CFG_SLAB_MIN) - 4 : 16)
+#define HAK_SMALL_SHIFT    (HAK_CFG_FREESTANDING && HAK_SLAB_MIN_SHIFT - 4 < 16 ? HAK_SLAB_MIN_SHIFT - 4 : 16)
 #define HAK_SMALL_MAX      ((size_t)1 << HAK_SMALL_SHIFT)
 #define HAK_NUM_CLASSES    (8 + (HAK_SMALL_SHIFT - 7) * 8) /* 16..128 by 16, then 8 per doubling */
 #define HAK_HUGE_HDR       64 /* bytes before a huge block at the start of its mapping */

@@ -7,9 +7,9 @@
  * gives naturally aligned blocks (hak_aligned_alloc relies on it). Sizes up to 1 KiB find their class in one
  * table load; larger ones with a count-leading-zeros.
  *
- * A small page spans max(64 KiB, 8 blocks; 4 above 32 KiB) of slices on Linux, fewer on freestanding pools. It is born empty with bump = start and
- * never threads its free list up front: blocks are taken from `bump` only when the free list is dry, so a page's
- * untouched tail never becomes resident. The fast paths (alloc.c) touch only bin->page, page->free/used and the
+ * A small page spans max(64 KiB, 8 blocks; 4 above 32 KiB) of slices on Linux, fewer on freestanding pools. It
+ * is born empty with bump = start and never threads its free list up front: blocks are taken from `bump` only
+ * when the free list is dry, so a page's untouched tail never becomes resident. The fast paths (alloc.c) touch only bin->page, page->free/used and the
  * block; all list surgery happens here, under the arena's lock.
  */
 #include "arena/internal.h"
@@ -40,7 +40,8 @@ static size_t page_slices(unsigned cls)
 {
     size_t bsize = _hak_class_size[cls];
     if (HAK_CFG_FREESTANDING) {
-        size_t n = (bsize + HAK_SLICE - 1) >> HAK_SLICE_SHIFT, least = ((size_t)HAK_CFG_FS_PAGE_MIN_KIB << 10) >> HAK_SLICE_SHIFT;
+        size_t n = (bsize + HAK_SLICE - 1) >> HAK_SLICE_SHIFT;
+        size_t least = ((size_t)HAK_CFG_FS_PAGE_MIN_KIB << 10) >> HAK_SLICE_SHIFT;
         if (n < least && bsize * 2 <= (least << HAK_SLICE_SHIFT)) /* a floor on page size, for speed over fit */
             n = least;
         while (((n << HAK_SLICE_SHIFT) % bsize) * 16 > (n << HAK_SLICE_SHIFT))
