@@ -55,7 +55,8 @@ static int check_slab(hak_arena_t *a, hak_superslab_t *ss, size_t *committed, si
     const void *obj = ss;
     if (ss->chunk.magic != HAK_CHUNK_MAGIC || ss->chunk.kind != HAK_CHUNK_SUPERSLAB || ss->chunk.arena != a ||
         ss->chunk.size > a->slab_size || (ss->chunk.size != a->slab_size && !a->pool && !HAK_CFG_FREESTANDING) ||
-        ss->nslices != (ss->chunk.size >> HAK_SLICE_SHIFT) || ss->nslices <= HAK_HDR_SLICES ||
+        ss->nslices > (ss->chunk.size >> HAK_SLICE_SHIFT) ||
+        ss->nslices + HAK_CFG_GUARD_PAGES < (ss->chunk.size >> HAK_SLICE_SHIFT) || ss->nslices <= HAK_HDR_SLICES ||
         ss->chunk.fast != (a->sync ? NULL : a))
         FAIL("SuperSlab header");
     for (size_t off = 0; off < ss->chunk.size; off += HAK_GRANULE)

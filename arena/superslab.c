@@ -10,7 +10,8 @@
  *
  * Slice runs are found first-fit over the arena's SuperSlabs (most arenas own a handful). A new SuperSlab comes
  * from the process-wide cache of SuperSlabs left by destroyed arenas (same size only), else from a fresh chunk;
- * only its header slices are committed then, nothing is prefaulted.
+ * only its header slices are committed then, nothing is prefaulted. With guard pages (Kconfig) a fresh SuperSlab's
+ * last slice is made inaccessible and is not one of its slices: nslices is one short of chunk.size.
  *
  * All functions here run under the arena's lock; the cache and registry writes also take the global lock.
  */
@@ -258,6 +259,13 @@ static hak_superslab_t *slab_new(hak_arena_t *a, size_t slices)
     ss->chunk = (hak_chunk_t){.magic = HAK_CHUNK_MAGIC, .kind = HAK_CHUNK_SUPERSLAB, .arena = a,
                               .fast = a->sync ? NULL : a, .size = size};
     ss->nslices = (uint32_t)(size >> HAK_SLICE_SHIFT);
+    /* Guard pages: the last slice becomes inaccessible and leaves the SuperSlab's slices (its slice_page entry
+     * stays the free sentinel, so a free into it is reported, if the access did not fault first). */
+    calls = 0;
+    if (HAK_CFG_GUARD_PAGES && !a->pool &&
+        hak_platform_protect((uint8_t *)ss + size - HAK_SLICE, HAK_SLICE, &calls))
+        ss->nslices--; /* (the mapping splits in two: one more VMA per SuperSlab) */
+    a->platform_calls += calls;
     ss->warm = false;
     memset(ss->commit_map, 0, sizeof ss->commit_map);
     map_set(ss->commit_map, 0, HAK_HDR_SLICES, true);

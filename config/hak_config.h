@@ -133,6 +133,16 @@
 #endif
 #endif
 
+/* Guard pages (Linux): the last slice of every SuperSlab an arena maps is made inaccessible, so a linear overflow
+ * off the end of a SuperSlab faults instead of running into the next mapping. */
+#ifndef HAK_CFG_GUARD_PAGES
+#if defined(CONFIG_HAK_GUARD_PAGES) && !HAK_CFG_FREESTANDING
+#define HAK_CFG_GUARD_PAGES 1
+#else
+#define HAK_CFG_GUARD_PAGES 0
+#endif
+#endif
+
 /* Valgrind memcheck client requests (arena/internal.h): memcheck sees every block the program holds as a heap
  * block, and everything else in a SuperSlab as no-access. Needs <valgrind/memcheck.h>. */
 #ifndef HAK_CFG_VALGRIND

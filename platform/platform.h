@@ -31,6 +31,10 @@ void *hak_platform_map(size_t size, size_t align, unsigned *calls);
  * bounded (an OS). Freestanding SuperSlabs take what is left when it is less than their size. */
 size_t hak_platform_largest(size_t align);
 
+/* Makes [p, p+size) (page aligned, inside a chunk) inaccessible until the chunk is unmapped: a guard. Returns
+ * false where that cannot be done (no MMU). */
+bool hak_platform_protect(void *p, size_t size, unsigned *calls);
+
 /* Gives back a whole chunk returned by hak_platform_map, with the same size. */
 void hak_platform_unmap(void *base, size_t size, unsigned *calls);
 

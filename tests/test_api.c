@@ -565,6 +565,35 @@ Test(api, aligned_alloc_of_size_zero)
     hak_arena_destroy(a);
 }
 
+#if HAK_CFG_GUARD_PAGES
+/* Guard pages: the last slice of a SuperSlab faults (a SuperSlab of the smallest size is aligned to its size). */
+Test(api, guard_page_ends_every_superslab, .signal = SIGSEGV)
+{
+    hak_arena_t *a = make(&(hak_arena_config_t){.slab_size = SLAB_MIN, .flags = HAK_ARENA_UNSYNCHRONIZED});
+    char *p = hak_alloc(a, 100);
+    cr_assert_not_null(p);
+    volatile char *last = (char *)(((uintptr_t)p & ~(uintptr_t)(SLAB_MIN - 1)) + SLAB_MIN - 1);
+    *last = 1; /* the last byte of the SuperSlab */
+    cr_assert_fail("the guard page did not fault");
+}
+
+Test(api, guard_pages_leave_the_arena_whole)
+{
+    hak_arena_t *a = make(&(hak_arena_config_t){.slab_size = SLAB_MIN});
+    void *big[64];
+    for (int i = 0; i < 64; i++) { /* runs of slices up to half a SuperSlab: never into a guard */
+        big[i] = hak_alloc(a, SLAB_MIN / 2 - (size_t)i * 4096);
+        cr_assert_not_null(big[i]);
+        memset(big[i], i, SLAB_MIN / 2 - (size_t)i * 4096);
+    }
+    check(a);
+    for (int i = 0; i < 64; i++)
+        hak_free(big[i]);
+    check(a);
+    hak_arena_destroy(a);
+}
+#endif
+
 #if HAK_CFG_HARDENED
 /* Hardened builds: an overflow that rewrites a free block's link is caught when the block leaves the list. */
 Test(api, hardened_overwritten_link_stops_the_process, .signal = SIGABRT)

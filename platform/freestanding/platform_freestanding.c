@@ -123,6 +123,12 @@ void hak_platform_unmap(void *base, size_t size, unsigned *calls)
     unlock_regions();
 }
 
+bool hak_platform_protect(void *p, size_t size, unsigned *calls)
+{
+    (void)p, (void)size, (void)calls;
+    return false; /* no MMU assumed */
+}
+
 bool hak_platform_commit(void *p, size_t size, unsigned *calls)
 {
     (void)p, (void)size, (void)calls;

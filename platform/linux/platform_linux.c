@@ -93,6 +93,15 @@ void hak_platform_unmap(void *base, size_t size, unsigned *calls)
     errno = saved;
 }
 
+bool hak_platform_protect(void *p, size_t size, unsigned *calls)
+{
+    int saved = errno;
+    count(calls, 1);
+    bool ok = mprotect(p, size, PROT_NONE) == 0;
+    errno = saved;
+    return ok;
+}
+
 bool hak_platform_commit(void *p, size_t size, unsigned *calls)
 {
     (void)p, (void)size, (void)calls; /* lazily backed: nothing to do */
