@@ -1,10 +1,15 @@
 # hakmem — build, configure, test, benchmark, install.
 #
-#   make                  build/libhakmem.a and build/libhakmem.so with .config (or config/defconfig if none)
+#   make                  build/libhakmem.a and build/libhakmem.so with .config (or config/defconfig if none);
+#                         a freestanding config builds build/libhakmem.a for its target (cross compiler from Kconfig)
+#   make size             text/data/bss of the library for the configured target
 #   make run              build and run the main demo (examples/per_subsystem.c)
 #   make run-capped       the capped-container demo, inside a 64 MiB memory cgroup when one can be made
-#   make test             install what tests need, run the suite for every config/*defconfig, ASan+UBSan, menuconfig
+#   make test             install what tests need, run the suite for every host config/*defconfig, ASan+UBSan,
+#                         menuconfig, TSan, valgrind, the shim on real programs, the cross targets and the firmware
+#                         under QEMU (test-targets)
 #   make bench [QUICK=1]  install the peer allocators, run every bench/ workload, rewrite bench/RESULTS.md
+#   make bench-static-pool  utilisation and instructions per call on static pools (issue 6)
 #   make fuzz [FUZZ_SECONDS=60]   libFuzzer over the whole API with ASan+UBSan
 #   make menuconfig | defconfig | NAME_defconfig | olddefconfig | savedefconfig
 #   make install [PREFIX=/usr/local] [DESTDIR=]    header, both libraries, hakmem.pc
