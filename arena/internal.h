@@ -369,7 +369,8 @@ void _hak_stats_locked(hak_arena_t *a, hak_arena_stats_t *out);
 hak_page_t *_hak_slices_alloc(hak_arena_t *a, size_t n, size_t align);
 void        _hak_slices_release(hak_arena_t *a, hak_superslab_t *ss, hak_page_t *page);
 size_t      _hak_purge(hak_arena_t *a, size_t keep_empty); /* decommit dirty slices, unmap spare empty slabs */
-void        _hak_lean_maybe_purge(hak_arena_t *a);
+void        _hak_lean_maybe_purge(hak_arena_t *a); /* lean: purge once a batch has gathered */
+void        _hak_lean_purge_now(hak_arena_t *a);   /* give back empty pages and spare SuperSlabs, keeping one */
 void        _hak_slabs_drop_all(hak_arena_t *a, bool keep_for_reuse);
 void        _hak_slab_reset(hak_superslab_t *ss);
 size_t      _hak_slab_committed(const hak_superslab_t *ss);

@@ -378,6 +378,13 @@ size_t _hak_purge(hak_arena_t *a, size_t keep_empty)
     return before - a->committed;
 }
 
+void _hak_lean_purge_now(hak_arena_t *a)
+{
+    _hak_bins_release_empty(a); /* emptied head pages too: the batch is the delay that keeps them warm */
+    _hak_purge(a, 1);
+    a->idle = 0;
+}
+
 void _hak_lean_maybe_purge(hak_arena_t *a)
 {
     /* Emptied head pages (idle) join a batch only when real pages are being given back too (dirty): alone they
@@ -387,11 +394,8 @@ void _hak_lean_maybe_purge(hak_arena_t *a)
     size_t batch = (size_t)HAK_CFG_LEAN_BATCH_KIB * 1024;
     if (batch < a->committed / 8)
         batch = a->committed / 8;
-    if (a->policy == HAK_POLICY_LEAN && a->dirty && a->dirty + a->idle >= batch) {
-        _hak_bins_release_empty(a); /* emptied head pages too: the batch is the delay that keeps them warm */
-        _hak_purge(a, 1);
-        a->idle = 0;
-    }
+    if (a->policy == HAK_POLICY_LEAN && a->dirty && a->dirty + a->idle >= batch)
+        _hak_lean_purge_now(a);
 }
 
 void _hak_slabs_drop_all(hak_arena_t *a, bool keep_for_reuse)

@@ -12,8 +12,8 @@
  *
  * Blocks in caches are counted as in use by their pages, so hak_arena_stats, trim, check and set_limit flush
  * the calling thread's cache of that arena first (other threads' caches count as in use). To the program (and to
- * memcheck in valgrind builds) they are free. Slot stats (allocs,
- * frees) are merged into the arena's counters whenever the lock is taken anyway.
+ * memcheck in valgrind builds) they are free. Slot stats (allocs, frees) are merged into the arena's counters
+ * whenever the lock is taken anyway.
  *
  * Staleness: every arena carries a generation, new on create, reset and destroy. A slot remembers the
  * generation it was filled under; a slot whose arena no longer has it is dropped without touching its blocks
@@ -101,11 +101,8 @@ static void slot_flush(hak_tslot_t *s, bool exiting)
         merge_stats_locked(a, s);
         for (unsigned i = 0; i < HAK_NUM_CLASSES; i++)
             give_back_locked(a, &s->bins[i], UINT32_MAX);
-        if (exiting && a->policy == HAK_POLICY_LEAN && (a->dirty || a->idle)) {
-            _hak_bins_release_empty(a);
-            _hak_purge(a, 1);
-            a->idle = 0;
-        }
+        if (exiting && a->policy == HAK_POLICY_LEAN && (a->dirty || a->idle))
+            _hak_lean_purge_now(a);
     }
     hak_unlock(&a->lock);
     slot_clear(s);
