@@ -202,14 +202,20 @@ $(BUILD)/tests/fuzz_driver: tests/fuzz/fuzz_api.c tests/fuzz/driver.c tests/rss.
 test-model: $(BUILD)/tests/fuzz_driver
 	@./$(BUILD)/tests/fuzz_driver -random=12000 -max-rss-mb=64 tests/fuzz/corpus/*
 
-# The 32-bit build (gcc -m32, the pointer width of most firmware): model-checked sequences and the thread stress.
+# The 32-bit build (gcc -m32, the pointer width of most firmware): the Criterion suite (against a private copy of
+# the i386 Criterion libraries, scripts/m32_criterion.sh), model-checked sequences and the thread stress.
+M32_ROOT := build/test/m32-criterion/root
+M32_LIBS := $(M32_ROOT)/usr/lib/i386-linux-gnu:$(M32_ROOT)/lib/i386-linux-gnu
 test-m32:
 	@echo '#include <sys/cdefs.h>' | $(CC) -m32 -E -x c - >/dev/null 2>&1 || { echo "hakmem: installing gcc-multilib"; \
 	    apt-get install -y -q gcc-multilib >/dev/null || { apt-get update -q >/dev/null && \
 	    apt-get install -y -q gcc-multilib >/dev/null; }; }
+	@scripts/m32_criterion.sh build/test/m32-criterion
 	@$(MAKE) --no-print-directory BUILD=build/test/m32 CONFIG_SRC=config/defconfig CFLAGS="-m32 -O2 -g" \
-	    build/test/m32/tests/fuzz_driver build/test/m32/tests/stress
+	    LDLIBS_T="-L$(M32_ROOT)/usr/lib/i386-linux-gnu -Wl,-rpath-link,$(M32_LIBS) -lcriterion -pthread" \
+	    build/test/m32/tests/hakmem_tests build/test/m32/tests/fuzz_driver build/test/m32/tests/stress
 	@echo "== 32-bit build =="
+	@LD_LIBRARY_PATH=$(M32_LIBS) ./build/test/m32/tests/hakmem_tests --jobs 2
 	@./build/test/m32/tests/fuzz_driver -random=3000 tests/fuzz/corpus/*
 	@./build/test/m32/tests/stress
 

@@ -511,12 +511,29 @@ void *hak_realloc(hak_arena_t *a, void *p, size_t size)
         return fail(a, HAK_EINVAL);
     if (!p)
         return hak_alloc(a, size);
-    hak_arena_t *owner = NULL;
-    size_t       usable = live_block(p, &owner, true);
-    if (!owner)
+    hak_chunk_t *c = owner_chunk(p, true);
+    if (!c)
         return fail(a, HAK_EINVAL);
-    if (owner == a && size <= usable && size > usable / 2)
+    hak_arena_t *owner = c->arena;
+    hak_page_t  *page = NULL;
+    arena_lock(owner);
+    int    kind = classify(owner, c, p, &page);
+    size_t usable = kind == BLOCK_HUGE ? ((hak_huge_t *)c)->bsize : kind >= 0 ? page->bsize : 0;
+    /* Stays where it is: fits without wasting half, or a large block whose next slices are free (or that gives
+     * its last ones back), as long as the new size is still one for a large block. */
+    bool stays = owner == a && ((size <= usable && size > usable / 2) ||
+                                (kind == BLOCK_LARGE && size > HAK_SMALL_MAX && size <= a->slab_size / 2 &&
+                                 _hak_large_resize(a, (hak_superslab_t *)c, page, size)));
+    size_t now = kind >= 0 && kind != BLOCK_HUGE ? page->bsize : usable;
+    arena_unlock(owner);
+    if (kind < 0) {
+        report_bad_free(-kind, p);
+        return fail(a, HAK_EINVAL);
+    }
+    if (stays) {
+        HAK_VG_RESIZE(p, usable, now);
         return p;
+    }
     void *q = hak_alloc(a, size);
     if (!q)
         return NULL;

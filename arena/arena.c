@@ -20,7 +20,8 @@ static hak_arena_t  *g_free_arenas;
 static uint8_t      *g_meta_cur, *g_meta_end;
 static hak_error_fn *g_handler;
 static void         *g_handler_arg;
-static uint64_t      g_seed = 0x9e3779b97f4a7c15u;
+static uint64_t      g_seed; /* under g_lock */
+static bool          g_seeded;
 static atomic_int    g_env_policy = -1; /* -1: not read yet; 0: unset; else a hak_policy_t */
 #if HAK_CFG_VALGRIND
 atomic_bool _hak_vg_running; /* see internal.h */
@@ -327,9 +328,13 @@ int hak_arena_create(hak_arena_t **out, const hak_arena_config_t *cfg)
         while (c.name[n] && n < HAK_NAME_MAX - 1)
             a->name[n] = c.name[n], n++;
     }
-    /* The free-marker key: distinct per arena, unknown to the program (it is not secret against an attacker
-     * who can read the heap; the hardened mode of a later issue encodes links properly). */
+    /* The arena's secrets (free-marker key, hardened link key, random-order generator): a splitmix64 sequence
+     * seeded once per process from the platform's entropy, so they differ per arena and per run. */
     hak_lock(&g_lock);
+    if (!g_seeded) {
+        g_seed = hak_platform_entropy();
+        g_seeded = true;
+    }
     uint64_t z = (g_seed += 0x9e3779b97f4a7c15u) ^ (uint64_t)(uintptr_t)a;
     hak_unlock(&g_lock);
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
@@ -337,6 +342,8 @@ int hak_arena_create(hak_arena_t **out, const hak_arena_config_t *cfg)
     a->cookie = (uintptr_t)(z ^ (z >> 31)) | 1;
     z = (z ^ (z >> 29)) * 0xbf58476d1ce4e5b9u;
     a->link_key = (uintptr_t)(z ^ (z >> 32));
+    z = (z ^ (z >> 31)) * 0x94d049bb133111ebu;
+    a->rng = (z ^ (z >> 29)) | 1; /* xorshift state: never 0 */
     a->magic = HAK_ARENA_MAGIC;
     _hak_arena_list_add(a);
     *out = a;
@@ -392,11 +399,7 @@ void hak_arena_reset(hak_arena_t *a)
     vg_free_blocks(a);
     _hak_huge_drop_all(a);
     _hak_bins_clear(a);
-    a->dirty = 0;
-    for (hak_superslab_t *ss = a->slabs; ss; ss = ss->next) {
-        _hak_slab_reset(ss);
-        a->dirty += _hak_slab_committed(ss) - HAK_SLAB_HDR;
-    }
+    _hak_slabs_reset(a);
     _hak_lean_maybe_purge(a); /* lean: decommit in batches, like any other emptied memory */
     hak_unlock(&a->lock);
 }

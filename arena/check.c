@@ -66,10 +66,12 @@ static int check_slab(hak_arena_t *a, hak_superslab_t *ss, size_t *committed, si
         if (!((ss->commit_map[i >> 6] >> (i & 63)) & 1) || ((ss->free_map[i >> 6] >> (i & 63)) & 1) ||
             ss->slice_page[i] != &_hak_free_slice)
             FAIL("header slice state");
-    uint32_t nfree = 0;
+    uint32_t nfree = 0, run = 0, longest = 0;
     for (uint32_t i = 0; i < ss->nslices; i++) {
         bool free = (ss->free_map[i >> 6] >> (i & 63)) & 1, comm = (ss->commit_map[i >> 6] >> (i & 63)) & 1;
         *committed += comm ? HAK_SLICE : 0;
+        run = free ? run + 1 : 0;
+        longest = run > longest ? run : longest;
         if (free) {
             nfree++;
             *dirty += comm ? HAK_SLICE : 0;
@@ -92,8 +94,11 @@ static int check_slab(hak_arena_t *a, hak_superslab_t *ss, size_t *committed, si
             *in_bins += page->in_bin;
         }
     }
-    if (nfree != ss->nfree)
-        FAIL("free slice count");
+    if (nfree != ss->nfree || longest != ss->longest)
+        FAIL("free slice count or longest free run");
+    for (uint32_t i = ss->nslices; i < HAK_MAP_WORDS * 64; i++)
+        if ((ss->free_map[i >> 6] >> (i & 63)) & 1)
+            FAIL("free slice past the end");
     return 0;
 }
 
@@ -101,14 +106,12 @@ int _hak_check_locked(hak_arena_t *a)
 {
     const void *obj = a;
     size_t      committed = 0, dirty = 0, in_bins = 0, nslabs = 0, nhuge = 0, reserved = 0;
-    bool seen_full = false;
+    size_t with_runs = 0, in_buckets = 0;
     for (hak_superslab_t *ss = a->slabs; ss; ss = ss->next) {
         obj = ss;
-        if (++nslabs > a->nslabs || (ss->next && ss->next->prev != ss) || (!ss->next && a->slabs_tail != ss))
+        if (++nslabs > a->nslabs || (ss->next && ss->next->prev != ss))
             FAIL("SuperSlab list");
-        if (seen_full && ss->nfree)
-            FAIL("a SuperSlab with free slices behind a full one (searches would miss it)");
-        seen_full |= !ss->nfree;
+        with_runs += ss->longest != 0;
         reserved += ss->chunk.size;
         int rc = check_slab(a, ss, &committed, &dirty, &in_bins);
         if (rc)
@@ -127,6 +130,19 @@ int _hak_check_locked(hak_arena_t *a)
     obj = a;
     if (nslabs != a->nslabs || nhuge != a->nhuge)
         FAIL("chunk counts");
+    for (unsigned b = 0; b < HAK_RUN_BUCKETS; b++) { /* searches find every SuperSlab with free slices */
+        if (!a->runs[b] != !((a->runs_map >> b) & 1))
+            FAIL("free-run bucket map");
+        for (hak_superslab_t *ss = a->runs[b], *prev = NULL; ss; prev = ss, ss = ss->rnext) {
+            obj = ss;
+            if (++in_buckets > with_runs || ss->rprev != prev || !ss->longest || hak_run_bucket(ss->longest) != b ||
+                ss->chunk.arena != a)
+                FAIL("free-run bucket list");
+        }
+    }
+    obj = a;
+    if (in_buckets != with_runs)
+        FAIL("SuperSlabs with free slices missing from the free-run buckets");
     if (committed != a->committed || dirty != a->dirty || reserved != a->reserved || a->peak_committed < committed)
         FAIL("byte counters disagree with the slice maps");
     size_t linked = 0;

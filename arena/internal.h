@@ -174,11 +174,25 @@ HAK_INLINE bool hak_is_block_start(const hak_page_t *page, const void *p)
     return ((off * page->recip) >> HAK_RECIP_SHIFT) * page->bsize == off && (const uint8_t *)p < hak_bump(page);
 }
 
+/* Free-run buckets (superslab.c): one per run length up to 8 slices, then four per doubling. */
+#define HAK_RUN_BUCKETS (4 * (HAK_LOG2(HAK_CFG_SLAB_MAX) - HAK_SLICE_SHIFT))
+_Static_assert(HAK_RUN_BUCKETS <= 64, "runs_map has a bit per bucket");
+
+HAK_INLINE unsigned hak_run_bucket(unsigned slices) /* slices >= 1 */
+{
+    if (slices <= 8)
+        return slices - 1;
+    unsigned lg = 31 - (unsigned)__builtin_clz(slices - 1);
+    return 8 + (lg - 3) * 4 + (((slices - 1) >> (lg - 2)) & 3);
+}
+
 typedef struct hak_superslab {
     hak_chunk_t           chunk;
     struct hak_superslab *next, *prev; /* the arena's list, or the cache */
     uint32_t              nslices;
     uint32_t              nfree;                      /* free slices */
+    uint32_t              longest;                    /* longest run of free slices (0: full) */
+    struct hak_superslab *rnext, *rprev;              /* its arena's bucket of SuperSlabs by `longest` */
     bool                  warm;                       /* in the cache, left committed (lean arenas' one) */
     uint64_t              free_map[HAK_MAP_WORDS];    /* 1 = slice free */
     uint64_t              commit_map[HAK_MAP_WORDS];  /* 1 = slice committed (slice 0 always) */
@@ -233,6 +247,7 @@ struct hak_arena {
     hak_bin_t  bins[HAK_NUM_CLASSES]; /* hot: first */
     uintptr_t  cookie;                /* free-marker key */
     uintptr_t  link_key;              /* hardened builds: free-list link key (a second secret) */
+    uint64_t   rng;                   /* HAK_RANDOM_ORDER: the arena's random generator (xorshift) */
     atomic_uintptr_t gen;             /* new on create, reset and destroy: thread caches of older ones are stale */
     bool       sync;
     hak_lock_t lock;
@@ -248,8 +263,10 @@ struct hak_arena {
     size_t           idle;  /* lean: bytes of head pages seen emptying since the last purge (a hint: some may be
                                in use again); with `dirty` it decides when a batch is due */
     uint64_t         platform_calls;
-    hak_superslab_t *slabs, *slabs_tail; /* SuperSlabs with free slices first, full ones at the tail */
+    hak_superslab_t *slabs;                     /* every SuperSlab of the arena */
     size_t           nslabs;
+    hak_superslab_t *runs[HAK_RUN_BUCKETS];     /* SuperSlabs with free slices, by their longest free run */
+    uint64_t         runs_map;                  /* bit b: runs[b] is not empty */
     hak_huge_t      *huge;
     size_t           nhuge;
     uint8_t         *pool;       /* caller pool: granule-aligned start of its chunk area, or NULL */
@@ -368,11 +385,12 @@ void _hak_stats_locked(hak_arena_t *a, hak_arena_stats_t *out);
 /* superslab.c */
 hak_page_t *_hak_slices_alloc(hak_arena_t *a, size_t n, size_t align);
 void        _hak_slices_release(hak_arena_t *a, hak_superslab_t *ss, hak_page_t *page);
+bool        _hak_slices_resize(hak_arena_t *a, hak_superslab_t *ss, hak_page_t *page, size_t m);
 size_t      _hak_purge(hak_arena_t *a, size_t keep_empty); /* decommit dirty slices, unmap spare empty slabs */
 void        _hak_lean_maybe_purge(hak_arena_t *a); /* lean: purge once a batch has gathered */
 void        _hak_lean_purge_now(hak_arena_t *a);   /* give back empty pages and spare SuperSlabs, keeping one */
 void        _hak_slabs_drop_all(hak_arena_t *a, bool keep_for_reuse);
-void        _hak_slab_reset(hak_superslab_t *ss);
+void        _hak_slabs_reset(hak_arena_t *a);
 size_t      _hak_slab_committed(const hak_superslab_t *ss);
 
 /* small.c */
@@ -385,6 +403,7 @@ size_t _hak_bins_release_empty(hak_arena_t *a); /* empty pages kept at bin heads
 /* large.c */
 void *_hak_large_alloc(hak_arena_t *a, size_t size, size_t align);
 void  _hak_large_free(hak_arena_t *a, hak_superslab_t *ss, hak_page_t *page);
+bool  _hak_large_resize(hak_arena_t *a, hak_superslab_t *ss, hak_page_t *page, size_t size); /* in place */
 void *_hak_huge_alloc(hak_arena_t *a, size_t size, size_t align);
 void  _hak_huge_free(hak_arena_t *a, hak_huge_t *h);
 void  _hak_huge_drop_all(hak_arena_t *a);
@@ -457,6 +476,7 @@ HAK_INLINE bool hak_vg_running(void)
 #define HAK_VG_REQUEST(request)  do { if (hak_vg_running()) request; } while (0)
 #define HAK_VG_ALLOC(p, n)       HAK_VG_REQUEST(VALGRIND_MALLOCLIKE_BLOCK(p, n, 0, 0))
 #define HAK_VG_FREE(p)           HAK_VG_REQUEST(VALGRIND_FREELIKE_BLOCK(p, 0))
+#define HAK_VG_RESIZE(p, old, n) HAK_VG_REQUEST(VALGRIND_RESIZEINPLACE_BLOCK(p, old, n, 0))
 #define HAK_VG_LIVE(p)           hak_vg_live(p)
 #define HAK_VG_DEFINED(p, n)     HAK_VG_REQUEST(VALGRIND_MAKE_MEM_DEFINED(p, n))
 #define HAK_VG_UNDEFINED(p, n)   HAK_VG_REQUEST(VALGRIND_MAKE_MEM_UNDEFINED(p, n))
@@ -471,6 +491,7 @@ HAK_INLINE bool hak_vg_running(void)
 #define HAK_VG_STORE(word, v)    (*(word) = (v))
 #define HAK_VG_ALLOC(p, n)       ((void)sizeof(p), (void)sizeof(n))
 #define HAK_VG_FREE(p)           ((void)sizeof(p))
+#define HAK_VG_RESIZE(p, old, n) ((void)sizeof(p), (void)sizeof(old), (void)sizeof(n))
 #define HAK_VG_LIVE(p)           ((void)sizeof(p), false)
 #define HAK_VG_DEFINED(p, n)     ((void)sizeof(p), (void)sizeof(n))
 #define HAK_VG_UNDEFINED(p, n)   ((void)sizeof(p), (void)sizeof(n))

@@ -3,7 +3,8 @@
  *
  * Large blocks (64 KiB .. half a SuperSlab) are a page of kind LARGE: a run of whole slices holding exactly one
  * block at the run's start, so alignment up to the registry granule comes from choosing where the run starts.
- * Freeing one returns its slices to the SuperSlab at once (there is no class to cache them for).
+ * Freeing one returns its slices to the SuperSlab at once (there is no class to cache them for). realloc grows one
+ * in place when the slices after it are free, and shrinks one in place by giving its last slices back.
  *
  * Huge blocks (more than half a SuperSlab) get their own chunk: a hak_huge_t header at the start of the
  * mapping and the block right after it (or at the requested alignment). The chunk is registered for every
@@ -35,6 +36,18 @@ void _hak_large_free(hak_arena_t *a, hak_superslab_t *ss, hak_page_t *page)
     page->used = 0;
     _hak_slices_release(a, ss, page);
     _hak_lean_maybe_purge(a);
+}
+
+bool _hak_large_resize(hak_arena_t *a, hak_superslab_t *ss, hak_page_t *page, size_t size)
+{
+    size_t m = (size + HAK_SLICE - 1) >> HAK_SLICE_SHIFT;
+    if (!_hak_slices_resize(a, ss, page, m))
+        return false;
+    page->bsize = (uint32_t)(m << HAK_SLICE_SHIFT);
+    hak_set_bump(page, page->start + page->bsize);
+    page->end_off = page->bsize;
+    _hak_lean_maybe_purge(a); /* a shrink gave slices back */
+    return true;
 }
 
 void *_hak_huge_alloc(hak_arena_t *a, size_t size, size_t align)

@@ -85,10 +85,39 @@ static void bin_link(hak_bin_t *bin, hak_page_t *page, bool as_head)
     }
 }
 
+/* HAK_RANDOM_ORDER: up to the next 16 never-used blocks go onto the page's free list at once, in an order shuffled
+ * (Fisher-Yates) by the arena's xorshift generator. They count as handed out from then on, like any free block. */
+static void page_extend_random(hak_arena_t *a, hak_page_t *page)
+{
+    uint8_t *bump = hak_bump(page);
+    size_t   n = (size_t)(page->start + page->end_off - bump) / page->bsize;
+    uint8_t  order[16];
+    n = n < 16 ? n : 16;
+    for (unsigned i = 0; i < n; i++)
+        order[i] = (uint8_t)i;
+    for (unsigned i = (unsigned)n - 1; i > 0; i--) {
+        a->rng ^= a->rng << 13, a->rng ^= a->rng >> 7, a->rng ^= a->rng << 17;
+        unsigned j = (unsigned)((a->rng >> 32) % (i + 1));
+        uint8_t  t = order[i];
+        order[i] = order[j], order[j] = t;
+    }
+    for (unsigned i = 0; i < n; i++) {
+        hak_block_t *b = (hak_block_t *)(bump + (size_t)order[i] * page->bsize);
+        hak_set_next(a, b, page->free);
+        hak_mark_free(a, b);
+        page->free = b;
+    }
+    hak_set_bump(page, bump + n * page->bsize);
+}
+
 static void *page_take(hak_arena_t *a, hak_page_t *page)
 {
     HAK_ASSERT(HAK_CFG_DEBUG < 3 || _hak_check_page(a, hak_page_slab(page), page) == 0);
     hak_block_t *b = page->free;
+    if (HAK_CFG_RANDOM_ORDER && !b) {
+        page_extend_random(a, page);
+        b = page->free;
+    }
     if (b) {
         hak_check_popped(a, b);
         page->free = hak_next(a, b);

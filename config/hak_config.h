@@ -133,6 +133,15 @@
 #endif
 #endif
 
+/* Hardened builds: a page's never-used blocks go onto its free list 16 at a time, in a random order. */
+#ifndef HAK_CFG_RANDOM_ORDER
+#if defined(CONFIG_HAK_RANDOM_ORDER)
+#define HAK_CFG_RANDOM_ORDER 1
+#else
+#define HAK_CFG_RANDOM_ORDER 0
+#endif
+#endif
+
 /* Guard pages (Linux): the last slice of every SuperSlab an arena maps is made inaccessible, so a linear overflow
  * off the end of a SuperSlab faults instead of running into the next mapping. */
 #ifndef HAK_CFG_GUARD_PAGES

@@ -256,7 +256,10 @@ HAK_API void hak_set_error_handler(hak_error_fn *fn, void *arg);
  * such lock (they nest, at most two deep) and are weak no-ops: a firmware that allocates from interrupt handlers
  * defines them to mask interrupts (saving and restoring the previous state), an RTOS to suspend its scheduler.
  * Other weak hooks a firmware may define: hak_platform_error_output(const char *line) (where the default error
- * handler writes; default nowhere), hak_platform_abort(void) (default: trap), hak_platform_yield(void). */
+ * handler writes; default nowhere), hak_platform_abort(void) (default: trap), hak_platform_yield(void), and
+ * uint64_t hak_platform_entropy(void): 64 random bits, read once when the first arena is made, from which every
+ * arena's secrets derive (free markers, hardened link keys, random allocation order). The default is not random;
+ * a firmware with a hardware random number generator should supply it. */
 HAK_API int  hak_platform_add_region(void *base, size_t size);
 HAK_API void hak_platform_lock(void);
 HAK_API void hak_platform_unlock(void);

@@ -19,6 +19,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* Size of the unit the platform maps and decommits in (Linux: the OS page size, 4 KiB or more). */
 size_t hak_platform_page_size(void);
@@ -68,6 +69,11 @@ _Noreturn void hak_platform_abort(void);
 
 /* Records an error number for the caller (errno on Linux). */
 void hak_platform_set_errno(int err);
+
+/* 64 unpredictable bits, read once per process when the first arena is made (its secrets derive from them).
+ * Linux: getrandom(); freestanding: a weak default mixing addresses, which a firmware with a hardware random
+ * number generator should override. Must not allocate. */
+uint64_t hak_platform_entropy(void);
 
 /* Value of a configuration variable from the environment, or NULL (always NULL without an OS). */
 const char *hak_platform_getenv(const char *name);

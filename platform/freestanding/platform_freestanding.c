@@ -13,7 +13,8 @@
  * through the error handler. What a firmware may want to change is a weak function it overrides by defining its
  * own: hak_platform_lock/unlock (critical section around every lock the allocator takes: interrupts off, or an
  * RTOS scheduler lock; nestable), hak_platform_yield, hak_platform_error_output (default: nowhere),
- * hak_platform_abort (default: a trap instruction), hak_platform_set_errno (default: nothing).
+ * hak_platform_abort (default: a trap instruction), hak_platform_set_errno (default: nothing),
+ * hak_platform_entropy (default: not random at all; a firmware with a hardware RNG should supply it).
  */
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -165,6 +166,14 @@ unsigned long long hak_platform_os_calls(void)
 }
 
 /* ---- hooks the firmware may override ---- */
+
+/* Without a hardware source nothing here is unpredictable: the secrets then only differ per arena (what the
+ * free-marker check needs); a firmware with a TRNG defines its own to make them secret. */
+HAK_WEAK uint64_t hak_platform_entropy(void)
+{
+    static uint64_t calls;
+    return ((uint64_t)(uintptr_t)&calls << 17) ^ (uint64_t)(uintptr_t)free_list ^ 0x9e3779b97f4a7c15u ^ ++calls;
+}
 
 HAK_WEAK void hak_platform_lock(void) {}
 HAK_WEAK void hak_platform_unlock(void) {}

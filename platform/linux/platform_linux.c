@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/random.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "hakmem.h"
@@ -44,17 +46,35 @@ size_t hak_platform_page_size(void)
     return page;
 }
 
-/* Maps `size` bytes aligned to `align` directly: over-map by align - page and trim both ends (one mmap, at most
- * two munmaps). */
+static _Atomic uintptr_t next_hint; /* where the next chunk would sit right below the last one */
+
+static void *map_at(void *hint, size_t size, unsigned *calls)
+{
+    count(calls, 1);
+    void *p = mmap(hint, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+/* Maps `size` bytes aligned to `align`. First exactly `size` bytes right below the last chunk (the kernel hands out
+ * addresses top-down, so that spot is usually free and aligned, and the two mappings merge into one VMA); else
+ * over-map by align - page and trim both ends (one mmap, at most two munmaps). */
 static void *map_aligned(size_t size, size_t align, unsigned *calls)
 {
     size_t page = hak_platform_page_size();
     if (size > SIZE_MAX - align)
         return NULL;
+    uintptr_t hint = atomic_load_explicit(&next_hint, memory_order_relaxed);
+    void     *p = hint > size ? map_at((void *)((hint - size) & ~(uintptr_t)(align - 1)), size, calls) : NULL;
+    if (p && ((uintptr_t)p & (align - 1)) == 0) {
+        atomic_store_explicit(&next_hint, (uintptr_t)p, memory_order_relaxed);
+        return p;
+    }
+    if (p) {
+        count(calls, 1);
+        munmap(p, size);
+    }
     size_t span = size + align - page;
-    count(calls, 1);
-    void *p = mmap(NULL, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (p == MAP_FAILED)
+    if (!(p = map_at(NULL, span, calls)))
         return NULL;
     uintptr_t base = (uintptr_t)p, aligned = (base + align - 1) & ~(uintptr_t)(align - 1);
     if (aligned > base) {
@@ -66,6 +86,7 @@ static void *map_aligned(size_t size, size_t align, unsigned *calls)
         count(calls, 1);
         munmap((void *)(aligned + size), tail);
     }
+    atomic_store_explicit(&next_hint, aligned, memory_order_relaxed);
     return (void *)aligned;
 }
 
@@ -162,6 +183,19 @@ _Noreturn void hak_platform_abort(void)
 void hak_platform_set_errno(int err)
 {
     errno = err;
+}
+
+uint64_t hak_platform_entropy(void)
+{
+    int      saved = errno;
+    uint64_t v = 0;
+    if (getrandom(&v, sizeof v, GRND_NONBLOCK) != (ssize_t)sizeof v) { /* no entropy yet (early boot): mix */
+        struct timespec t;
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        v = ((uint64_t)t.tv_sec << 32) ^ (uint64_t)t.tv_nsec ^ ((uint64_t)getpid() << 16) ^ (uintptr_t)&t;
+    }
+    errno = saved;
+    return v;
 }
 
 const char *hak_platform_getenv(const char *name)
