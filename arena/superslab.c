@@ -102,6 +102,32 @@ static unsigned longest_run(const hak_superslab_t *ss)
     return best;
 }
 
+/* Length of the free run that contains slices i .. i+n-1 (all free): word-wise scans left and right of them (the
+ * header slices are never free, and bits past nslices are clear, so both scans stop inside the map). */
+static unsigned run_around(const hak_superslab_t *ss, unsigned i, unsigned n)
+{
+    unsigned end = i + n, start = i;
+    while (end < ss->nslices) {
+        uint64_t used = ~ss->free_map[end >> 6] >> (end & 63);
+        if (used) {
+            end += (unsigned)__builtin_ctzll(used);
+            break;
+        }
+        end = (end | 63) + 1;
+    }
+    end = end < ss->nslices ? end : ss->nslices;
+    while (start > 0) {
+        unsigned b = start - 1;
+        uint64_t used = ~ss->free_map[b >> 6] & (((uint64_t)2 << (b & 63)) - 1); /* bits 0 .. b of that word */
+        if (used) {
+            start = (b & ~63u) + 64 - (unsigned)__builtin_clzll(used);
+            break;
+        }
+        start = b & ~63u;
+    }
+    return end - start;
+}
+
 static void runs_unlink(hak_arena_t *a, hak_superslab_t *ss)
 {
     if (!ss->longest)
@@ -115,10 +141,8 @@ static void runs_unlink(hak_arena_t *a, hak_superslab_t *ss)
         ss->rnext->rprev = ss->rprev;
 }
 
-/* After ss's free slices changed: into the bucket of its longest run, at the head. */
 static void runs_link(hak_arena_t *a, hak_superslab_t *ss)
 {
-    ss->longest = longest_run(ss);
     if (!ss->longest)
         return;
     unsigned b = hak_run_bucket(ss->longest);
@@ -130,12 +154,24 @@ static void runs_link(hak_arena_t *a, hak_superslab_t *ss)
     a->runs_map |= (uint64_t)1 << b;
 }
 
+/* ss's longest free run is now `longest`: moves it to that bucket (at the head) if the bucket changes. */
+static void runs_set(hak_arena_t *a, hak_superslab_t *ss, unsigned longest)
+{
+    if (ss->longest && longest && hak_run_bucket(ss->longest) == hak_run_bucket(longest)) {
+        ss->longest = longest;
+        return;
+    }
+    runs_unlink(a, ss);
+    ss->longest = longest;
+    runs_link(a, ss);
+}
+
 static void slab_reset(hak_superslab_t *ss)
 {
     memset(ss->free_map, 0, sizeof ss->free_map);
     map_set(ss->free_map, HAK_HDR_SLICES, ss->nslices - HAK_HDR_SLICES, true);
     ss->nfree = ss->nslices - HAK_HDR_SLICES;
-    ss->longest = 0; /* on no bucket list until runs_link */
+    ss->longest = 0; /* on no bucket list until runs_set */
     for (unsigned i = 0; i < HAK_MAX_SLICES; i++) /* also past the end: a short SuperSlab's last granule */
         ss->slice_page[i] = &_hak_free_slice;
 }
@@ -184,12 +220,12 @@ static void slab_link(hak_arena_t *a, hak_superslab_t *ss)
     a->slabs = ss;
     a->nslabs++;
     a->reserved += ss->chunk.size;
-    runs_link(a, ss);
+    runs_set(a, ss, longest_run(ss));
 }
 
 static void slab_unlink(hak_arena_t *a, hak_superslab_t *ss)
 {
-    runs_unlink(a, ss);
+    runs_set(a, ss, 0);
     if (ss->prev)
         ss->prev->next = ss->next;
     else
@@ -349,9 +385,10 @@ static bool take_slices(hak_arena_t *a, hak_superslab_t *ss, unsigned i, unsigne
         j = k;
     }
     a->dirty -= (size_t)n << HAK_SLICE_SHIFT;
-    runs_unlink(a, ss);
+    unsigned run = run_around(ss, i, n);
     map_set(ss->free_map, i, n, false);
-    runs_link(a, ss);
+    if (run == ss->longest) /* cut from a longest run: another may be as long, or none */
+        runs_set(a, ss, longest_run(ss));
     ss->nfree -= n;
     for (unsigned j = i; j < i + n; j++)
         ss->slice_page[j] = page;
@@ -362,9 +399,10 @@ static void give_slices(hak_arena_t *a, hak_superslab_t *ss, unsigned i, unsigne
 {
     for (unsigned j = i; j < i + n; j++)
         ss->slice_page[j] = &_hak_free_slice;
-    runs_unlink(a, ss);
     map_set(ss->free_map, i, n, true);
-    runs_link(a, ss);
+    unsigned run = run_around(ss, i, n); /* the slices joined their neighbours' runs */
+    if (run > ss->longest)
+        runs_set(a, ss, run);
     ss->nfree += n;
     a->dirty += (size_t)n << HAK_SLICE_SHIFT;
 }
@@ -438,9 +476,9 @@ void _hak_slabs_reset(hak_arena_t *a)
 {
     a->dirty = 0;
     for (hak_superslab_t *ss = a->slabs; ss; ss = ss->next) {
-        runs_unlink(a, ss);
+        runs_set(a, ss, 0);
         slab_reset(ss);
-        runs_link(a, ss);
+        runs_set(a, ss, longest_run(ss));
         a->dirty += _hak_slab_committed(ss) - HAK_SLAB_HDR;
     }
 }
