@@ -167,9 +167,9 @@ HAK_API void *hak_calloc(hak_arena_t *arena, size_t count, size_t size);
  * Resizes: ptr NULL behaves as hak_alloc(arena, size). Otherwise returns a block of at least `size` bytes
  * holding the first min(size, old usable size) bytes of ptr's contents, and ptr is freed if the block moved.
  * The result always belongs to `arena`: a block of another arena is moved. The block stays in place when it
- * already fits and is at most twice too big, and a large block (above the size classes, 64 KiB on Linux, up to
- * half a SuperSlab) that stays large grows in place when the slices after it are free and shrinks in place (its tail is freed): no copy. Else
- * the contents are copied, O(size). size 0 returns a minimal block (ptr is freed).
+ * already fits and is at most twice too big; a large block (above the size classes, 64 KiB on Linux, up to half
+ * a SuperSlab) that stays large also grows in place when the slices after it are free, and shrinks in place by
+ * freeing its tail. Otherwise the contents are copied, O(size). size 0 returns a minimal block (ptr is freed).
  * On failure returns NULL and leaves ptr untouched and valid: ENOMEM as hak_alloc; EINVAL iff arena is NULL
  * or ptr is not a live hakmem block (which is also reported to the error handler).
  */
