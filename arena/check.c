@@ -99,6 +99,9 @@ static int check_slab(hak_arena_t *a, hak_superslab_t *ss, size_t *committed, si
     for (uint32_t i = ss->nslices; i < HAK_MAP_WORDS * 64; i++)
         if ((ss->free_map[i >> 6] >> (i & 63)) & 1)
             FAIL("free slice past the end");
+    for (unsigned w = 0; w < HAK_MAP_WORDS; w++)
+        if (ss->aged_map[w] & ~(ss->free_map[w] & ss->commit_map[w]))
+            FAIL("an aged slice that is not free and committed");
     return 0;
 }
 

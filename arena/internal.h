@@ -194,8 +194,10 @@ typedef struct hak_superslab {
     uint32_t              longest;                    /* longest run of free slices (0: full) */
     struct hak_superslab *rnext, *rprev;              /* its arena's bucket of SuperSlabs by `longest` */
     bool                  warm;                       /* in the cache, left committed (lean arenas' one) */
+    bool                  aged_empty;                 /* empty at the last lean purge, and untouched since */
     uint64_t              free_map[HAK_MAP_WORDS];    /* 1 = slice free */
     uint64_t              commit_map[HAK_MAP_WORDS];  /* 1 = slice committed (slice 0 always) */
+    uint64_t              aged_map[HAK_MAP_WORDS];    /* 1 = free and committed since the last lean purge */
     hak_page_t           *slice_page[HAK_MAX_SLICES]; /* slice -> its page (a FREE sentinel when free) */
     _Alignas(64) hak_page_t pages[HAK_MAX_SLICES];    /* header of the page starting at each slice */
 } hak_superslab_t;
@@ -260,13 +262,15 @@ struct hak_arena {
     size_t           limit;
     size_t           committed, reserved, peak_committed;
     size_t           dirty; /* committed bytes of free slices (what a purge would give back) */
+    size_t           fresh; /* lean: bytes of slices freed since the last purge */
     size_t           idle;  /* lean: bytes of head pages seen emptying since the last purge (a hint: some may be
-                               in use again); with `dirty` it decides when a batch is due */
+                               in use again); with `fresh` it decides when a batch is due */
     uint64_t         platform_calls;
     hak_superslab_t *slabs;                     /* every SuperSlab of the arena */
     size_t           nslabs;
     hak_superslab_t *runs[HAK_RUN_BUCKETS];     /* SuperSlabs with free slices, by their longest free run */
     uint64_t         runs_map;                  /* bit b: runs[b] is not empty */
+    hak_superslab_t *recent;                    /* the SuperSlab slices were last given back to, or NULL */
     hak_huge_t      *huge;
     size_t           nhuge;
     uint8_t         *pool;       /* caller pool: granule-aligned start of its chunk area, or NULL */
@@ -388,7 +392,7 @@ void        _hak_slices_release(hak_arena_t *a, hak_superslab_t *ss, hak_page_t 
 bool        _hak_slices_resize(hak_arena_t *a, hak_superslab_t *ss, hak_page_t *page, size_t m);
 size_t      _hak_purge(hak_arena_t *a, size_t keep_empty); /* decommit dirty slices, unmap spare empty slabs */
 void        _hak_lean_maybe_purge(hak_arena_t *a); /* lean: purge once a batch has gathered */
-void        _hak_lean_purge_now(hak_arena_t *a);   /* give back empty pages and spare SuperSlabs, keeping one */
+void        _hak_lean_purge_now(hak_arena_t *a, bool all); /* empty pages, aged (or all) dirty slices, spare slabs */
 void        _hak_slabs_drop_all(hak_arena_t *a, bool keep_for_reuse);
 void        _hak_slabs_reset(hak_arena_t *a);
 size_t      _hak_slab_committed(const hak_superslab_t *ss);

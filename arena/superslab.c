@@ -1,22 +1,26 @@
 /*
  * SuperSlabs: getting them, cutting them into slice runs, giving memory back.
  *
- * A SuperSlab's slices are tracked by two bitmaps in its header: free_map (slice not part of any page) and
- * commit_map (slice's memory committed, i.e. possibly resident). A free slice may be committed — "dirty": it
+ * A SuperSlab's slices are tracked by bitmaps in its header: free_map (slice not part of any page), commit_map
+ * (slice's memory committed, i.e. possibly resident) and aged_map. A free slice may be committed — "dirty": it
  * held a page once and still has its memory. The arena's `dirty` counter sums those bytes; the fast policy
- * leaves them for reuse, the lean policy decommits them once HAK_CFG_LEAN_BATCH_KIB have gathered (one
- * platform call per contiguous run), so a workload that frees pages steadily makes few syscalls. A SuperSlab
- * whose slices are all free is "empty": lean arenas keep one in reserve and unmap the rest at purge time.
+ * leaves them for reuse. The lean policy purges in batches, each after HAK_CFG_LEAN_BATCH_KIB (or an eighth of
+ * the arena) of slices were freed: it decommits the dirty slices that were already dirty at the previous batch
+ * (aged_map; taking a slice clears its bit), one platform call per contiguous run, and unmaps the SuperSlabs that
+ * stayed empty since then, keeping one. So pages a working set takes again within a batch never cost a syscall,
+ * and memory freed for good goes back within two batches (hak_arena_trim and thread exit give back all at once).
  *
  * Slice runs are found through buckets: every SuperSlab with free slices sits in its arena's bucket for the length
  * of its longest free run (exact up to 8 slices, then four buckets per doubling), and a bitmap marks the buckets
- * in use. A request for n slices takes the first SuperSlab of the first bucket whose runs are all long enough: one
- * bit scan and one bitmap walk, however many SuperSlabs the arena owns (an arena of 3,000 SuperSlabs spent a fifth
- * of realloc_grow scanning them first-fit). Before that it tries the head of n's own bucket if that bucket also
- * holds shorter runs, which keeps exact fits. A new SuperSlab comes
- * from the process-wide cache of SuperSlabs left by destroyed arenas (same size only), else from a fresh chunk;
- * only its header slices are committed then, nothing is prefaulted. With guard pages (Kconfig) a fresh SuperSlab's
- * last slice is made inaccessible and is not one of its slices: nslices is one short of chunk.size.
+ * in use. A request for n slices takes the SuperSlab slices were last freed to if its longest run is long enough
+ * (likely dirty memory: no page faults), else the first SuperSlab of the first bucket whose runs are all long
+ * enough: one bit scan and one bitmap walk, however many SuperSlabs the arena owns (an arena of 3,000 SuperSlabs
+ * spent a fifth of realloc_grow scanning them first-fit). Before that it tries the head of n's own bucket if that
+ * bucket also holds shorter runs, which keeps exact fits. Within the SuperSlab a dirty run is preferred. A new
+ * SuperSlab comes from the process-wide cache of SuperSlabs left by destroyed arenas (same size only), else from a
+ * fresh chunk; only its header slices are committed then, nothing is prefaulted. With guard pages (Kconfig) a
+ * fresh SuperSlab's last slice is made inaccessible and is not one of its slices: nslices is one short of
+ * chunk.size.
  *
  * All functions here run under the arena's lock; the cache and registry writes also take the global lock.
  */
@@ -54,12 +58,12 @@ static unsigned map_count(const uint64_t *m, unsigned i, unsigned n)
     return c;
 }
 
-/* First run of n free slices starting at a multiple of `align` slices; -1 if none. */
-static int find_run(const hak_superslab_t *ss, unsigned n, unsigned align)
+/* First run of n slices set in `map` (nslices long) starting at a multiple of `align` slices; -1 if none. */
+static int find_run_in(const uint64_t *map, unsigned nslices, unsigned n, unsigned align)
 {
     unsigned i = HAK_HDR_SLICES;
-    while (i + n <= ss->nslices) {
-        uint64_t bits = ss->free_map[i >> 6] >> (i & 63);
+    while (i + n <= nslices) {
+        uint64_t bits = map[i >> 6] >> (i & 63);
         if (!bits) {
             i = (i | 63) + 1;
             continue;
@@ -67,13 +71,24 @@ static int find_run(const hak_superslab_t *ss, unsigned n, unsigned align)
         i += (unsigned)__builtin_ctzll(bits);
         i = (i + align - 1) & ~(align - 1);
         unsigned j = i;
-        while (j < i + n && j < ss->nslices && map_bit(ss->free_map, j))
+        while (j < i + n && j < nslices && map_bit(map, j))
             j++;
         if (j == i + n)
             return (int)i;
         i = j + 1;
     }
     return -1;
+}
+
+/* A run of n free slices of ss aligned to `align`, preferring dirty ones (free but still committed): they cost no
+ * page faults, and what is reused need not be purged later. -1 if none. */
+static int find_run(const hak_superslab_t *ss, unsigned n, unsigned align)
+{
+    uint64_t dirty[HAK_MAP_WORDS];
+    for (unsigned w = 0; w < HAK_MAP_WORDS; w++)
+        dirty[w] = ss->free_map[w] & ss->commit_map[w];
+    int at = find_run_in(dirty, ss->nslices, n, align);
+    return at >= 0 ? at : find_run_in(ss->free_map, ss->nslices, n, align);
 }
 
 /* Longest run of free slices (bits past nslices are clear, so every run ends by then). */
@@ -169,6 +184,8 @@ static void runs_set(hak_arena_t *a, hak_superslab_t *ss, unsigned longest)
 static void slab_reset(hak_superslab_t *ss)
 {
     memset(ss->free_map, 0, sizeof ss->free_map);
+    memset(ss->aged_map, 0, sizeof ss->aged_map);
+    ss->aged_empty = false;
     map_set(ss->free_map, HAK_HDR_SLICES, ss->nslices - HAK_HDR_SLICES, true);
     ss->nfree = ss->nslices - HAK_HDR_SLICES;
     ss->longest = 0; /* on no bucket list until runs_set */
@@ -176,18 +193,23 @@ static void slab_reset(hak_superslab_t *ss)
         ss->slice_page[i] = &_hak_free_slice;
 }
 
-/* Decommits every free committed run of ss; returns the bytes. Accounts to `a` when it owns ss. */
-static size_t decommit_free_runs(hak_arena_t *a, hak_superslab_t *ss, bool pool)
+/* Decommits the free committed runs of ss (with `aged_only`, only the slices that were already free and committed
+ * at the previous lean purge); what stays free and committed is aged from now on. Returns the bytes. Accounts to
+ * `a` when it owns ss. */
+static size_t decommit_free_runs(hak_arena_t *a, hak_superslab_t *ss, bool pool, bool aged_only)
 {
     size_t   bytes = 0;
     unsigned calls = 0;
+    uint64_t dirty[HAK_MAP_WORDS];
+    for (unsigned w = 0; w < HAK_MAP_WORDS; w++)
+        dirty[w] = ss->free_map[w] & ss->commit_map[w] & (aged_only ? ss->aged_map[w] : ~(uint64_t)0);
     for (unsigned i = HAK_HDR_SLICES; i < ss->nslices;) {
-        if (!map_bit(ss->free_map, i) || !map_bit(ss->commit_map, i)) {
+        if (!map_bit(dirty, i)) {
             i++;
             continue;
         }
         unsigned j = i;
-        while (j < ss->nslices && map_bit(ss->free_map, j) && map_bit(ss->commit_map, j))
+        while (j < ss->nslices && map_bit(dirty, j))
             j++;
         if (!pool)
             hak_platform_decommit((uint8_t *)ss + ((size_t)i << HAK_SLICE_SHIFT), (size_t)(j - i) << HAK_SLICE_SHIFT,
@@ -196,6 +218,8 @@ static size_t decommit_free_runs(hak_arena_t *a, hak_superslab_t *ss, bool pool)
         bytes += (size_t)(j - i) << HAK_SLICE_SHIFT;
         i = j;
     }
+    for (unsigned w = 0; w < HAK_MAP_WORDS; w++)
+        ss->aged_map[w] = ss->free_map[w] & ss->commit_map[w];
     if (a) {
         a->platform_calls += calls;
         a->dirty -= bytes;
@@ -226,6 +250,8 @@ static void slab_link(hak_arena_t *a, hak_superslab_t *ss)
 static void slab_unlink(hak_arena_t *a, hak_superslab_t *ss)
 {
     runs_set(a, ss, 0);
+    if (a->recent == ss)
+        a->recent = NULL;
     if (ss->prev)
         ss->prev->next = ss->next;
     else
@@ -302,7 +328,7 @@ static hak_superslab_t *slab_new(hak_arena_t *a, size_t slices)
         /* Its committed bytes are already counted process-wide; only the arena's own cap applies. */
         size_t c = _hak_slab_committed(ss);
         if (a->limit && (a->committed > a->limit || c > a->limit - a->committed)) {
-            decommit_free_runs(NULL, ss, false);
+            decommit_free_runs(NULL, ss, false, false);
             c = HAK_SLAB_HDR;
         }
         if (a->limit && (a->committed > a->limit || c > a->limit - a->committed)) {
@@ -387,6 +413,8 @@ static bool take_slices(hak_arena_t *a, hak_superslab_t *ss, unsigned i, unsigne
     a->dirty -= (size_t)n << HAK_SLICE_SHIFT;
     unsigned run = run_around(ss, i, n);
     map_set(ss->free_map, i, n, false);
+    map_set(ss->aged_map, i, n, false);
+    ss->aged_empty = false;
     if (run == ss->longest) /* cut from a longest run: another may be as long, or none */
         runs_set(a, ss, longest_run(ss));
     ss->nfree -= n;
@@ -405,6 +433,8 @@ static void give_slices(hak_arena_t *a, hak_superslab_t *ss, unsigned i, unsigne
         runs_set(a, ss, run);
     ss->nfree += n;
     a->dirty += (size_t)n << HAK_SLICE_SHIFT;
+    a->fresh += (size_t)n << HAK_SLICE_SHIFT;
+    a->recent = ss;
 }
 
 /* A SuperSlab of a with a run of n free slices aligned to `align`, its index in *at; NULL if none. */
@@ -412,7 +442,9 @@ static hak_superslab_t *find_slab(hak_arena_t *a, size_t n, size_t align, int *a
 {
     size_t           need = n + align - 1; /* a free run this long holds an aligned run of n */
     unsigned         own = hak_run_bucket((unsigned)n);
-    hak_superslab_t *ss = a->runs[own];
+    hak_superslab_t *ss = a->recent; /* where slices were freed last: likely a dirty run, no page faults */
+    if (!ss || ss->longest < need)
+        ss = a->runs[own];
     if (!ss || ss->longest < need) { /* n's own bucket may hold shorter runs too; from `from` on, none is */
         unsigned from = need == 1 ? 0 : hak_run_bucket((unsigned)need - 1) + 1;
         uint64_t map = from < 64 ? a->runs_map >> from << from : 0;
@@ -481,39 +513,53 @@ void _hak_slabs_reset(hak_arena_t *a)
         runs_set(a, ss, longest_run(ss));
         a->dirty += _hak_slab_committed(ss) - HAK_SLAB_HDR;
     }
+    a->fresh = a->dirty; /* all freed at once: a lean arena's next batch is due */
 }
 
-size_t _hak_purge(hak_arena_t *a, size_t keep_empty)
+static size_t purge(hak_arena_t *a, size_t keep_empty, bool aged_only)
 {
     size_t before = a->committed, kept = 0;
     for (hak_superslab_t *ss = a->slabs, *next; ss; ss = next) {
         next = ss->next;
-        if (ss->nfree == ss->nslices - HAK_HDR_SLICES && kept++ >= keep_empty)
+        bool empty = ss->nfree == ss->nslices - HAK_HDR_SLICES;
+        if (empty && (ss->aged_empty || !aged_only) && kept++ >= keep_empty) {
             slab_release(a, ss);
-        else if (a->dirty)
-            decommit_free_runs(a, ss, a->pool != NULL);
+            continue;
+        }
+        if (a->dirty)
+            decommit_free_runs(a, ss, a->pool != NULL, aged_only);
+        ss->aged_empty = empty;
     }
+    a->fresh = 0;
     return before - a->committed;
 }
 
-void _hak_lean_purge_now(hak_arena_t *a)
+size_t _hak_purge(hak_arena_t *a, size_t keep_empty)
+{
+    return purge(a, keep_empty, false);
+}
+
+void _hak_lean_purge_now(hak_arena_t *a, bool all)
 {
     _hak_bins_release_empty(a); /* emptied head pages too: the batch is the delay that keeps them warm */
-    _hak_purge(a, 1);
+    purge(a, 1, !all);
     a->idle = 0;
 }
 
 void _hak_lean_maybe_purge(hak_arena_t *a)
 {
-    /* Emptied head pages (idle) join a batch only when real pages are being given back too (dirty): alone they
-     * are the churn of a steady working set, which must not cost syscalls. */
+    /* A batch is due once HAK_CFG_LEAN_BATCH_KIB of slices were freed since the last one. It gives back what was
+     * freed before the last batch and has not been reused since (slices are aged by one batch), and spare empty
+     * SuperSlabs: a working set that churns whole pages reuses them between batches and never pays a syscall for
+     * them, while memory freed for good goes back after at most two batches. Emptied head pages (idle) join a
+     * batch only when real pages are being given back too: alone they are the churn of a steady working set. */
     /* The batch grows with the arena (an eighth of what it holds), so a large working set that churns whole pages
      * pays one purge per eighth of itself rather than one per batch. */
     size_t batch = (size_t)HAK_CFG_LEAN_BATCH_KIB * 1024;
     if (batch < a->committed / 8)
         batch = a->committed / 8;
-    if (a->policy == HAK_POLICY_LEAN && a->dirty && a->dirty + a->idle >= batch)
-        _hak_lean_purge_now(a);
+    if (a->policy == HAK_POLICY_LEAN && a->fresh && a->fresh + a->idle >= batch)
+        _hak_lean_purge_now(a, false);
 }
 
 void _hak_slabs_drop_all(hak_arena_t *a, bool keep_for_reuse)
@@ -533,7 +579,7 @@ void _hak_slabs_drop_all(hak_arena_t *a, bool keep_for_reuse)
                 g_cache_warm += ss->warm ? c : 0;
                 _hak_global_unlock();
                 if (!ss->warm)
-                    decommit_free_runs(NULL, ss, false); /* takes the bytes off the process total itself */
+                    decommit_free_runs(NULL, ss, false, false); /* takes the bytes off the process total itself */
             }
             size_t c = _hak_slab_committed(ss); /* read before another arena can adopt it */
             _hak_global_lock();

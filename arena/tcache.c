@@ -102,7 +102,7 @@ static void slot_flush(hak_tslot_t *s, bool exiting)
         for (unsigned i = 0; i < HAK_NUM_CLASSES; i++)
             give_back_locked(a, &s->bins[i], UINT32_MAX);
         if (exiting && a->policy == HAK_POLICY_LEAN && (a->dirty || a->idle))
-            _hak_lean_purge_now(a);
+            _hak_lean_purge_now(a, true); /* all of it: no later batch may come to give it back */
     }
     hak_unlock(&a->lock);
     slot_clear(s);

@@ -209,6 +209,39 @@ Test(limits, stats_as_json_and_text)
     cr_assert_eq(buf[0], 0);
 }
 
+/* Lean batches give back what stayed free for a whole batch, not what the working set takes again. Each round
+ * allocates 40,000-byte blocks (four to a 160 KiB page) and frees them: the pages it empties are a quarter more
+ * than a batch (HAK_LEAN_BATCH_KIB). Giving back every batch made two madvise calls per round; with slices aged
+ * by one batch only what a round leaves idle goes back, every few rounds. hak_arena_trim still gets everything. */
+Test(limits, lean_batches_spare_memory_that_is_reused)
+{
+    LINUX_ONLY("platform calls are syscalls");
+    hak_arena_t *a;
+    cr_assert_eq(hak_arena_create(&a, &(hak_arena_config_t){.slab_size = 1u << 20, .policy = HAK_POLICY_LEAN,
+                                                            .flags = HAK_ARENA_UNSYNCHRONIZED}), 0);
+    size_t            page = 160u << 10, batch = (size_t)HAK_CFG_LEAN_BATCH_KIB << 10;
+    int               n = 4 * (int)((batch + batch / 4 + page - 1) / page + 1); /* + the page the bin keeps */
+    void             *b[64];
+    hak_arena_stats_t s0 = {0}, s1;
+    cr_assert_leq(n, 64);
+    for (int round = 0; round < 2000; round++) {
+        for (int i = 0; i < n; i++)
+            cr_assert_not_null(b[i] = hak_alloc(a, 40000));
+        for (int i = 0; i < n; i++)
+            memset(b[i], round, 64);
+        if (round == 10)
+            hak_arena_stats(a, &s0);
+        for (int i = 0; i < n; i++)
+            hak_free(b[i]);
+    }
+    hak_arena_stats(a, &s1);
+    cr_assert_lt(s1.platform_calls - s0.platform_calls, 1000, "%llu platform calls in 1,990 rounds",
+                 (unsigned long long)(s1.platform_calls - s0.platform_calls));
+    cr_assert_gt(hak_arena_trim(a), batch, "trim gives back the last round's pages");
+    cr_assert_eq(hak_arena_check(a), 0);
+    hak_arena_destroy(a);
+}
+
 /* Lean gives a freed burst back by itself (in batches); fast keeps it until hak_arena_trim. */
 Test(limits, burst_of_256_mib_is_given_back)
 {
