@@ -525,11 +525,17 @@ void *hak_realloc(hak_arena_t *a, void *p, size_t size)
                                 (kind == BLOCK_LARGE && size > HAK_SMALL_MAX && size <= a->slab_size / 2 &&
                                  _hak_large_resize(a, (hak_superslab_t *)c, page, size)));
     size_t now = kind >= 0 && kind != BLOCK_HUGE ? page->bsize : usable;
+    /* A huge block that stays huge: its pages move to a chunk of the new size (where the platform can). */
+    void *moved = !stays && owner == a && kind == BLOCK_HUGE && size > a->slab_size / 2
+                      ? _hak_huge_move(a, (hak_huge_t *)c, size)
+                      : NULL;
     arena_unlock(owner);
     if (kind < 0) {
         report_bad_free(-kind, p);
         return fail(a, HAK_EINVAL);
     }
+    if (moved)
+        return moved;
     if (stays) {
         HAK_VG_RESIZE(p, usable, now);
         return p;

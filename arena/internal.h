@@ -408,6 +408,7 @@ size_t _hak_bins_release_empty(hak_arena_t *a); /* empty pages kept at bin heads
 void *_hak_large_alloc(hak_arena_t *a, size_t size, size_t align);
 void  _hak_large_free(hak_arena_t *a, hak_superslab_t *ss, hak_page_t *page);
 bool  _hak_large_resize(hak_arena_t *a, hak_superslab_t *ss, hak_page_t *page, size_t size); /* in place */
+void *_hak_huge_move(hak_arena_t *a, hak_huge_t *h, size_t size); /* realloc by moving pages; NULL: copy */
 void *_hak_huge_alloc(hak_arena_t *a, size_t size, size_t align);
 void  _hak_huge_free(hak_arena_t *a, hak_huge_t *h);
 void  _hak_huge_drop_all(hak_arena_t *a);
@@ -478,6 +479,7 @@ HAK_INLINE bool hak_vg_running(void)
 #define HAK_VG_LOAD(type, word)  (hak_vg_running() ? (type)hak_vg_load(word) : *(word))
 #define HAK_VG_STORE(word, v)    (hak_vg_running() ? hak_vg_store(word, (uintptr_t)(v)) : (void)(*(word) = (v)))
 #define HAK_VG_REQUEST(request)  do { if (hak_vg_running()) request; } while (0)
+#define HAK_VG_ACTIVE()          hak_vg_running()
 #define HAK_VG_ALLOC(p, n)       HAK_VG_REQUEST(VALGRIND_MALLOCLIKE_BLOCK(p, n, 0, 0))
 #define HAK_VG_FREE(p)           HAK_VG_REQUEST(VALGRIND_FREELIKE_BLOCK(p, 0))
 #define HAK_VG_RESIZE(p, old, n) HAK_VG_REQUEST(VALGRIND_RESIZEINPLACE_BLOCK(p, old, n, 0))
@@ -495,6 +497,7 @@ HAK_INLINE bool hak_vg_running(void)
 #define HAK_VG_STORE(word, v)    (*(word) = (v))
 #define HAK_VG_ALLOC(p, n)       ((void)sizeof(p), (void)sizeof(n))
 #define HAK_VG_FREE(p)           ((void)sizeof(p))
+#define HAK_VG_ACTIVE()          false
 #define HAK_VG_RESIZE(p, old, n) ((void)sizeof(p), (void)sizeof(old), (void)sizeof(n))
 #define HAK_VG_LIVE(p)           ((void)sizeof(p), false)
 #define HAK_VG_DEFINED(p, n)     ((void)sizeof(p), (void)sizeof(n))

@@ -9,6 +9,8 @@
  * Huge blocks (more than half a SuperSlab) get their own chunk: a hak_huge_t header at the start of the
  * mapping and the block right after it (or at the requested alignment). The chunk is registered for every
  * granule it covers and unmapped (or returned to the pool) on free. Huge blocks are counted fully committed.
+ * realloc of a huge block to another huge size maps a chunk of the new size and has the platform move the old
+ * chunk's pages into it (Linux: mremap), header included: no copy, and never both resident at once.
  */
 #include "arena/internal.h"
 
@@ -94,6 +96,58 @@ void *_hak_huge_alloc(hak_arena_t *a, size_t size, size_t align)
     _hak_commit_add(a, bytes);
     hak_mark_live((hak_block_t *)h->block);
     return h->block;
+}
+
+void *_hak_huge_move(hak_arena_t *a, hak_huge_t *h, size_t size)
+{
+    size_t page = hak_platform_page_size(), offset = (size_t)((uint8_t *)h->block - (uint8_t *)h);
+    if (a->pool || HAK_VG_ACTIVE() || size > SIZE_MAX / 2 - offset - page)
+        return NULL; /* (under valgrind memcheck would lose the moved contents' definedness: copy instead) */
+    size_t old = h->chunk.size, bytes = (offset + size + page - 1) & ~(page - 1);
+    if (bytes > old && !_hak_may_commit(a, bytes - old, true))
+        return NULL;
+    hak_huge_t *to = _hak_chunk_get(a, bytes, offset > HAK_HUGE_HDR ? offset : HAK_MIN_ALIGN);
+    if (!to)
+        return NULL;
+    /* The new range is registered before the move (nothing points into it yet) and the old one cleared: once
+     * the old range is unmapped another thread may map and register it at once. Restoring it cannot fail (its
+     * registry leaves exist). */
+    _hak_global_lock();
+    bool ok = _hak_registry_set(to, bytes, &to->chunk);
+    if (!ok)
+        _hak_registry_set(to, bytes, NULL);
+    else
+        _hak_registry_set(h, old, NULL);
+    _hak_global_unlock();
+    unsigned calls = 0;
+    if (ok && !hak_platform_move(h, old, to, bytes, &calls)) {
+        _hak_global_lock();
+        _hak_registry_set(to, bytes, NULL);
+        _hak_registry_set(h, old, &h->chunk);
+        _hak_global_unlock();
+        ok = false;
+    }
+    a->platform_calls += calls;
+    if (!ok) {
+        _hak_chunk_put(a, to, bytes);
+        return NULL;
+    }
+    _hak_global_reserved(0, old); /* the old mapping is gone */
+    to->chunk.size = bytes;
+    to->block = (uint8_t *)to + offset;
+    to->bsize = bytes - offset;
+    if (to->prev)
+        to->prev->next = to;
+    else
+        a->huge = to;
+    if (to->next)
+        to->next->prev = to;
+    a->reserved += bytes - old;
+    if (bytes > old)
+        _hak_commit_add(a, bytes - old);
+    else
+        _hak_commit_sub(a, old - bytes);
+    return to->block;
 }
 
 static void huge_release(hak_arena_t *a, hak_huge_t *h)

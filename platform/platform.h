@@ -36,6 +36,12 @@ size_t hak_platform_largest(size_t align);
  * false where that cannot be done (no MMU). */
 bool hak_platform_protect(void *p, size_t size, unsigned *calls);
 
+/* Moves the pages of chunk [from, from+size) into chunk [to, to+new_size) (both from hak_platform_map; new_size may
+ * be larger or smaller), replacing `to`'s memory: the first min(size, new_size) bytes keep their contents, the
+ * rest of `to` reads as zero, and `from` is gone as if unmapped. No copying where the OS can move page mappings
+ * (Linux: mremap). Returns false where it cannot (nothing changes; the core then copies). */
+bool hak_platform_move(void *from, size_t size, void *to, size_t new_size, unsigned *calls);
+
 /* Gives back a whole chunk returned by hak_platform_map, with the same size. */
 void hak_platform_unmap(void *base, size_t size, unsigned *calls);
 

@@ -265,6 +265,38 @@ Test(api, large_blocks_grow_and_shrink_in_place)
     hak_arena_destroy(a);
 }
 
+/* A huge block resized to another huge size keeps its contents; on Linux its pages move (mremap) rather than being
+ * copied, so the old block is gone at once and the arena's counters follow the new size. */
+Test(api, huge_blocks_are_resized)
+{
+    hak_arena_t   *a = make(NULL);
+    size_t         sizes[] = {3u << 20, 9u << 20, 4u << 20, 12u << 20}, kept = 0; /* 4: less than half */
+    unsigned char *p = NULL;
+    for (int k = 0; k < 4; k++) {
+        unsigned char *q = hak_realloc(a, p, sizes[k]);
+        cr_assert_not_null(q);
+        for (size_t i = 0; i < kept && i < sizes[k]; i += 4093)
+            cr_assert_eq(q[i], (unsigned char)(i / 4093), "size %zu: byte %zu lost", sizes[k], i);
+        for (size_t i = 0; i < sizes[k]; i += 4093)
+            q[i] = (unsigned char)(i / 4093);
+        cr_assert_geq(hak_usable_size(q), sizes[k]);
+        cr_assert_eq(hak_arena_of(q), a);
+        if (p && q != p)
+            cr_assert_null(hak_arena_of(p), "the old block is gone");
+        hak_arena_stats_t s;
+        hak_arena_stats(a, &s);
+        cr_assert_geq(s.committed, sizes[k]);
+        cr_assert_lt(s.committed, sizes[k] + (4u << 20), "size %zu: committed %zu: the old block still counts",
+                     sizes[k], s.committed);
+        check(a);
+        p = q;
+        kept = sizes[k];
+    }
+    hak_free(p);
+    check(a);
+    hak_arena_destroy(a);
+}
+
 Test(api, invalid_frees_are_reported_and_ignored)
 {
     hak_arena_t *a = make(NULL);

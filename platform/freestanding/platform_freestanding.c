@@ -167,6 +167,12 @@ unsigned long long hak_platform_os_calls(void)
 
 /* ---- hooks the firmware may override ---- */
 
+bool hak_platform_move(void *from, size_t size, void *to, size_t new_size, unsigned *calls)
+{
+    (void)from, (void)size, (void)to, (void)new_size, (void)calls;
+    return false; /* no page tables to rewrite: the core copies */
+}
+
 /* Without a hardware source nothing here is unpredictable: the secrets then only differ per arena (what the
  * free-marker check needs); a firmware with a TRNG defines its own to make them secret. */
 HAK_WEAK uint64_t hak_platform_entropy(void)

@@ -118,6 +118,18 @@ void hak_platform_unmap(void *base, size_t size, unsigned *calls)
     errno = saved;
 }
 
+bool hak_platform_move(void *from, size_t size, void *to, size_t new_size, unsigned *calls)
+{
+    if (injected_fault())
+        return false;
+    int saved = errno;
+    count(calls, 1);
+    /* Fails (EFAULT) if `from` spans two VMAs, e.g. next to a guard page: then the caller copies. */
+    void *p = mremap(from, size, new_size, MREMAP_MAYMOVE | MREMAP_FIXED, to);
+    errno = saved;
+    return p == to;
+}
+
 bool hak_platform_protect(void *p, size_t size, unsigned *calls)
 {
     int saved = errno;
