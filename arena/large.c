@@ -101,8 +101,9 @@ void *_hak_huge_alloc(hak_arena_t *a, size_t size, size_t align)
 void *_hak_huge_move(hak_arena_t *a, hak_huge_t *h, size_t size)
 {
     size_t page = hak_platform_page_size(), offset = (size_t)((uint8_t *)h->block - (uint8_t *)h);
-    if (a->pool || HAK_VG_ACTIVE() || size > SIZE_MAX / 2 - offset - page)
-        return NULL; /* (under valgrind memcheck would lose the moved contents' definedness: copy instead) */
+    if (HAK_CFG_FREESTANDING || a->pool || HAK_VG_ACTIVE() || size > SIZE_MAX / 2 - offset - page)
+        return NULL; /* static memory has no pages to move; under valgrind memcheck would lose the moved contents'
+                        definedness: copy instead */
     size_t old = h->chunk.size, bytes = (offset + size + page - 1) & ~(page - 1);
     if (bytes > old && !_hak_may_commit(a, bytes - old, true))
         return NULL;
