@@ -548,13 +548,10 @@ void _hak_lean_purge_now(hak_arena_t *a, bool all)
 
 void _hak_lean_maybe_purge(hak_arena_t *a)
 {
-    /* A batch is due once HAK_CFG_LEAN_BATCH_KIB of slices were freed since the last one. It gives back what was
-     * freed before the last batch and has not been reused since (slices are aged by one batch), and spare empty
-     * SuperSlabs: a working set that churns whole pages reuses them between batches and never pays a syscall for
-     * them, while memory freed for good goes back after at most two batches. Emptied head pages (idle) join a
-     * batch only when real pages are being given back too: alone they are the churn of a steady working set. */
-    /* The batch grows with the arena (an eighth of what it holds), so a large working set that churns whole pages
-     * pays one purge per eighth of itself rather than one per batch. */
+    /* A batch is due once HAK_CFG_LEAN_BATCH_KIB of slices, or an eighth of what the arena holds if more, were
+     * freed since the last one (the aging it does is described at the top of this file). Emptied head pages
+     * (idle) join a batch only when real pages are being given back too: alone they are the churn of a steady
+     * working set. */
     size_t batch = (size_t)HAK_CFG_LEAN_BATCH_KIB * 1024;
     if (batch < a->committed / 8)
         batch = a->committed / 8;
