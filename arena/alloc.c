@@ -4,7 +4,8 @@
  * hak_alloc: size -> class (a table load up to 1 KiB), pop the head page's free list, clear the free marker.
  * Everything else — bump allocation, full pages, new pages, large and huge blocks — is out of line.
  *
- * hak_free: registry lookup (two loads) -> chunk header -> arena; slice index -> page header. The block is
+ * hak_free: address masked -> chunk header -> arena; slice index -> page header, while the registry lookup (two
+ * loads) confirms on the side that the masked address is the block's chunk (free_ptr). The block is
  * validated before anything is written: its offset in the page must be a multiple of the block size (one
  * multiply by a reciprocal instead of a division) and below `bump`, and a block that already carries its free
  * marker is looked up in the page's free list, so foreign pointers, interior pointers and double frees are
@@ -460,17 +461,37 @@ HAK_INLINE void free_in(hak_chunk_t *c, void *p)
     free_sync(c, p);
 }
 
-void hak_free(void *p)
+/* A pointer whose chunk is not its address masked: a chunk hakmem could not align, or none (NULL, foreign). */
+static HAK_NOINLINE void free_unmasked(hak_chunk_t *c, void *p, bool report)
 {
-    hak_chunk_t *c = _hak_registry_find(p); /* NULL for p == NULL: no chunk can start at address 0 */
-    if (HAK_UNLIKELY(!c))
-        return p ? free_generic(c, p) : (void)0;
-    free_in(c, p);
+    if (c)
+        return free_in(c, p);
+    if (p && report)
+        free_generic(c, p);
 }
 
-void _hak_free_in(hak_chunk_t *c, void *p)
+/* The chunk is found twice: by masking p (one instruction) and through the registry (two dependent loads). Only
+ * the masked address feeds the loads that follow, and the two are compared in a way the optimiser cannot see
+ * through, so the processor runs ahead on the predicted branch while the registry confirms that p is ours. */
+HAK_INLINE void free_ptr(void *p, bool report)
 {
-    free_in(c, p);
+    hak_chunk_t *c = _hak_registry_find(p); /* NULL for p == NULL: no chunk can start at address 0 */
+    uintptr_t    m = (uintptr_t)p & ~(uintptr_t)(HAK_CHUNK_ALIGN - 1);
+    uintptr_t    differ = (uintptr_t)c ^ m;
+    HAK_OPAQUE(differ);
+    if (HAK_UNLIKELY(!c || differ))
+        return free_unmasked(c, p, report);
+    free_in((hak_chunk_t *)m, p);
+}
+
+void hak_free(void *p)
+{
+    free_ptr(p, true);
+}
+
+void _hak_free_quiet(void *p)
+{
+    free_ptr(p, false);
 }
 
 /* Usable size and owner of a live block, or 0 (reporting when asked). */

@@ -136,10 +136,10 @@ void _hak_commit_sub(hak_arena_t *a, size_t bytes)
 
 /* ---- chunks: from the platform or from the caller's pool ---- */
 
-/* The largest granule-aligned chunk the pool could give now (SuperSlabs in pools take what is left). */
-size_t _hak_pool_largest(const hak_arena_t *a)
+/* The largest chunk with this alignment the pool could give now (SuperSlabs in pools take what is left). */
+size_t _hak_pool_largest(const hak_arena_t *a, size_t align)
 {
-    return hak_extent_largest(a->pool_free, HAK_GRANULE);
+    return hak_extent_largest(a->pool_free, align);
 }
 
 static void *chunk_take(hak_arena_t *a, size_t size, size_t align)
@@ -159,6 +159,9 @@ void *_hak_chunk_get(hak_arena_t *a, size_t size, size_t align)
 {
     if (align < HAK_GRANULE)
         align = HAK_GRANULE;
+    if (align < HAK_CHUNK_ALIGN &&
+        (a->pool ? _hak_pool_largest(a, HAK_CHUNK_ALIGN) : hak_platform_largest(HAK_CHUNK_ALIGN)) >= size)
+        align = HAK_CHUNK_ALIGN; /* the fast free path's alignment, where it costs no failure (internal.h) */
     void *p = chunk_take(a, size, align);
     if (!p && (_hak_bins_release_empty(a) + _hak_purge(a, 0))) /* empty pages, then empty SuperSlabs, go back */
         p = chunk_take(a, size, align);

@@ -52,6 +52,8 @@
 #define HAK_UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define HAK_INLINE      static inline __attribute__((always_inline))
 #define HAK_NOINLINE    __attribute__((noinline))
+/* Hides x's value from the optimiser, which then cannot replace it by another variable it knows is equal. */
+#define HAK_OPAQUE(x)   __asm__("" : "+r"(x))
 
 /* ---- geometry (config/hak_config.h: Linux 512 KiB granule and 16 KiB slices; freestanding smaller) ---- */
 #define HAK_LOG2(x)        ((x) >= 2048u * 1024 ? 21 : (x) >= 1024u * 1024 ? 20 : (x) >= 512u * 1024 ? 19 :     \
@@ -71,6 +73,10 @@
 #define HAK_SMALL_MAX      ((size_t)1 << HAK_SMALL_SHIFT)
 #define HAK_NUM_CLASSES    (8 + (HAK_SMALL_SHIFT - 7) * 8) /* 16..128 by 16, then 8 per doubling */
 #define HAK_HUGE_HDR       64 /* bytes before a huge block at the start of its mapping */
+/* Chunks are aligned to the build's SuperSlab size wherever the memory allows it (always on Linux): then the
+ * header of a default-sized SuperSlab is the block's address masked, and hak_free's registry lookup only has to
+ * confirm it, off the critical path (alloc.c). Other chunks are found through the registry alone. */
+#define HAK_CHUNK_ALIGN    ((size_t)HAK_CFG_SLAB_SIZE)
 
 _Static_assert(HAK_CFG_FREESTANDING || HAK_GRANULE == HAK_CFG_SLAB_MIN, "the smallest SuperSlab is a power of two");
 _Static_assert(HAK_SMALL_MAX >= 1024, "classes cover at least the table-driven sizes");
@@ -334,7 +340,7 @@ HAK_INLINE hak_chunk_t *_hak_registry_find(const void *p)
     return atomic_load_explicit(&leaf[index & (HAK_REG_LEAF_LEN - 1)], memory_order_acquire);
 }
 bool         _hak_registry_set(void *base, size_t size, hak_chunk_t *chunk); /* under the global lock */
-void         _hak_free_in(hak_chunk_t *c, void *p); /* hak_free(p) once its chunk c is known (the malloc shim) */
+void         _hak_free_quiet(void *p); /* hak_free(p), but silent about pointers hakmem never mapped (the shim) */
 
 /* arena.c */
 int   _hak_arena_enter(const hak_arena_t *a); /* validates a handle (0, HAK_EINVAL, HAK_ERR_BAD_ARENA); on 0
@@ -347,7 +353,7 @@ void  _hak_commit_sub(hak_arena_t *a, size_t bytes);
 void *_hak_chunk_get(hak_arena_t *a, size_t size, size_t align);
 void *_hak_meta_alloc(size_t size); /* process metadata (arena structs, thread caches); never freed */
 void  _hak_chunk_put(hak_arena_t *a, void *base, size_t size);
-size_t _hak_pool_largest(const hak_arena_t *a);
+size_t _hak_pool_largest(const hak_arena_t *a, size_t align);
 
 /* budget.c: process budget, global counters, the list of live arenas */
 void _hak_global_committed(size_t add, size_t sub);

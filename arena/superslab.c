@@ -314,7 +314,7 @@ static size_t slab_bytes(hak_arena_t *a, size_t slices)
 {
     size_t size = a->slab_size;
     if (a->pool || HAK_CFG_FREESTANDING) {
-        size_t room = (a->pool ? _hak_pool_largest(a) : hak_platform_largest(HAK_GRANULE)) & ~(HAK_SLICE - 1);
+        size_t room = (a->pool ? _hak_pool_largest(a, HAK_GRANULE) : hak_platform_largest(HAK_GRANULE)) & ~(HAK_SLICE - 1);
         if (room < size)
             size = room;
     }

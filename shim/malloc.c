@@ -206,10 +206,9 @@ SHIM_API void *malloc(size_t size)
 
 SHIM_API void free(void *p)
 {
-    hak_chunk_t *c = _hak_registry_find(p);
-    if (HAK_UNLIKELY(!c || !c->arena))
-        return; /* NULL, or memory of another allocator: leave it alone */
-    _hak_free_in(c, p); /* leaves errno alone: the platform restores it around the syscalls a free can make */
+    /* NULL or memory of another allocator is left alone; errno too (the platform restores it around the
+     * syscalls a free can make) */
+    _hak_free_quiet(p);
 }
 
 SHIM_API void *calloc(size_t count, size_t size)

@@ -34,6 +34,15 @@ static void check(hak_arena_t *a)
     cr_assert_eq(hak_arena_check(a), 0, "hak_arena_check failed");
 }
 
+/* Consistent, and no block is live. */
+static void check_empty(hak_arena_t *a)
+{
+    hak_arena_stats_t s;
+    cr_assert_eq(hak_arena_stats(a, &s), 0);
+    cr_assert_eq(s.in_use, 0);
+    check(a);
+}
+
 TestSuite(api, .init = record_errors);
 
 Test(api, create_with_defaults_and_destroy)
@@ -369,6 +378,55 @@ Test(api, double_frees_are_detected)
     hak_arena_destroy(a);
 }
 
+/* Frees, double frees and interior frees over SuperSlabs of every size, and in a pool that starts off the build's
+ * SuperSlab alignment: hak_free masks a block's address to find its SuperSlab (right only for chunks aligned to
+ * the build's slab size) and confirms with the registry, so both ways must give the same verdicts. */
+static void free_verdicts(hak_arena_t *a, size_t slab_size)
+{
+    size_t n = slab_size * 3 / 2 / 512; /* more than one SuperSlab: blocks in every part of one */
+    char **b = malloc(n * sizeof *b);
+    cr_assert_not_null(b);
+    for (size_t i = 0; i < n; i++) {
+        cr_assert_not_null(b[i] = hak_alloc(a, 512));
+        memset(b[i], (int)i, 512);
+    }
+    for (size_t i = 0; i < n; i += 2)
+        hak_free(b[i]);
+    int before = reported.count;
+    for (size_t i = 0; i < n; i += 2) {
+        hak_free(b[i]);
+        cr_assert_eq(reported.last_code, HAK_ERR_DOUBLE_FREE);
+        hak_free(b[i + 1] + 256);
+        cr_assert_eq(reported.last_code, HAK_ERR_INTERIOR_PTR);
+    }
+    cr_assert_eq(reported.count, before + (int)n);
+    check(a);
+    for (size_t i = 1; i < n; i += 2) {
+        cr_assert_eq(hak_arena_of(b[i]), a);
+        cr_assert_eq(b[i][511], (char)i);
+        hak_free(b[i]);
+    }
+    cr_assert_eq(reported.count, before + (int)n);
+    check_empty(a);
+    free(b);
+}
+
+Test(api, frees_are_judged_alike_in_every_superslab)
+{
+    for (size_t size = SLAB_MIN; size <= SLAB_MAX; size *= 2) {
+        hak_arena_t *a = make(&(hak_arena_config_t){.slab_size = size});
+        free_verdicts(a, size);
+        hak_arena_destroy(a);
+    }
+    size_t size = 8u << 20;
+    char  *pool = aligned_alloc(SLAB_MAX, size + SLAB_MAX);
+    cr_assert_not_null(pool);
+    hak_arena_t *a = make(&(hak_arena_config_t){.pool = pool + SLAB_MIN / 2, .pool_size = size, .slab_size = SLAB_MIN});
+    free_verdicts(a, SLAB_MIN);
+    hak_arena_destroy(a);
+    free(pool);
+}
+
 Test(api, free_after_destroy_is_reported)
 {
     hak_arena_t *a = make(NULL);
@@ -614,10 +672,7 @@ Test(api, large_blocks_of_default_arenas_are_really_freed)
         void *p = hak_alloc(a, 40000 + (size_t)i * 9000);
         hak_free(p);
     }
-    hak_arena_stats_t s;
-    hak_arena_stats(a, &s);
-    cr_assert_eq(s.in_use, 0);
-    check(a);
+    check_empty(a);
     hak_arena_destroy(a);
 }
 
