@@ -20,7 +20,7 @@ int _hak_check_page(hak_arena_t *a, hak_superslab_t *ss, hak_page_t *page)
     if (page->start != start || page->nslices == 0 || page->slice + page->nslices > ss->nslices)
         FAIL("page outside its SuperSlab");
     size_t span = (size_t)page->nslices << HAK_SLICE_SHIFT;
-    if (page->bsize == 0 || page->recip != (page->kind == HAK_PAGE_LARGE ? 0 : hak_recip(page->bsize)))
+    if (page->bsize == 0 || page->recip != (page->kind == HAK_PAGE_LARGE ? 1 : hak_recip(page->bsize)))
         FAIL("page block size");
     if (page->kind == HAK_PAGE_LARGE) {
         if (page->bsize != span || page->used != 1 || page->free || hak_bump(page) != start + span ||

@@ -139,8 +139,8 @@ typedef struct hak_page {
     uint8_t         *start;    /* first block */
     _Atomic(uint8_t *) bump;   /* first never-used block; atomic (relaxed) because other threads read it to
                                   validate frees without the lock (tcache.c) */
-    uint32_t         recip;    /* ceil(2^34 / bsize) for small pages (offset -> index, see HAK_RECIP_SHIFT); 0 for
-                                  large ones, so that only offset 0 passes the block-start check */
+    uint32_t         recip;    /* ceil(2^34 / bsize) for small pages (the block-start test, see HAK_RECIP_SHIFT);
+                                  1 for large ones, so that only offset 0 passes it */
     uint32_t         bsize;    /* block size */
     uint32_t         used;     /* live blocks */
     uint32_t         end_off;  /* end of the last whole block, from start */
@@ -164,8 +164,11 @@ HAK_INLINE void hak_set_bump(hak_page_t *page, uint8_t *bump)
     atomic_store_explicit(&page->bump, bump, memory_order_relaxed);
 }
 
-/* Block index = (offset * recip) >> HAK_RECIP_SHIFT, exact while offset * bsize < 2^34: small pages are at
- * most 16 slices (2^18 bytes) and blocks at most 2^16 bytes; recip < 2^30 for blocks of 16 bytes or more. */
+/* Divisibility by one multiply. With recip = ceil(2^34 / bsize) = (2^34 + e) / bsize, e < bsize, an offset
+ * k * bsize + r times recip is k * 2^34 + k * e + r * recip: its low 34 bits are k * e < recip when r == 0, and
+ * at least recip otherwise, as long as (k + 1) * e stays below recip. It does for every class (blocks of 16
+ * bytes to 64 KiB, recip >= 2^18) and offset inside a small page (at most 16 slices, 2^18 bytes): checked for
+ * every pair by tests/test_api.c (block_start_test_is_exact). recip < 2^30 for blocks of 16 bytes or more. */
 #define HAK_RECIP_SHIFT 34
 HAK_INLINE uint32_t hak_recip(uint32_t bsize)
 {
@@ -173,11 +176,19 @@ HAK_INLINE uint32_t hak_recip(uint32_t bsize)
     return ((UINT32_C(1) << (HAK_RECIP_SHIFT - 4)) + c - 1) / c;
 }
 
-/* True iff p is the start of a block of the page that has been handed out at least once. */
+/* Whether an offset from a small page's start is a multiple of its block size (see HAK_RECIP_SHIFT). */
+HAK_INLINE bool hak_offset_is_block(uint64_t off, uint32_t recip)
+{
+    return ((off * recip) & ((UINT64_C(1) << HAK_RECIP_SHIFT) - 1)) < recip;
+}
+
+/* True iff p is the start of a block of the page that has been handed out at least once. One unsigned compare
+ * bounds p on both sides: below the page's start, the offset wraps to a huge number. */
 HAK_INLINE bool hak_is_block_start(const hak_page_t *page, const void *p)
 {
-    uint64_t off = (uint64_t)((uintptr_t)p - (uintptr_t)page->start);
-    return ((off * page->recip) >> HAK_RECIP_SHIFT) * page->bsize == off && (const uint8_t *)p < hak_bump(page);
+    uint64_t off = (uintptr_t)p - (uintptr_t)page->start;
+    uint64_t handed = (uintptr_t)hak_bump(page) - (uintptr_t)page->start;
+    return hak_offset_is_block(off, page->recip) && off < handed;
 }
 
 /* Free-run buckets (superslab.c): one per run length up to 8 slices, then four per doubling. */

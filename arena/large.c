@@ -23,7 +23,7 @@ void *_hak_large_alloc(hak_arena_t *a, size_t size, size_t align)
         return NULL;
     page->kind = HAK_PAGE_LARGE;
     page->bsize = (uint32_t)(n << HAK_SLICE_SHIFT);
-    page->recip = 0; /* only offset 0 is a block start */
+    page->recip = 1; /* only offset 0 is a block start */
     page->free = NULL;
     page->used = 1;
     hak_set_bump(page, page->start + page->bsize);
