@@ -154,14 +154,22 @@ static void *chunk_take(hak_arena_t *a, size_t size, size_t align)
     return p;
 }
 
+/* Room for a chunk aligned to HAK_CHUNK_ALIGN that aligning costs nothing to speak of: on Linux address space is
+ * never short; a pool or static memory must have room for 64 such chunks, else the gaps aligning leaves would be
+ * a loss (a 256 KiB firmware pool keeps granule alignment, and loses only the masked free path). */
+static size_t aligned_room(const hak_arena_t *a)
+{
+    size_t room = a->pool ? _hak_pool_largest(a, HAK_CHUNK_ALIGN) : hak_platform_largest(HAK_CHUNK_ALIGN);
+    return room >= 64 * HAK_CHUNK_ALIGN ? room : 0;
+}
+
 /* Callers hold no SuperSlab or empty page across this call: when memory is short it releases both. */
 void *_hak_chunk_get(hak_arena_t *a, size_t size, size_t align)
 {
     if (align < HAK_GRANULE)
         align = HAK_GRANULE;
-    if (align < HAK_CHUNK_ALIGN &&
-        (a->pool ? _hak_pool_largest(a, HAK_CHUNK_ALIGN) : hak_platform_largest(HAK_CHUNK_ALIGN)) >= size)
-        align = HAK_CHUNK_ALIGN; /* the fast free path's alignment, where it costs no failure (internal.h) */
+    if (align < HAK_CHUNK_ALIGN && aligned_room(a) >= size)
+        align = HAK_CHUNK_ALIGN; /* the fast free path's alignment (internal.h) */
     void *p = chunk_take(a, size, align);
     if (!p && (_hak_bins_release_empty(a) + _hak_purge(a, 0))) /* empty pages, then empty SuperSlabs, go back */
         p = chunk_take(a, size, align);

@@ -73,9 +73,10 @@
 #define HAK_SMALL_MAX      ((size_t)1 << HAK_SMALL_SHIFT)
 #define HAK_NUM_CLASSES    (8 + (HAK_SMALL_SHIFT - 7) * 8) /* 16..128 by 16, then 8 per doubling */
 #define HAK_HUGE_HDR       64 /* bytes before a huge block at the start of its mapping */
-/* Chunks are aligned to the build's SuperSlab size wherever the memory allows it (always on Linux): then the
- * header of a default-sized SuperSlab is the block's address masked, and hak_free's registry lookup only has to
- * confirm it, off the critical path (alloc.c). Other chunks are found through the registry alone. */
+/* Chunks are aligned to the build's SuperSlab size where memory is plentiful (always on Linux; see
+ * _hak_chunk_get): then the header of a default-sized SuperSlab is the block's address masked, and hak_free's
+ * registry lookup only has to confirm it, off the critical path (alloc.c). Other chunks are found through the
+ * registry alone. */
 #define HAK_CHUNK_ALIGN    ((size_t)HAK_CFG_SLAB_SIZE)
 
 _Static_assert(HAK_CFG_FREESTANDING || HAK_GRANULE == HAK_CFG_SLAB_MIN, "the smallest SuperSlab is a power of two");
