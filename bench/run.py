@@ -228,8 +228,8 @@ def machine(bin_dir):
     with open("/proc/meminfo") as f:
         mem_gib = int(f.readline().split()[1]) / 2**20
     commit = sh(["git", "rev-parse", "--short", "HEAD"]) or "?"
-    if sh(["git", "--no-optional-locks", "status", "--porcelain", "--untracked-files=no", "--", ".",
-           ":!bench/RESULTS.md", ":!bench/results.png"]):  # (the files this script writes do not count)
+    if sh(["git", "--no-optional-locks", "status", "--porcelain", "--untracked-files=no", "--", ":/",
+           ":(top,exclude)bench/RESULTS.md", ":(top,exclude)bench/results.png"]):  # (its own outputs do not count)
         commit += " (with uncommitted changes in the tree)"
     versions = ", ".join(sh([os.path.join(bin_dir, "bench_" + a), "version"])
                          for a in ("glibc", "mimalloc", "jemalloc", "tcmalloc"))
