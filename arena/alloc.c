@@ -170,19 +170,6 @@ static HAK_NOINLINE void *alloc_class_sync(hak_arena_t *a, unsigned cls)
     return p;
 }
 
-/* The calling thread's slot for a if it is the one used last (no call, no loop), else NULL. */
-HAK_INLINE hak_tslot_t *last_slot(hak_arena_t *a)
-{
-#if HAK_CFG_TCACHE
-    hak_tslot_t *s = _hak_t_last;
-    if (HAK_LIKELY(s && s->arena == a && s->gen == atomic_load_explicit(&a->gen, memory_order_relaxed)))
-        return s;
-#else
-    (void)a;
-#endif
-    return NULL;
-}
-
 HAK_INLINE void *alloc_class(hak_arena_t *a, unsigned cls)
 {
     return a->sync ? alloc_class_sync(a, cls) : alloc_class_locked(a, cls);
@@ -205,7 +192,7 @@ void *hak_alloc(hak_arena_t *a, size_t size)
     unsigned cls = _hak_class_of_small[(size + 15) >> 4];
     if (!a->sync)
         return alloc_class_locked(a, cls);
-    hak_tslot_t *s = last_slot(a);
+    hak_tslot_t *s = hak_last_slot(a);
     hak_block_t *b;
     if (HAK_UNLIKELY(!s) || HAK_UNLIKELY(!(b = s->bins[cls].head)))
         return alloc_class_sync(a, cls);
@@ -442,23 +429,18 @@ static HAK_NOINLINE void free_generic(hak_chunk_t *c, void *p)
     free_slab_block(a, (hak_superslab_t *)c, p, a->sync);
 }
 
-/* A synchronized arena's SuperSlab, with this thread's last-used cache slot: into the cache. Its own function
- * (a tail call from hak_free) so that neither path needs a stack frame. */
-static HAK_NOINLINE void free_sync(hak_chunk_t *c, void *p)
-{
-    hak_arena_t *a = c->arena;
-    hak_tslot_t *s;
-    if (HAK_LIKELY(a && c->kind == HAK_CHUNK_SUPERSLAB) && (s = last_slot(a)))
-        return free_cached(a, s, (hak_superslab_t *)c, p);
-    free_generic(c, p);
-}
-
-/* Frees p, whose chunk c is known: the unsynchronized fast path, or the synchronized one. */
+/* Frees p, whose chunk c is known: the unsynchronized fast path, or the synchronized one (a SuperSlab of a
+ * synchronized arena and this thread's last-used cache slot: into the cache); everything else through
+ * free_generic. Only tail calls, so neither fast path needs a stack frame. */
 HAK_INLINE void free_in(hak_chunk_t *c, void *p)
 {
     if (HAK_LIKELY(c->fast))
         return free_slab_block(c->fast, (hak_superslab_t *)c, p, false);
-    free_sync(c, p);
+    hak_arena_t *a = c->arena;
+    hak_tslot_t *s;
+    if (HAK_LIKELY(a && c->kind == HAK_CHUNK_SUPERSLAB) && (s = hak_last_slot(a)))
+        return free_cached(a, s, (hak_superslab_t *)c, p);
+    free_generic(c, p);
 }
 
 /* A pointer whose chunk is not its address masked: a chunk hakmem could not align, or none (NULL, foreign). */

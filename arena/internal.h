@@ -377,7 +377,9 @@ void _hak_arena_list_remove(hak_arena_t *a);
 
 /* tcache.c */
 #if HAK_CFG_TCACHE
+/* The slot the calling thread used last; never NULL (a slot of no arena, generation 0, when there is none). */
 extern _Thread_local hak_tslot_t *_hak_t_last __attribute__((tls_model("initial-exec")));
+extern hak_tslot_t                _hak_no_slot;
 #endif
 uintptr_t    _hak_new_generation(void);
 hak_tslot_t *_hak_tslot_slow(hak_arena_t *a);             /* NULL: no cache for this thread or arena */
@@ -387,18 +389,31 @@ void         _hak_tcache_overflow(hak_arena_t *a, hak_tslot_t *s, hak_tbin_t *bi
 void         _hak_tcache_flush_locked(hak_arena_t *a);    /* the calling thread's blocks of a go back */
 bool         _hak_tcache_holds(const hak_arena_t *a, const hak_block_t *b, unsigned cls);
 
-/* The calling thread's cache slot for synchronized arena a, or NULL (then the locked paths serve). */
-HAK_INLINE hak_tslot_t *hak_tslot(hak_arena_t *a)
+/* The calling thread's slot for a if it is the one it used last (no call, no loop), else NULL. Generations are
+ * unique over all arenas and never 0, so where they cannot wrap (64 bits) the generation alone says it; 32-bit
+ * builds compare the arena too. */
+HAK_INLINE hak_tslot_t *hak_last_slot(hak_arena_t *a)
 {
 #if HAK_CFG_TCACHE
     hak_tslot_t *s = _hak_t_last;
-    if (HAK_LIKELY(s && s->arena == a && s->gen == atomic_load_explicit(&a->gen, memory_order_relaxed)))
+    if (HAK_LIKELY(s->gen == atomic_load_explicit(&a->gen, memory_order_relaxed) &&
+                   (UINTPTR_MAX > 0xffffffffu || s->arena == a)))
         return s;
-    return _hak_tslot_slow(a);
 #else
     (void)a;
-    return NULL;
 #endif
+    return NULL;
+}
+
+/* The calling thread's cache slot for synchronized arena a, or NULL (then the locked paths serve). */
+HAK_INLINE hak_tslot_t *hak_tslot(hak_arena_t *a)
+{
+    hak_tslot_t *s = hak_last_slot(a);
+#if HAK_CFG_TCACHE
+    if (HAK_UNLIKELY(!s))
+        s = _hak_tslot_slow(a);
+#endif
+    return s;
 }
 
 /* stats.c */

@@ -32,7 +32,8 @@ uintptr_t _hak_new_generation(void)
 
 #if HAK_CFG_TCACHE
 static _Thread_local hak_tcache_t *t_cache __attribute__((tls_model("initial-exec")));
-_Thread_local hak_tslot_t         *_hak_t_last __attribute__((tls_model("initial-exec")));
+hak_tslot_t                        _hak_no_slot;
+_Thread_local hak_tslot_t         *_hak_t_last __attribute__((tls_model("initial-exec"))) = &_hak_no_slot;
 
 #define TC_DEAD ((hak_tcache_t *)1) /* the thread is exiting: no new cache */
 #define TC_BUSY ((hak_tcache_t *)2) /* being set up: registering the exit hook may allocate (pthread_setspecific
@@ -114,7 +115,7 @@ static void thread_exit(void *arg)
     for (unsigned i = 0; i < HAK_TC_SLOTS; i++)
         slot_flush(&tc->slot[i], true);
     t_cache = TC_DEAD;
-    _hak_t_last = NULL;
+    _hak_t_last = &_hak_no_slot;
     _hak_global_lock();
     tc->next_free = g_free_caches;
     g_free_caches = tc;
