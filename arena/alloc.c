@@ -508,6 +508,29 @@ hak_arena_t *hak_arena_of(const void *p)
     return a;
 }
 
+/* A block realloc must move to grow it into a large size gets room for the next growth: its run of slices is
+ * rounded up to a power of two (at most half a SuperSlab), so a buffer grown in steps of 1.5x moves every other
+ * step and its copies touch half as many new pages. Only where memory is plentiful: on an OS, outside pools, and
+ * with the cap and the budget leaving a SuperSlab to spare beyond the room; slices that are never written cost
+ * address space, not RSS. NULL: no room taken (the caller allocates `size` as usual). */
+static HAK_NOINLINE void *alloc_with_room(hak_arena_t *a, size_t size)
+{
+    if (HAK_CFG_FREESTANDING || a->pool || size <= HAK_SMALL_MAX || size > a->slab_size / 2)
+        return NULL;
+    size_t room = HAK_SLICE;
+    while (room < size)
+        room <<= 1;
+    if (room > a->slab_size / 2)
+        room = a->slab_size / 2;
+    arena_lock(a);
+    void *q = _hak_commit_fits(a, room + a->slab_size) ? _hak_large_alloc(a, room, 0) : NULL;
+    a->limit_wanted = 0;
+    if (HAK_CFG_STATS && q)
+        a->allocs++;
+    arena_unlock(a);
+    return handed_out(q);
+}
+
 void *hak_realloc(hak_arena_t *a, void *p, size_t size)
 {
     if (!a)
@@ -543,8 +566,8 @@ void *hak_realloc(hak_arena_t *a, void *p, size_t size)
         HAK_VG_RESIZE(p, usable, now);
         return p;
     }
-    void *q = hak_alloc(a, size);
-    if (!q)
+    void *q = size > usable ? alloc_with_room(a, size) : NULL;
+    if (!q && !(q = hak_alloc(a, size)))
         return NULL;
     memcpy(q, p, size < usable ? size : usable);
     hak_free(p);

@@ -274,6 +274,47 @@ Test(api, large_blocks_grow_and_shrink_in_place)
     hak_arena_destroy(a);
 }
 
+/* A block that has to move to grow into a large size gets room for the next growth where memory is plentiful (a
+ * power of two of slices), so a buffer grown by 1.5x moves every other step; a tight cap or a pool gets exactly
+ * what was asked for. */
+Test(api, realloc_growth_takes_room_only_where_memory_is_plentiful)
+{
+    LINUX_ONLY("growth room is taken only from an OS's memory");
+    hak_arena_t *a = make(&(hak_arena_config_t){.flags = HAK_ARENA_UNSYNCHRONIZED});
+    size_t       step = SMALL_MAX + SMALL_MAX / 4, room = 2 * SMALL_MAX; /* 80 KiB: a 128 KiB run on Linux */
+    unsigned char *p = hak_alloc(a, 1000);
+    cr_assert_not_null(p);
+    memset(p, 0x5a, 1000);
+    unsigned char *q = hak_realloc(a, p, step);
+    cr_assert_not_null(q);
+    cr_assert_eq(hak_usable_size(q), room);
+    cr_assert_eq(q[999], 0x5a);
+    q[step - 1] = 1;
+    cr_assert_eq(hak_realloc(a, q, step * 3 / 2), q, "the next 1.5x step stays where it is");
+    cr_assert_eq(q[step - 1], 1);
+    hak_free(q);
+    check_empty(a);
+    /* With the cap at what the arena holds now, the room would not leave a SuperSlab to spare: exact size. */
+    hak_arena_stats_t s;
+    cr_assert_eq(hak_arena_stats(a, &s), 0);
+    cr_assert_eq(hak_arena_set_limit(a, s.committed), 0);
+    p = hak_alloc(a, 1000);
+    q = hak_realloc(a, p, step);
+    cr_assert_not_null(q);
+    cr_assert_lt(hak_usable_size(q), room);
+    hak_free(q);
+    hak_arena_destroy(a);
+    /* A pool's memory is all there is: no room either. */
+    static _Alignas(65536) unsigned char pool[4u << 20];
+    a = make(&(hak_arena_config_t){.pool = pool, .pool_size = sizeof pool, .flags = HAK_ARENA_UNSYNCHRONIZED});
+    q = hak_realloc(a, hak_alloc(a, 1000), step);
+    cr_assert_not_null(q);
+    cr_assert_lt(hak_usable_size(q), room);
+    hak_free(q);
+    check_empty(a);
+    hak_arena_destroy(a);
+}
+
 /* A huge block resized to another huge size keeps its contents; on Linux its pages move (mremap) rather than being
  * copied, so the old block is gone at once and the arena's counters follow the new size. */
 Test(api, huge_blocks_are_resized)
