@@ -280,3 +280,70 @@ Test(limits, burst_of_256_mib_is_given_back)
         hak_arena_destroy(a);
     }
 }
+
+#if !HAK_CFG_FREESTANDING
+#include <sys/stat.h>
+
+#include "platform/linux/cgroup.h"
+
+/* Writes `text` to dir/name. */
+static void put(const char *dir, const char *name, const char *text)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f, "%s", path);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* The limit _hak_cgroup_limit finds for the cgroup file dir/cgroup_file and the mount table dir/mountinfo. */
+static size_t limit_in(const char *dir, const char *cgroup_file)
+{
+    char cg[512], mounts[512];
+    snprintf(cg, sizeof cg, "%s/%s", dir, cgroup_file);
+    snprintf(mounts, sizeof mounts, "%s/mountinfo", dir);
+    return _hak_cgroup_limit(cg, mounts);
+}
+
+/* A host's mountinfo can run to thousands of lines; the cgroup mount may come last, after lines longer than any
+ * path. The limit is the smallest over the cgroup and its ancestors, "max" and v1's unlimited sentinel aside. */
+Test(limits, cgroup_limit_is_found_behind_long_mount_tables)
+{
+    char dir[] = "/tmp/hakmem-cgroup-XXXXXX", path[512];
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/mountinfo", dir);
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    for (int i = 0; i < 3000; i++)
+        fprintf(f, "%d 1 0:%d / /mnt/filler%d rw,relatime - tmpfs tmpfs rw\n", 100 + i, i, i);
+    fprintf(f, "99 1 0:7 / /mnt/");
+    for (int i = 0; i < 5000; i++)
+        fputc('x', f);
+    fprintf(f, " rw - cgroup2 cgroup2 rw\n"); /* longer than any path: skipped whole */
+    fprintf(f, "30 25 0:26 / %s/v2 rw,nosuid - cgroup2 cgroup2 rw\n", dir);
+    fprintf(f, "40 25 0:30 /docker %s/v1 rw - cgroup cgroup rw,memory", dir); /* the last line has no newline */
+    fclose(f);
+    const char *made[] = {"v2", "v2/svc", "v2/svc/worker", "v1", "v1/c1"};
+    for (size_t i = 0; i < sizeof made / sizeof made[0]; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, made[i]);
+        cr_assert_eq(mkdir(path, 0700), 0, "%s", path);
+    }
+    put(dir, "cgroup2", "0::/svc/worker\n");
+    put(dir, "v2/svc/worker/memory.max", "max\n");
+    put(dir, "v2/svc/memory.max", "123456789\n");
+    cr_assert_eq(limit_in(dir, "cgroup2"), 123456789);
+    /* v1: the memory controller's line wins over the unified one, and the mount's root is cut from the path. */
+    put(dir, "cgroup1", "5:cpu,cpuacct:/docker/c1\n4:memory:/docker/c1\n0::/\n");
+    put(dir, "v1/c1/memory.limit_in_bytes", "9223372036854771712\n");
+    put(dir, "v1/memory.limit_in_bytes", "1048576000\n");
+    cr_assert_eq(limit_in(dir, "cgroup1"), 1048576000);
+    /* No memory limit anywhere, or no cgroup at all: 0. */
+    put(dir, "v1/memory.limit_in_bytes", "9223372036854771712\n");
+    cr_assert_eq(limit_in(dir, "cgroup1"), 0);
+    cr_assert_eq(limit_in(dir, "nothing"), 0);
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    cr_assert_eq(system(cmd), 0);
+}
+#endif

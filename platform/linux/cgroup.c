@@ -5,7 +5,7 @@
  * near 2^63 = unlimited). The limit is the smallest over the cgroup and its ancestors up to the mount root.
  *
  * Called from inside malloc when hakmem backs it (shim/), so it uses only open/read on stack buffers: no stdio,
- * no malloc.
+ * no malloc, and nothing that stays resident (the files are read line by line).
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -13,10 +13,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "platform/linux/cgroup.h"
 #include "platform/platform.h"
 
 #define PATH_LEN 1024
-#define FILE_LEN 16384
+#define LINE_LEN (2 * PATH_LEN) /* longer lines of /proc/self/cgroup and mountinfo are skipped */
 
 static size_t read_file(const char *path, char *buf, size_t cap)
 {
@@ -35,6 +36,43 @@ static size_t read_file(const char *path, char *buf, size_t cap)
     return n;
 }
 
+/* Calls fn on each line of a file (NUL-terminated, without its newline) until fn returns true, reading through
+ * one LINE_LEN buffer on the stack: a file of any length (a host's mountinfo may have thousands of lines) costs
+ * no memory that stays resident. Returns whether fn returned true. */
+static bool each_line(const char *path, bool (*fn)(char *line, void *ctx), void *ctx)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    char   buf[LINE_LEN];
+    size_t n = 0;
+    bool   found = false, overlong = false;
+    while (!found) {
+        ssize_t r = read(fd, buf + n, sizeof buf - 1 - n);
+        if (r <= 0) {
+            buf[n] = 0;
+            found = n && !overlong && fn(buf, ctx); /* a last line without a newline */
+            break;
+        }
+        n += (size_t)r;
+        char *line = buf, *nl;
+        while (!found && (nl = memchr(line, '\n', (size_t)(buf + n - line)))) {
+            *nl = 0;
+            found = !overlong && fn(line, ctx);
+            overlong = false;
+            line = nl + 1;
+        }
+        n -= (size_t)(line - buf);
+        memmove(buf, line, n);
+        if (n == sizeof buf - 1) { /* no newline in a full buffer: skip the line up to its end */
+            overlong = true;
+            n = 0;
+        }
+    }
+    close(fd);
+    return found;
+}
+
 /* The n-th (0-based) space-separated field of a line, copied into out. */
 static bool field(const char *line, int n, char *out, size_t cap)
 {
@@ -44,7 +82,7 @@ static bool field(const char *line, int n, char *out, size_t cap)
             return false;
         line++;
     }
-    size_t len = strcspn(line, " \n");
+    size_t len = strcspn(line, " ");
     if (len >= cap)
         return false;
     memcpy(out, line, len);
@@ -77,67 +115,76 @@ static uint64_t read_limit(const char *path)
     return v >= ((uint64_t)1 << 62) ? 0 : v;
 }
 
-/* Finds the mount of the hierarchy (v2 if `v2`, else the v1 one with the memory controller). */
-static bool find_mount(char *mountinfo, bool v2, char *point, char *root)
+/* The process's memory cgroup: the v1 hierarchy with the memory controller if there is one, else the unified
+ * (v2) one. */
+typedef struct {
+    char cg[PATH_LEN];
+    bool v2;
+} cgroup_t;
+
+static bool cgroup_line(char *line, void *ctx)
 {
-    for (char *line = mountinfo; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
-        const char *dash = strstr(line, " - ");
-        const char *eol = strchr(line, '\n');
-        if (!dash || (eol && dash > eol))
-            continue;
-        char type[32], opts[256];
-        if (!field(dash + 3, 0, type, sizeof type) || !field(dash + 3, 2, opts, sizeof opts))
-            continue;
-        bool ok = v2 ? strcmp(type, "cgroup2") == 0
-                     : strcmp(type, "cgroup") == 0 && (strstr(opts, ",memory") || strncmp(opts, "memory", 6) == 0);
-        if (ok && field(line, 3, root, PATH_LEN) && field(line, 4, point, PATH_LEN))
-            return true;
+    cgroup_t *g = ctx;
+    char     *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+    if (!c2)
+        return false;
+    size_t clen = (size_t)(c2 - c1 - 1), plen = strlen(c2 + 1);
+    bool   mem_v1 = clen >= 6 && (strncmp(c1 + 1, "memory", 6) == 0 || memmem(c1 + 1, clen, ",memory", 7));
+    bool   unified = clen == 0 && strncmp(line, "0:", 2) == 0;
+    if ((mem_v1 || (unified && !g->cg[0])) && plen < PATH_LEN) {
+        memcpy(g->cg, c2 + 1, plen + 1);
+        g->v2 = !mem_v1;
     }
-    return false;
+    return mem_v1;
 }
 
-size_t hak_platform_memory_limit(void)
-{
-    static char self[FILE_LEN], mounts[FILE_LEN]; /* called once, under hakmem's global lock */
-    if (!read_file("/proc/self/cgroup", self, sizeof self) || !read_file("/proc/self/mountinfo", mounts, sizeof mounts))
-        return 0;
-    char cg[PATH_LEN] = "";
-    bool v2 = false;
-    for (char *line = self; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
-        char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
-        if (!c2)
-            break;
-        size_t clen = (size_t)(c2 - c1 - 1), plen = strcspn(c2 + 1, "\n");
-        bool   mem_v1 = clen >= 6 && (strncmp(c1 + 1, "memory", 6) == 0 || memmem(c1 + 1, clen, ",memory", 7));
-        bool   unified = clen == 0 && strncmp(line, "0:", 2) == 0;
-        if ((mem_v1 || (unified && !cg[0])) && plen < PATH_LEN) {
-            memcpy(cg, c2 + 1, plen);
-            cg[plen] = 0;
-            v2 = !mem_v1;
-            if (mem_v1)
-                break;
-        }
-    }
+/* The mount of that hierarchy (cgroup2, or cgroup with the memory controller): its mount point and root. */
+typedef struct {
+    bool v2;
     char point[PATH_LEN], root[PATH_LEN];
-    if (!cg[0] || !find_mount(mounts, v2, point, root))
+} mount_t;
+
+static bool mount_line(char *line, void *ctx)
+{
+    mount_t    *m = ctx;
+    const char *dash = strstr(line, " - ");
+    char        type[32], opts[256];
+    if (!dash || !field(dash + 3, 0, type, sizeof type) || !field(dash + 3, 2, opts, sizeof opts))
+        return false;
+    bool ok = m->v2 ? strcmp(type, "cgroup2") == 0
+                    : strcmp(type, "cgroup") == 0 && (strstr(opts, ",memory") || strncmp(opts, "memory", 6) == 0);
+    return ok && field(line, 3, m->root, PATH_LEN) && field(line, 4, m->point, PATH_LEN);
+}
+
+size_t _hak_cgroup_limit(const char *cgroup_file, const char *mountinfo_file)
+{
+    cgroup_t g = {.cg = ""};
+    each_line(cgroup_file, cgroup_line, &g);
+    mount_t m = {.v2 = g.v2};
+    if (!g.cg[0] || !each_line(mountinfo_file, mount_line, &m))
         return 0;
-    const char *rel = cg;
-    size_t      rlen = strlen(root);
-    if (strcmp(root, "/") != 0 && strncmp(cg, root, rlen) == 0)
-        rel = cg + rlen; /* the mount shows only the subtree below `root` */
+    const char *rel = g.cg;
+    size_t      rlen = strlen(m.root);
+    if (strcmp(m.root, "/") != 0 && strncmp(g.cg, m.root, rlen) == 0)
+        rel = g.cg + rlen; /* the mount shows only the subtree below `root` */
     char dir[2 * PATH_LEN + 32];
-    join(dir, sizeof dir, point, strcmp(rel, "/") == 0 ? "" : rel, "");
+    join(dir, sizeof dir, m.point, strcmp(rel, "/") == 0 ? "" : rel, "");
     uint64_t best = 0;
     for (;;) {
         char file[sizeof dir + 32];
-        join(file, sizeof file, dir, "/", v2 ? "memory.max" : "memory.limit_in_bytes");
+        join(file, sizeof file, dir, "/", g.v2 ? "memory.max" : "memory.limit_in_bytes");
         uint64_t v = read_limit(file);
         if (v && (!best || v < best))
             best = v;
         char *slash = strrchr(dir, '/');
-        if (!slash || (size_t)(slash - dir) < strlen(point))
+        if (!slash || (size_t)(slash - dir) < strlen(m.point))
             break;
         *slash = 0;
     }
     return best > SIZE_MAX ? SIZE_MAX : (size_t)best;
+}
+
+size_t hak_platform_memory_limit(void)
+{
+    return _hak_cgroup_limit("/proc/self/cgroup", "/proc/self/mountinfo");
 }
