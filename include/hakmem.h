@@ -171,9 +171,8 @@ HAK_API void *hak_calloc(hak_arena_t *arena, size_t count, size_t size);
  * a SuperSlab) that stays large also grows in place when the slices after it are free, and shrinks in place by
  * freeing its tail. Otherwise the contents are copied, O(size); a block that moves to grow into a large size
  * gets room for more growth where memory is plentiful (Linux, not a pool, the cap and the budget leaving a
- * SuperSlab to spare): its slices are rounded up to a power of two, so hak_usable_size reports up to twice `size`,
- * and a buffer grown in steps of up to 2x moves only every other step. size 0 returns a minimal block (ptr is
- * freed).
+ * SuperSlab to spare): its slices are rounded up to a power of two, so hak_usable_size reports up to twice `size`
+ * and the next steps of a growing buffer often stay in place. size 0 returns a minimal block (ptr is freed).
  * On failure returns NULL and leaves ptr untouched and valid: ENOMEM as hak_alloc; EINVAL iff arena is NULL
  * or ptr is not a live hakmem block (which is also reported to the error handler).
  */
