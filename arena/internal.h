@@ -283,6 +283,8 @@ struct hak_arena {
     size_t           fresh; /* lean: bytes of slices freed since the last purge */
     size_t           idle;  /* lean: bytes of head pages seen emptying since the last purge (a hint: some may be
                                in use again); with `fresh` it decides when a batch is due */
+    size_t           taken; /* lean: bytes of slices taken since the last purge (churn, when close to `fresh`) */
+    uint64_t         purged_ms; /* lean: hak_platform_clock_ms() at the last purge */
     uint64_t         platform_calls;
     hak_superslab_t *slabs;                     /* every SuperSlab of the arena */
     size_t           nslabs;

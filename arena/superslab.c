@@ -9,6 +9,10 @@
  * (aged_map; taking a slice clears its bit), one platform call per contiguous run, and unmaps the SuperSlabs that
  * stayed empty since then, keeping one. So pages a working set takes again within a batch never cost a syscall,
  * and memory freed for good goes back within two batches (hak_arena_trim and thread exit give back all at once).
+ * While the arena churns — it takes slices again about as fast as it frees them — batches are at least
+ * HAK_CFG_LEAN_INTERVAL_MS apart (where the platform has a clock): else every batch of a busy working set of
+ * mid-size blocks would decommit slices it takes back moments later (random_mixed_large: 10x slower than fast,
+ * all of it madvise and page faults).
  *
  * Slice runs are found through buckets: every SuperSlab with free slices sits in its arena's bucket for the length
  * of its longest free run (exact up to 8 slices, then four buckets per doubling), and a bitmap marks the buckets
@@ -411,6 +415,7 @@ static bool take_slices(hak_arena_t *a, hak_superslab_t *ss, unsigned i, unsigne
         j = k;
     }
     a->dirty -= (size_t)n << HAK_SLICE_SHIFT;
+    a->taken += (size_t)n << HAK_SLICE_SHIFT;
     unsigned run = run_around(ss, i, n);
     map_set(ss->free_map, i, n, false);
     map_set(ss->aged_map, i, n, false);
@@ -543,7 +548,8 @@ void _hak_lean_purge_now(hak_arena_t *a, bool all)
 {
     _hak_bins_release_empty(a); /* emptied head pages too: the batch is the delay that keeps them warm */
     purge(a, 1, !all);
-    a->idle = 0;
+    a->idle = a->taken = 0;
+    a->purged_ms = hak_platform_clock_ms();
 }
 
 void _hak_lean_maybe_purge(hak_arena_t *a)
@@ -551,12 +557,21 @@ void _hak_lean_maybe_purge(hak_arena_t *a)
     /* A batch is due once HAK_CFG_LEAN_BATCH_KIB of slices, or an eighth of what the arena holds if more, were
      * freed since the last one (the aging it does is described at the top of this file). Emptied head pages
      * (idle) join a batch only when real pages are being given back too: alone they are the churn of a steady
-     * working set. */
+     * working set. While the arena churns (it took again at least half as many slices as it freed since the
+     * last purge), a batch due sooner than HAK_CFG_LEAN_INTERVAL_MS after that purge waits: its slices keep aging,
+     * and a working set that takes them back within the interval costs no syscall and no page fault. Memory
+     * freed for good (frees without allocations) goes back batch by batch as before. */
     size_t batch = (size_t)HAK_CFG_LEAN_BATCH_KIB * 1024;
     if (batch < a->committed / 8)
         batch = a->committed / 8;
-    if (a->policy == HAK_POLICY_LEAN && a->fresh && a->fresh + a->idle >= batch)
-        _hak_lean_purge_now(a, false);
+    if (a->policy != HAK_POLICY_LEAN || !a->fresh || a->fresh + a->idle < batch)
+        return;
+    if (HAK_CFG_LEAN_INTERVAL_MS && a->taken >= a->fresh / 2) {
+        uint64_t now = hak_platform_clock_ms(); /* 0: no clock, no pacing */
+        if (now && now - a->purged_ms < HAK_CFG_LEAN_INTERVAL_MS)
+            return;
+    }
+    _hak_lean_purge_now(a, false);
 }
 
 void _hak_slabs_drop_all(hak_arena_t *a, bool keep_for_reuse)

@@ -172,6 +172,16 @@
 #endif
 #endif
 
+/* Lean policy: at most one purge per this many milliseconds while an arena churns (takes slices again about as
+ * fast as it frees them); 0: no limit; platforms without a clock have none. */
+#ifndef HAK_CFG_LEAN_INTERVAL_MS
+#ifdef CONFIG_HAK_LEAN_INTERVAL_MS
+#define HAK_CFG_LEAN_INTERVAL_MS CONFIG_HAK_LEAN_INTERVAL_MS
+#else
+#define HAK_CFG_LEAN_INTERVAL_MS 10
+#endif
+#endif
+
 /* Empty SuperSlabs kept process-wide for new arenas after their arena is destroyed. */
 #ifndef HAK_CFG_SLAB_CACHE
 #if HAK_CFG_FREESTANDING

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "model.h"
@@ -238,6 +239,54 @@ Test(limits, lean_batches_spare_memory_that_is_reused)
     cr_assert_lt(s1.platform_calls - s0.platform_calls, 1000, "%llu platform calls in 1,990 rounds",
                  (unsigned long long)(s1.platform_calls - s0.platform_calls));
     cr_assert_gt(hak_arena_trim(a), batch, "trim gives back the last round's pages");
+    cr_assert_eq(hak_arena_check(a), 0);
+    hak_arena_destroy(a);
+}
+
+static double now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
+}
+
+/* A lean arena under random churn of mid-size blocks (pages empty and are taken again all the time) purges at most
+ * once per HAK_LEAN_INTERVAL_MS: its platform calls are bounded by the time it ran, not by its operations (each
+ * purge here makes a few calls, one per run of idle slices; without the interval it was thousands). */
+Test(limits, lean_churn_purges_at_most_once_per_interval)
+{
+    LINUX_ONLY("a clock paces the purges");
+    if (!HAK_CFG_LEAN_INTERVAL_MS)
+        cr_skip_test("HAK_LEAN_INTERVAL_MS is 0 in this build");
+    hak_arena_t *a;
+    cr_assert_eq(hak_arena_create(&a, &(hak_arena_config_t){.policy = HAK_POLICY_LEAN,
+                                                            .flags = HAK_ARENA_UNSYNCHRONIZED}), 0);
+    void             *slot[128] = {0};
+    uint64_t          rng = 5;
+    hak_arena_stats_t s0, s1;
+    hak_arena_stats(a, &s0);
+    double t0 = now_ms(), ms = 0;
+    long   ops = 0;
+    for (; ops < 200000 || ms < 50; ops++) {
+        unsigned k = (unsigned)(test_rand(&rng) % 128);
+        if (slot[k]) {
+            hak_free(slot[k]);
+            slot[k] = NULL;
+        } else {
+            size_t n = 1024 + test_rand(&rng) % 65536;
+            cr_assert_not_null(slot[k] = hak_alloc(a, n));
+            memset(slot[k], 7, 64);
+        }
+        if (ops % 1024 == 0)
+            ms = now_ms() - t0;
+    }
+    ms = now_ms() - t0;
+    hak_arena_stats(a, &s1);
+    unsigned long long calls = s1.platform_calls - s0.platform_calls;
+    cr_assert_leq(calls, 64 * (unsigned long long)(ms / HAK_CFG_LEAN_INTERVAL_MS + 2),
+                  "%llu platform calls in %.0f ms (%ld ops)", calls, ms, ops);
+    for (int k = 0; k < 128; k++)
+        hak_free(slot[k]);
     cr_assert_eq(hak_arena_check(a), 0);
     hak_arena_destroy(a);
 }

@@ -14,7 +14,8 @@
  * own: hak_platform_lock/unlock (critical section around every lock the allocator takes: interrupts off, or an
  * RTOS scheduler lock; nestable), hak_platform_yield, hak_platform_error_output (default: nowhere),
  * hak_platform_abort (default: a trap instruction), hak_platform_set_errno (default: nothing),
- * hak_platform_entropy (default: not random at all; a firmware with a hardware RNG should supply it).
+ * hak_platform_entropy (default: not random at all; a firmware with a hardware RNG should supply it),
+ * hak_platform_clock_ms (default: no clock, 0).
  */
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -184,6 +185,7 @@ HAK_WEAK uint64_t hak_platform_entropy(void)
 HAK_WEAK void hak_platform_lock(void) {}
 HAK_WEAK void hak_platform_unlock(void) {}
 HAK_WEAK void hak_platform_yield(void) {}
+HAK_WEAK uint64_t hak_platform_clock_ms(void) { return 0; }
 HAK_WEAK void hak_platform_error_output(const char *line) { (void)line; }
 HAK_WEAK void hak_platform_set_errno(int err) { (void)err; }
 

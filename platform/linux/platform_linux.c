@@ -160,6 +160,14 @@ void hak_platform_yield(void)
     sched_yield();
 }
 
+uint64_t hak_platform_clock_ms(void)
+{
+    struct timespec t;
+    if (clock_gettime(CLOCK_MONOTONIC_COARSE, &t) != 0)
+        return 0;
+    return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
+}
+
 static pthread_key_t  exit_key;
 static pthread_once_t exit_once = PTHREAD_ONCE_INIT;
 static _Atomic(void (*)(void *)) exit_fn;
