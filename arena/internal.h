@@ -242,10 +242,11 @@ typedef struct hak_bin {
 
 typedef struct hak_tbin {
     hak_block_t *head;  /* free blocks of the slot's arena, LIFO, free-marked */
-    uint32_t     n, cap;
-    uint32_t     batch; /* blocks the next refill takes: starts small, doubles up to cap/2, so a short-lived
+    uint16_t     n, cap;
+    uint16_t     batch; /* blocks the next refill takes: starts small, doubles up to cap/2, so a short-lived
                            arena does not fill caches it will never use */
 } hak_tbin_t;
+_Static_assert(sizeof(hak_tbin_t) <= 16, "a bin is indexed by a shift");
 
 typedef struct hak_tslot {
     hak_arena_t *arena;
