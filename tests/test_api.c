@@ -305,14 +305,17 @@ Test(api, realloc_growth_takes_room_only_where_memory_is_plentiful)
     hak_free(q);
     hak_arena_destroy(a);
     /* A pool's memory is all there is: no room either. */
-    static _Alignas(65536) unsigned char pool[4u << 20];
-    a = make(&(hak_arena_config_t){.pool = pool, .pool_size = sizeof pool, .flags = HAK_ARENA_UNSYNCHRONIZED});
+    size_t size = 4u << 20;
+    void  *pool = aligned_alloc(16, size);
+    cr_assert_not_null(pool);
+    a = make(&(hak_arena_config_t){.pool = pool, .pool_size = size, .flags = HAK_ARENA_UNSYNCHRONIZED});
     q = hak_realloc(a, hak_alloc(a, 1000), step);
     cr_assert_not_null(q);
     cr_assert_lt(hak_usable_size(q), room);
     hak_free(q);
     check_empty(a);
     hak_arena_destroy(a);
+    free(pool);
 }
 
 /* A huge block resized to another huge size keeps its contents; on Linux its pages move (mremap) rather than being
