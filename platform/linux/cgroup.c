@@ -131,11 +131,11 @@ static bool cgroup_line(char *line, void *ctx)
     size_t clen = (size_t)(c2 - c1 - 1), plen = strlen(c2 + 1);
     bool   mem_v1 = clen >= 6 && (strncmp(c1 + 1, "memory", 6) == 0 || memmem(c1 + 1, clen, ",memory", 7));
     bool   unified = clen == 0 && strncmp(line, "0:", 2) == 0;
-    if ((mem_v1 || (unified && !g->cg[0])) && plen < PATH_LEN) {
-        memcpy(g->cg, c2 + 1, plen + 1);
-        g->v2 = !mem_v1;
-    }
-    return mem_v1;
+    if ((!mem_v1 && !(unified && !g->cg[0])) || plen >= PATH_LEN)
+        return false;
+    memcpy(g->cg, c2 + 1, plen + 1);
+    g->v2 = !mem_v1;
+    return mem_v1; /* the memory controller's own hierarchy: look no further */
 }
 
 /* The mount of that hierarchy (cgroup2, or cgroup with the memory controller): its mount point and root. */
