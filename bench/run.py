@@ -312,6 +312,19 @@ def plot(summaries, data_dir, png):
     return True
 
 
+def settle(max_wait, below=0.3):
+    """Waits (up to max_wait seconds) for the 1-minute load average to fall below `below`, so that the builds that
+    just ran (make builds the drivers right before) do not inflate the first workloads' CV. Returns the load."""
+    waited = 0.0
+    while os.getloadavg()[0] >= below and waited < max_wait:
+        if waited == 0:
+            print(f"run.py: load average {os.getloadavg()[0]:.2f}; waiting up to {max_wait:.0f} s for it to settle",
+                  file=sys.stderr)
+        time.sleep(5)
+        waited += 5
+    return os.getloadavg()[0]
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--bin-dir", default="build/bench")
@@ -332,7 +345,7 @@ def main():
         if len(workloads) != len(names):
             ap.error(f"unknown workload in {args.only}; known: {', '.join(w.name for w in WORKLOADS)}")
     use_strace = not args.no_strace and shutil.which("strace")
-    load = os.getloadavg()[0]
+    load = settle(0.0 if args.quick else 90.0)
     start = time.monotonic()
     summaries, tables = [], []
     for wl in workloads:
