@@ -65,7 +65,8 @@ typedef struct hak_arena hak_arena_t; /* opaque; defined only inside the library
 typedef enum {
     HAK_POLICY_DEFAULT = 0, /* the build's default (Kconfig HAK_POLICY_*), or $HAKMEM_POLICY=fast|lean */
     HAK_POLICY_FAST,        /* emptied pages and SuperSlabs stay committed for reuse: no syscalls in steady state */
-    HAK_POLICY_LEAN         /* emptied pages go back to the platform in batches; spare SuperSlabs are released */
+    HAK_POLICY_LEAN         /* emptied pages go back to the platform in batches (while the arena churns, at most
+                               one per Kconfig HAK_LEAN_INTERVAL_MS); spare SuperSlabs are released */
 } hak_policy_t;
 
 #define HAK_ARENA_UNSYNCHRONIZED (1u << 0) /* single-thread arena: no locks, no atomics */
