@@ -15,6 +15,17 @@
  */
 #include "arena/internal.h"
 
+#define SPINS_BEFORE_YIELD 256
+
+HAK_INLINE void hak_spin_pause(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__) || (defined(__ARM_ARCH) && __ARM_ARCH >= 7)
+    __asm__ volatile("yield");
+#endif
+}
+
 static hak_lock_t    g_lock;
 static hak_arena_t  *g_free_arenas;
 static uint8_t      *g_meta_cur, *g_meta_end;
@@ -27,12 +38,16 @@ static atomic_int    g_env_policy = -1; /* -1: not read yet; 0: unset; else a ha
 atomic_bool _hak_vg_running; /* see internal.h */
 #endif
 
+/* Spins with the processor's pause hint (lock holders keep it for a few microseconds at most), then yields. */
 void _hak_lock_contended(hak_lock_t *l)
 {
     do {
-        for (unsigned spins = 0; atomic_load_explicit(&l->held, memory_order_relaxed); spins++)
-            if (spins > 64)
+        for (unsigned spins = 0; atomic_load_explicit(&l->held, memory_order_relaxed); spins++) {
+            if (spins < SPINS_BEFORE_YIELD)
+                hak_spin_pause();
+            else
                 hak_platform_yield();
+        }
     } while (atomic_exchange_explicit(&l->held, 1, memory_order_acquire));
 }
 
