@@ -448,6 +448,7 @@ size_t hak_arena_trim(hak_arena_t *a)
         return 0;
     size_t before = a->committed;
     _hak_bins_release_empty(a);
+    _hak_bins_trim_tails(a); /* RSS only: the slices stay committed */
     _hak_purge(a, 0);
     size_t released = before - a->committed;
     hak_unlock(&a->lock);

@@ -286,6 +286,7 @@ struct hak_arena {
                                in use again); with `fresh` it decides when a batch is due */
     size_t           taken; /* lean: bytes of slices taken since the last purge (churn, when close to `fresh`) */
     uint64_t         purged_ms; /* lean: hak_platform_clock_ms() at the last purge */
+    uint64_t         trimmed_ms; /* lean: hak_platform_clock_ms() when page tails were last trimmed */
     uint64_t         platform_calls;
     hak_superslab_t *slabs;                     /* every SuperSlab of the arena */
     size_t           nslabs;
@@ -438,6 +439,7 @@ void *_hak_alloc_slow(hak_arena_t *a, unsigned cls);
 void  _hak_page_after_free(hak_arena_t *a, hak_page_t *page);
 bool  _hak_page_has_free(const hak_arena_t *a, hak_page_t *page, const hak_block_t *b);
 void  _hak_bins_clear(hak_arena_t *a);
+size_t _hak_bins_trim_tails(hak_arena_t *a); /* page tails above the highest live block go back (Linux) */
 size_t _hak_bins_release_empty(hak_arena_t *a); /* empty pages kept at bin heads go back; returns how many */
 
 /* large.c */

@@ -110,13 +110,91 @@ static void page_extend_random(hak_arena_t *a, hak_page_t *page)
     hak_set_bump(page, bump + n * page->bsize);
 }
 
+/* ---- page tails (Linux) ----
+ * A page hands out blocks from `bump` only when its free list is dry, so the memory it keeps resident is its
+ * high-water mark; random traffic over many classes raises each class's mark a little for minutes (the soak's
+ * slow RSS creep) and a burst leaves it high for good. Trimming walks a page's free list once, finds the
+ * highest block that is not on it (live, or in a thread's cache, which counts as live), takes the free blocks
+ * above that block off the list, moves `bump` down to it and decommits the whole OS pages from there to the
+ * page's end: those blocks are handed out again from `bump`, as if never used. Blocks below stay where they
+ * are; a free of a block above the new `bump` fails the block-start test and is reported. */
+#if !HAK_CFG_FREESTANDING
+#define TRIM_MAX_BLOCKS 4096 /* a small page holds at most 64 KiB of 16-byte blocks, or 8 larger ones */
+
+static size_t page_trim_tail(hak_arena_t *a, hak_page_t *page)
+{
+    uint8_t *bump = hak_bump(page);
+    size_t   handed = (size_t)(bump - page->start) / page->bsize, listed = handed - page->used;
+    uint64_t on_list[TRIM_MAX_BLOCKS / 64] = {0};
+    if (!page->free || handed > TRIM_MAX_BLOCKS || page->used > handed)
+        return 0;
+    size_t n = listed;
+    for (hak_block_t *f = page->free; f && n; f = hak_next(a, f), n--) {
+        size_t i = (size_t)((uint8_t *)f - page->start) / page->bsize;
+        if (!hak_is_block_start(page, f))
+            return 0; /* a corrupted list: left for hak_arena_check to report */
+        on_list[i / 64] |= UINT64_C(1) << (i % 64);
+    }
+    size_t keep = handed;
+    while (keep && (on_list[(keep - 1) / 64] >> ((keep - 1) % 64) & 1))
+        keep--;
+    size_t    os_page = hak_platform_page_size();
+    uint8_t  *low = page->start + keep * page->bsize;
+    uintptr_t from = ((uintptr_t)low + os_page - 1) & ~(uintptr_t)(os_page - 1);
+    uintptr_t to = (uintptr_t)page->start + ((size_t)page->nslices << HAK_SLICE_SHIFT);
+    if (from >= (((uintptr_t)bump + os_page - 1) & ~(uintptr_t)(os_page - 1)))
+        return 0; /* no whole OS page of free tail below the old bump */
+    hak_block_t *kept = NULL;
+    n = listed;
+    for (hak_block_t *f = page->free, *next; f && n; f = next, n--) {
+        next = hak_next(a, f);
+        if ((uint8_t *)f < low) {
+            hak_set_next(a, f, kept);
+            kept = f;
+        }
+    }
+    page->free = kept;
+    hak_set_bump(page, low);
+    unsigned calls = 0;
+    hak_platform_decommit((void *)from, to - from, &calls);
+    a->platform_calls += calls;
+    return to - from;
+}
+
+size_t _hak_bins_trim_tails(hak_arena_t *a)
+{
+    size_t bytes = 0;
+    for (unsigned i = 0; i < HAK_NUM_CLASSES; i++)
+        for (hak_page_t *page = a->bins[i].page; page != &_hak_empty_page && page; page = page->next)
+            bytes += page_trim_tail(a, page);
+    return bytes;
+}
+
+static HAK_NOINLINE void lean_maybe_trim(hak_arena_t *a)
+{
+    uint64_t now = hak_platform_clock_ms(); /* 0: no clock */
+    if (now && now - a->trimmed_ms >= HAK_CFG_LEAN_TRIM_MS) {
+        a->trimmed_ms = now;
+        _hak_bins_trim_tails(a);
+    }
+}
+#else
+size_t _hak_bins_trim_tails(hak_arena_t *a)
+{
+    (void)a;
+    return 0;
+}
+#endif
+
 static void *page_take(hak_arena_t *a, hak_page_t *page)
 {
     HAK_ASSERT(HAK_CFG_DEBUG < 3 || _hak_check_page(a, hak_page_slab(page), page) == 0);
     hak_block_t *b = page->free;
+    bool         fresh = false; /* the block is in memory the page never used before */
     if (HAK_CFG_RANDOM_ORDER && !b) {
         page_extend_random(a, page);
         b = page->free;
+        fresh = true;
     }
     if (b) {
         hak_check_popped(a, b);
@@ -125,9 +203,15 @@ static void *page_take(hak_arena_t *a, hak_page_t *page)
         HAK_ASSERT(hak_bump(page) < page->start + page->end_off);
         b = (hak_block_t *)hak_bump(page);
         hak_set_bump(page, (uint8_t *)b + page->bsize);
+        fresh = (((uintptr_t)b - 1) ^ ((uintptr_t)b + page->bsize - 1)) >> 12; /* it reaches a new 4 KiB page */
     }
     hak_mark_live(b);
     page->used++;
+#if !HAK_CFG_FREESTANDING
+    if (HAK_CFG_LEAN_TRIM_MS && fresh && a->policy == HAK_POLICY_LEAN)
+        lean_maybe_trim(a);
+#endif
+    (void)fresh;
     return b;
 }
 

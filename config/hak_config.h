@@ -182,6 +182,15 @@
 #endif
 #endif
 
+/* Lean policy: page tails above the highest live block go back at most once per this many milliseconds. */
+#ifndef HAK_CFG_LEAN_TRIM_MS
+#ifdef CONFIG_HAK_LEAN_TRIM_MS
+#define HAK_CFG_LEAN_TRIM_MS CONFIG_HAK_LEAN_TRIM_MS
+#else
+#define HAK_CFG_LEAN_TRIM_MS 1000
+#endif
+#endif
+
 /* Empty SuperSlabs kept process-wide for new arenas after their arena is destroyed. */
 #ifndef HAK_CFG_SLAB_CACHE
 #if HAK_CFG_FREESTANDING

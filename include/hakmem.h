@@ -66,7 +66,8 @@ typedef enum {
     HAK_POLICY_DEFAULT = 0, /* the build's default (Kconfig HAK_POLICY_*), or $HAKMEM_POLICY=fast|lean */
     HAK_POLICY_FAST,        /* emptied pages and SuperSlabs stay committed for reuse: no syscalls in steady state */
     HAK_POLICY_LEAN         /* emptied pages go back to the platform in batches (while the arena churns, at most
-                               one per Kconfig HAK_LEAN_INTERVAL_MS); spare SuperSlabs are released */
+                               one per Kconfig HAK_LEAN_INTERVAL_MS); spare SuperSlabs are released; free memory
+                               above a page's highest live block goes back at most once per HAK_LEAN_TRIM_MS */
 } hak_policy_t;
 
 #define HAK_ARENA_UNSYNCHRONIZED (1u << 0) /* single-thread arena: no locks, no atomics */
@@ -126,8 +127,10 @@ HAK_API void hak_arena_reset(hak_arena_t *arena);
 
 /*
  * Returns every empty page and empty SuperSlab of the arena to the platform (decommit/unmap), whatever the
- * policy. Returns the number of bytes by which `committed` fell. NULL returns 0. Cost: O(SuperSlabs); one
- * platform call per contiguous empty run. Thread-safe.
+ * policy, and on Linux the OS pages above the highest live block of each page of small blocks (they stay counted
+ * in `committed`; the blocks there are handed out again later). Returns the number of bytes by which `committed`
+ * fell. NULL returns 0. Cost: O(SuperSlabs + free small blocks); one platform call per contiguous empty run and
+ * per trimmed page. Thread-safe.
  */
 HAK_API size_t hak_arena_trim(hak_arena_t *arena);
 

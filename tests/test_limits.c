@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -289,6 +290,111 @@ Test(limits, lean_churn_purges_at_most_once_per_interval)
         hak_free(slot[k]);
     cr_assert_eq(hak_arena_check(a), 0);
     hak_arena_destroy(a);
+}
+
+/* Resident OS pages among those that lie wholly in [from, to). */
+static size_t resident_pages(const void *from, const void *to)
+{
+    size_t        page = (size_t)sysconf(_SC_PAGESIZE);
+    uintptr_t     lo = ((uintptr_t)from + page - 1) & ~(uintptr_t)(page - 1), hi = (uintptr_t)to & ~(page - 1);
+    unsigned char vec[1024];
+    size_t        n = hi > lo ? (hi - lo) / page : 0, count = 0;
+    cr_assert_leq(n, sizeof vec);
+    cr_assert_eq(mincore((void *)lo, n * page, vec), 0);
+    for (size_t i = 0; i < n; i++)
+        count += vec[i] & 1;
+    return count;
+}
+
+enum { TAIL_BLOCKS = 1000, TAIL_KEPT = 10 }; /* 64-byte blocks: one 64 KiB page */
+
+static int by_address(const void *x, const void *y)
+{
+    uintptr_t p = (uintptr_t) * (void *const *)x, q = (uintptr_t) * (void *const *)y;
+    return (p > q) - (p < q);
+}
+
+/* Fills most of a page with 64-byte blocks (b[] sorted by address: hardened builds hand them out in random order)
+ * and frees all but the lowest TAIL_KEPT + 1: the page's high-water mark stays at the highest block. */
+static void make_tail(hak_arena_t *a, unsigned char **b)
+{
+    for (int i = 0; i < TAIL_BLOCKS; i++)
+        cr_assert_not_null(b[i] = hak_alloc(a, 64));
+    qsort(b, TAIL_BLOCKS, sizeof *b, by_address);
+    cr_assert_lt(b[TAIL_BLOCKS - 1] - b[0], 64 << 10, "one page");
+    for (int i = 0; i < TAIL_BLOCKS; i++)
+        memset(b[i], i & 0xff, 64);
+    for (int i = TAIL_KEPT + 1; i < TAIL_BLOCKS; i++)
+        hak_free(b[i]);
+}
+
+/* hak_arena_trim gives back the OS pages above a page's highest live block (both policies); the blocks there are
+ * handed out again, the live ones keep their contents, and a free of an old pointer above is reported. */
+Test(limits, trim_gives_back_page_tails_above_live_blocks)
+{
+    LINUX_ONLY("giving memory back to an OS");
+    for (int p = HAK_POLICY_FAST; p <= HAK_POLICY_LEAN; p++) {
+        hak_arena_t *a;
+        cr_assert_eq(hak_arena_create(&a, &(hak_arena_config_t){.policy = (hak_policy_t)p,
+                                                                .flags = HAK_ARENA_UNSYNCHRONIZED}), 0);
+        unsigned char *b[TAIL_BLOCKS];
+        make_tail(a, b);
+        unsigned char *top = b[TAIL_KEPT] + 64, *end = b[TAIL_BLOCKS - 1] + 64;
+        size_t         before = resident_pages(top, end);
+        cr_assert_geq(before, 14, "the freed blocks' pages are resident (%zu)", before);
+        hak_arena_trim(a);
+        cr_assert_eq(resident_pages(top, end), 0, "policy %d: the tail went back", p);
+        cr_assert_eq(hak_arena_check(a), 0);
+        record_errors();
+        hak_free(b[500]);
+        cr_assert_eq(reported.count, 1, "an old pointer into the tail is no block any more");
+        hak_set_error_handler(NULL, NULL);
+        for (int i = 0; i <= TAIL_KEPT; i++)
+            for (int j = 0; j < 64; j++)
+                cr_assert_eq(b[i][j], i & 0xff, "live blocks keep their contents");
+        for (int i = TAIL_KEPT + 1; i < TAIL_BLOCKS; i++) {
+            cr_assert_not_null(b[i] = hak_alloc(a, 64));
+            cr_assert(b[i] > b[TAIL_KEPT] || b[i] < b[0], "no live block is handed out twice");
+            memset(b[i], 0x5a, 64);
+        }
+        cr_assert_eq(hak_arena_check(a), 0);
+        for (int i = 0; i < TAIL_BLOCKS; i++)
+            hak_free(b[i]);
+        cr_assert_eq(hak_arena_check(a), 0);
+        hak_arena_destroy(a);
+    }
+}
+
+/* A lean arena trims page tails by itself, at most once per HAK_LEAN_TRIM_MS, when it touches new memory for small
+ * blocks; a fast one keeps them until hak_arena_trim. */
+Test(limits, lean_trims_page_tails_by_itself)
+{
+    LINUX_ONLY("a clock paces the trims");
+    if (!HAK_CFG_LEAN_TRIM_MS || HAK_CFG_LEAN_TRIM_MS > 2000)
+        cr_skip_test("HAK_LEAN_TRIM_MS is %d in this build", HAK_CFG_LEAN_TRIM_MS);
+    hak_arena_t   *a[2];
+    unsigned char *b[2][TAIL_BLOCKS], *more[2][64];
+    for (int p = 0; p < 2; p++) {
+        cr_assert_eq(hak_arena_create(&a[p], &(hak_arena_config_t){.policy = p ? HAK_POLICY_LEAN : HAK_POLICY_FAST,
+                                                                   .flags = HAK_ARENA_UNSYNCHRONIZED}), 0);
+        make_tail(a[p], b[p]);
+    }
+    struct timespec wait = {.tv_sec = HAK_CFG_LEAN_TRIM_MS / 1000, .tv_nsec = HAK_CFG_LEAN_TRIM_MS % 1000 * 1000000L};
+    nanosleep(&wait, NULL);
+    nanosleep(&(struct timespec){.tv_nsec = 50000000}, NULL);
+    for (int p = 0; p < 2; p++) {
+        for (int i = 0; i < 64; i++) { /* 32 KiB of another class: new memory */
+            cr_assert_not_null(more[p][i] = hak_alloc(a[p], 512));
+            memset(more[p][i], 1, 512);
+        }
+        size_t left = resident_pages(b[p][TAIL_KEPT] + 64, b[p][TAIL_BLOCKS - 1] + 64);
+        if (p)
+            cr_assert_eq(left, 0, "lean: the tail went back (%zu pages left)", left);
+        else
+            cr_assert_geq(left, 14, "fast: the tail stays (%zu pages)", left);
+        cr_assert_eq(hak_arena_check(a[p]), 0);
+        hak_arena_destroy(a[p]);
+    }
 }
 
 /* Lean gives a freed burst back by itself (in batches); fast keeps it until hak_arena_trim. */
