@@ -289,6 +289,24 @@ void _hak_bins_clear(hak_arena_t *a)
         a->bins[i].page = &_hak_empty_page;
 }
 
+/* Out of slices: pages in bins give back the slices past the one their `bump` is in, which they never used
+ * (a page of an odd class size spans several slices and may have handed out only a few blocks), so the class
+ * that needs memory can make a page of them. O(pages in bins), only when the arena has no free run left. */
+size_t _hak_bins_shrink(hak_arena_t *a)
+{
+    size_t released = 0;
+    for (unsigned i = 0; i < HAK_NUM_CLASSES; i++)
+        for (hak_page_t *page = a->bins[i].page; page != &_hak_empty_page && page; page = page->next) {
+            size_t used = ((size_t)(hak_bump(page) - page->start) + HAK_SLICE - 1) >> HAK_SLICE_SHIFT;
+            size_t spare = page->nslices - used;
+            if (used && spare && _hak_slices_resize(a, hak_page_slab(page), page, used)) {
+                released += spare;
+                page->end_off = (uint32_t)(((used << HAK_SLICE_SHIFT) / page->bsize) * page->bsize);
+            }
+        }
+    return released;
+}
+
 size_t _hak_bins_release_empty(hak_arena_t *a)
 {
     size_t released = 0;

@@ -478,6 +478,8 @@ hak_page_t *_hak_slices_alloc(hak_arena_t *a, size_t n, size_t align)
          * empty pages bins keep for reuse go back (_hak_chunk_get may have done so already), and we search again. */
         _hak_bins_release_empty(a);
         ss = find_slab(a, n, align, &at);
+        if (!ss && _hak_bins_shrink(a)) /* then the slices pages never used */
+            ss = find_slab(a, n, align, &at);
     }
     if (!ss || at < 0)
         return NULL;

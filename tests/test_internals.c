@@ -1,5 +1,6 @@
 /* Arithmetic the core's fast paths rely on, checked exhaustively where a proof would be easy to get wrong. */
 #include <criterion/criterion.h>
+#include <stdlib.h>
 
 #include "arena/internal.h"
 
@@ -17,4 +18,38 @@ Test(internals, block_start_test_is_exact)
     }
     for (uint64_t off = 0; off < page_max; off++)
         cr_assert_eq(hak_offset_is_block(off, 1), off == 0);
+}
+
+static hak_page_t *page_of(const void *p)
+{
+    hak_superslab_t *ss = (hak_superslab_t *)_hak_registry_find(p);
+    cr_assert_not_null(ss);
+    return ss->slice_page[((uintptr_t)p - (uintptr_t)ss) >> HAK_SLICE_SHIFT];
+}
+
+/* A pool that runs out of slices takes back the ones its pages never used: a page of 576-byte blocks spans
+ * several slices and has used one; a fill with another class until the pool is full shrinks it to that one. */
+Test(internals, a_full_pool_takes_back_slices_pages_never_used)
+{
+    size_t size = 4u << 20;
+    void  *pool = aligned_alloc(64, size);
+    cr_assert_not_null(pool);
+    hak_arena_t *a;
+    cr_assert_eq(hak_arena_create(&a, &(hak_arena_config_t){.pool = pool, .pool_size = size,
+                                                            .flags = HAK_ARENA_UNSYNCHRONIZED}), 0);
+    char       *odd = hak_alloc(a, 576);
+    hak_page_t *page = page_of(odd);
+    cr_assert_not_null(odd);
+    cr_assert_gt(page->nslices, 1, "the 576-byte class's page spans several slices");
+    memset(odd, 0x6c, 576);
+    size_t n = 0;
+    while (hak_alloc(a, 64))
+        n++;
+    cr_assert_gt(n, size / 64 / 2);
+    cr_assert_eq(page->nslices, 1, "the page kept only the slice it used (%u)", page->nslices);
+    for (int i = 0; i < 576; i++)
+        cr_assert_eq(odd[i], 0x6c);
+    cr_assert_eq(hak_arena_check(a), 0);
+    hak_arena_destroy(a);
+    free(pool);
 }
