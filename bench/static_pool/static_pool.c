@@ -246,6 +246,8 @@ static int mode_utilisation(uint64_t seed, long runs)
 
 /* ==== mode 2: instructions per call, by single-stepping a traced child ======================================== */
 
+static long g_pool_kib; /* 0: the platform's static pool; else the arena's own pool of this size */
+
 #if defined(__x86_64__) && defined(__linux__)
 
 enum { T_EMPTY, T_ALLOC, T_FREE, T_REALLOC, T_COUNT };
@@ -253,7 +255,6 @@ static const char *const type_name[T_COUNT] = {"empty", "alloc", "free", "reallo
 
 #define SLOTS      2000
 #define POOL_SLOTS 150
-static long g_pool_kib; /* 0: the platform's static pool; else the arena's own pool of this size */
 #define CALIBRATE  200   /* empty brackets measured */
 #define WARMUP     20000 /* unmeasured ops first */
 #define START_MARK(type, size, old)                                                                         \
