@@ -160,9 +160,9 @@ static size_t page_trim_tail(hak_arena_t *a, hak_page_t *page)
     size_t    os_page = hak_platform_page_size();
     uintptr_t old = ((uintptr_t)hak_bump(page) + os_page - 1) & ~(uintptr_t)(os_page - 1);
     uintptr_t from = ((uintptr_t)page_lower_bump(a, page) + os_page - 1) & ~(uintptr_t)(os_page - 1);
-    uintptr_t to = (uintptr_t)page->start + ((size_t)page->nslices << HAK_SLICE_SHIFT);
-    if (from >= old)
-        return 0; /* no whole OS page of free tail below the old bump */
+    uintptr_t to = ((uintptr_t)page->start + ((size_t)page->nslices << HAK_SLICE_SHIFT)) & ~(uintptr_t)(os_page - 1);
+    if (from >= old || from >= to)
+        return 0; /* no whole OS page of free tail below the old bump (OS pages may be larger than slices) */
     unsigned calls = 0;
     hak_platform_decommit((void *)from, to - from, &calls);
     a->platform_calls += calls;

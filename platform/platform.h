@@ -48,7 +48,8 @@ void hak_platform_unmap(void *base, size_t size, unsigned *calls);
 /* Makes [p, p+size) usable (page aligned). Returns false if the memory cannot be provided. */
 bool hak_platform_commit(void *p, size_t size, unsigned *calls);
 
-/* Tells the platform [p, p+size) (page aligned) is unused; its contents may be dropped. */
+/* Tells the platform [p, p+size) (slice aligned) is unused; its contents may be dropped. A platform whose pages are
+ * larger than a slice drops only the pages wholly inside the range (its neighbours may be in use). */
 void hak_platform_decommit(void *p, size_t size, unsigned *calls);
 
 /* True if freshly mapped memory reads as zero (lets calloc skip clearing it). */

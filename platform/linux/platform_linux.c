@@ -145,11 +145,17 @@ bool hak_platform_commit(void *p, size_t size, unsigned *calls)
     return !injected_fault();
 }
 
+/* Only the OS pages wholly inside [p, p+size): with 64 KiB pages (some arm64 and ppc64 kernels) a run of 16 KiB
+ * slices may share an OS page with blocks in use, and madvise would round the length up over them. */
 void hak_platform_decommit(void *p, size_t size, unsigned *calls)
 {
+    uintptr_t page = hak_platform_page_size();
+    uintptr_t from = ((uintptr_t)p + page - 1) & ~(page - 1), to = ((uintptr_t)p + size) & ~(page - 1);
+    if (from >= to)
+        return;
     int saved = errno;
     count(calls, 1);
-    madvise(p, size, MADV_DONTNEED);
+    madvise((void *)from, to - from, MADV_DONTNEED);
     errno = saved;
 }
 
