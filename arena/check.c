@@ -84,8 +84,8 @@ static int check_slab(hak_arena_t *a, hak_superslab_t *ss, size_t *committed, si
         hak_page_t *page = ss->slice_page[i];
         if (!comm)
             FAIL("slice of a page not committed");
-        if (page < ss->pages || page >= ss->pages + ss->nslices || i < page->slice ||
-            i >= (uint32_t)page->slice + page->nslices)
+        if (page < ss->pages || page >= ss->pages + (ss->nslices - HAK_HDR_SLICES) || i < page->slice ||
+            i >= (uint32_t)page->slice + page->nslices || page != &ss->pages[page->slice - HAK_HDR_SLICES])
             FAIL("slice mapped to a page that does not cover it");
         if (page->slice == i) {
             int rc = _hak_check_page(a, ss, page);

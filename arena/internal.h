@@ -217,12 +217,22 @@ typedef struct hak_superslab {
     uint64_t              commit_map[HAK_MAP_WORDS];  /* 1 = slice committed (slice 0 always) */
     uint64_t              aged_map[HAK_MAP_WORDS];    /* 1 = free and committed since the last lean purge */
     hak_page_t           *slice_page[HAK_MAX_SLICES]; /* slice -> its page (a FREE sentinel when free) */
-    _Alignas(64) hak_page_t pages[HAK_MAX_SLICES];    /* header of the page starting at each slice */
+    _Alignas(64) hak_page_t pages[];                  /* pages[i]: header of the page starting at slice
+                                                         HAK_HDR_SLICES + i (the header's slices start none) */
 } hak_superslab_t;
-/* The header occupies the first HAK_HDR_SLICES slices of every SuperSlab (one on Linux). */
-#define HAK_HDR_SLICES ((sizeof(hak_superslab_t) + HAK_SLICE - 1) >> HAK_SLICE_SHIFT)
+/* The header occupies the first HAK_HDR_SLICES slices of every SuperSlab (one on Linux): the fixed part and a page
+ * header for each slice after them, i.e. the fewest H with H slices >= fixed + (HAK_MAX_SLICES - H) headers.
+ * (A 64 KiB firmware SuperSlab of 1 KiB slices on a 32-bit MCU: 3 slices, where headers for every slice take 4.) */
+#define HAK_HDR_FIXED  offsetof(hak_superslab_t, pages)
+#define HAK_HDR_SLICES \
+    ((HAK_HDR_FIXED + HAK_MAX_SLICES * sizeof(hak_page_t) + HAK_SLICE + sizeof(hak_page_t) - 1) / (HAK_SLICE + sizeof(hak_page_t)))
+#define HAK_HDR_BYTES  (HAK_HDR_FIXED + (HAK_MAX_SLICES - HAK_HDR_SLICES) * sizeof(hak_page_t))
 #define HAK_SLAB_HDR   (HAK_HDR_SLICES << HAK_SLICE_SHIFT)
-_Static_assert(sizeof(hak_superslab_t) <= HAK_GRANULE / 2, "page headers lie in a SuperSlab's first granule");
+_Static_assert(HAK_HDR_BYTES <= HAK_SLAB_HDR, "the header fits its slices");
+_Static_assert(HAK_HDR_FIXED + (HAK_MAX_SLICES - HAK_HDR_SLICES + 1) * sizeof(hak_page_t) >
+                   ((HAK_HDR_SLICES - 1) << HAK_SLICE_SHIFT),
+               "and one slice fewer would not hold it");
+_Static_assert(HAK_HDR_BYTES <= HAK_GRANULE / 2, "page headers lie in a SuperSlab's first granule");
 
 typedef struct hak_huge {
     hak_chunk_t      chunk;

@@ -306,7 +306,7 @@ static hak_superslab_t *slab_from_cache(hak_arena_t *a)
         }
         ss->chunk.arena = a;
         ss->chunk.fast = a->sync ? NULL : a;
-        HAK_VG_HEADER(ss, sizeof *ss);
+        HAK_VG_HEADER(ss, HAK_HDR_BYTES);
     }
     _hak_global_unlock();
     return ss;
@@ -362,7 +362,7 @@ static hak_superslab_t *slab_new(hak_arena_t *a, size_t slices)
     }
     a->platform_calls += calls;
     /* Valgrind builds (internal.h): the header is no leak-check root, and no slice holds a block yet. */
-    HAK_VG_HEADER(ss, sizeof *ss);
+    HAK_VG_HEADER(ss, HAK_HDR_BYTES);
     HAK_VG_NOACCESS((uint8_t *)ss + HAK_SLAB_HDR, size - HAK_SLAB_HDR);
     ss->chunk = (hak_chunk_t){.magic = HAK_CHUNK_MAGIC, .kind = HAK_CHUNK_SUPERSLAB, .arena = a,
                               .fast = a->sync ? NULL : a, .size = size};
@@ -483,7 +483,7 @@ hak_page_t *_hak_slices_alloc(hak_arena_t *a, size_t n, size_t align)
     }
     if (!ss || at < 0)
         return NULL;
-    hak_page_t *page = &ss->pages[at];
+    hak_page_t *page = &ss->pages[at - (int)HAK_HDR_SLICES];
     if (!take_slices(a, ss, (unsigned)at, (unsigned)n, page))
         return NULL;
     page->slice = (uint16_t)at;
@@ -606,7 +606,7 @@ void _hak_slabs_drop_all(hak_arena_t *a, bool keep_for_reuse)
                 g_cache = ss;
                 g_cache_len++;
                 cached = true; /* its `c` committed bytes stay in the process total */
-                HAK_VG_HEADER_GONE(ss, sizeof *ss); /* points at no block: valgrind need not skip it */
+                HAK_VG_HEADER_GONE(ss, HAK_HDR_BYTES); /* points at no block: valgrind need not skip it */
             }
             if (!cached && ss->warm) {
                 g_cache_warm -= c;
