@@ -114,6 +114,15 @@
 #endif
 #endif
 
+/* hak_platform_inject_faults (platform/faults.h): the test suite's way to make map/commit fail. */
+#ifndef HAK_CFG_FAULT_INJECTION
+#if defined(CONFIG_HAK_FAULT_INJECTION) || !defined(HAK_HAVE_AUTOCONF)
+#define HAK_CFG_FAULT_INJECTION 1
+#else
+#define HAK_CFG_FAULT_INJECTION 0
+#endif
+#endif
+
 /* After an invalid free has been reported: 0 = ignore it and go on, 1 = abort. */
 #ifndef HAK_CFG_INVALID_FREE_ABORT
 #if defined(CONFIG_HAK_INVALID_FREE_ABORT)

@@ -1,6 +1,7 @@
 /*
  * Fault injection for the platforms' map and commit (the contract is in platform.h): the next `after` requests
  * succeed, the following `count` fail, then requests succeed again. Included by exactly one file per platform.
+ * Only with Kconfig HAK_FAULT_INJECTION (the firmware defconfigs leave it out).
  */
 #ifndef HAK_PLATFORM_FAULTS_H
 #define HAK_PLATFORM_FAULTS_H
@@ -8,8 +9,10 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 
+#include "config/hak_config.h"
 #include "platform/platform.h"
 
+#if HAK_CFG_FAULT_INJECTION
 static atomic_ulong fault_after, fault_count, faults_done;
 
 unsigned long hak_platform_inject_faults(unsigned long after, unsigned long count)
@@ -37,5 +40,11 @@ static inline bool injected_fault(void)
         }
     return false;
 }
+#else
+static inline bool injected_fault(void)
+{
+    return false;
+}
+#endif
 
 #endif /* HAK_PLATFORM_FAULTS_H */

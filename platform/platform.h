@@ -97,7 +97,8 @@ size_t hak_platform_memory_limit(void);
 
 /* Fault injection, for tests: the next `after` map/commit requests succeed, then the following `count` fail
  * (as if the OS had no memory), then requests succeed again. count 0 turns it off. Returns the number of
- * requests failed so far by injection. Requests are counted atomically; configuring is not meant to race. */
+ * requests failed so far by injection. Requests are counted atomically; configuring is not meant to race. Built
+ * only with Kconfig HAK_FAULT_INJECTION (on by default; the firmware defconfigs turn it off). */
 unsigned long hak_platform_inject_faults(unsigned long after, unsigned long count);
 
 /* Total OS memory calls made so far by the process (for tests and benchmarks to cross-check). */
