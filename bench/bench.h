@@ -100,6 +100,7 @@ static inline long arg_long(int argc, char **argv, int i, long def, long min)
  *   RESULT workload=W alloc=A variant=V ops=N sec=S peak_rss_kb=K committed=B calls=C
  * `ops` is what the workload counts as an operation, `sec` the timed loop's wall time, `committed` hakmem's peak
  * committed bytes and `calls` the platform (OS) calls hakmem made during the timed loop; both are -1 for peers.
+ * random_mixed adds, for hakmem, `STEADY ops=N calls=C`: the calls of the loop's last N ops (all but the first 1%).
  */
 static inline void report(const char *workload, const char *alloc, const char *variant, double ops, double sec,
                           long long committed, long long calls)
