@@ -84,7 +84,7 @@ endif
 LIB_OBJ    := $(patsubst %.c,$(BUILD)/obj/%.o,$(CORE_SRC) $(PLAT_SRC))
 HEADERS    := include/hakmem.h config/hak_config.h $(wildcard platform/*.h) arena/internal.h
 
-.PHONY: all size link-check run run-capped fuzz test-valgrind test-model test-m32 test-cgroup test-stress test-tsan test check-one test-deps menuconfig defconfig olddefconfig savedefconfig bench install clean help
+.PHONY: all size link-check run run-capped fuzz test-valgrind test-model test-m32 m32-deps test-cgroup test-stress test-tsan test check-one test-deps menuconfig defconfig olddefconfig savedefconfig bench install clean help
 
 ifeq ($(FREESTANDING),1)
 all: $(BUILD)/libhakmem.a
@@ -206,10 +206,12 @@ test-model: $(BUILD)/tests/fuzz_driver
 # the i386 Criterion libraries, scripts/m32_criterion.sh), model-checked sequences and the thread stress.
 M32_ROOT := build/test/m32-criterion/root
 M32_LIBS := $(M32_ROOT)/usr/lib/i386-linux-gnu:$(M32_ROOT)/lib/i386-linux-gnu
-test-m32:
+m32-deps:
 	@echo '#include <sys/cdefs.h>' | $(CC) -m32 -E -x c - >/dev/null 2>&1 || { echo "hakmem: installing gcc-multilib"; \
 	    apt-get install -y -q gcc-multilib >/dev/null || { apt-get update -q >/dev/null && \
 	    apt-get install -y -q gcc-multilib >/dev/null; }; }
+
+test-m32: m32-deps
 	@scripts/m32_criterion.sh build/test/m32-criterion
 	@$(MAKE) --no-print-directory BUILD=build/test/m32 CONFIG_SRC=config/defconfig CFLAGS="-m32 -O2 -g" \
 	    LDLIBS_T="-L$(M32_ROOT)/usr/lib/i386-linux-gnu -Wl,-rpath-link,$(M32_LIBS) -lcriterion -pthread" \
@@ -399,6 +401,12 @@ bench-static-pool:
 	@$(CC) $(BENCH_FLAGS) bench/static_pool/static_pool.c -o $(BUILD)/bench/static_pool $(BUILD)/bench/fs-small/libhakmem.a
 	@$(CC) $(BENCH_FLAGS) -DUSE_GLIBC bench/static_pool/static_pool.c -o $(BUILD)/bench/static_pool_glibc
 	@./$(BUILD)/bench/static_pool utilisation
+	@$(MAKE) --no-print-directory m32-deps BUILD=$(BUILD)/bench/fs-small-m32 CONFIG_SRC=config/freestanding_small_defconfig \
+	    CFLAGS="-m32 -O2 -g" $(BUILD)/bench/fs-small-m32/libhakmem.a
+	@$(CC) -m32 $(BENCH_FLAGS) bench/static_pool/static_pool.c -o $(BUILD)/bench/static_pool_m32 \
+	    $(BUILD)/bench/fs-small-m32/libhakmem.a
+	@echo "built -m32 (pointers and page headers as on a 32-bit MCU):"
+	@./$(BUILD)/bench/static_pool_m32 utilisation | tail -n +2
 	@./$(BUILD)/bench/static_pool maxinsn 7000 1 256
 	@./$(BUILD)/bench/static_pool maxinsn
 	@./$(BUILD)/bench/static_pool_glibc maxinsn
