@@ -334,6 +334,7 @@ int hak_arena_create(hak_arena_t **out, const hak_arena_config_t *cfg)
     atomic_store_explicit(&a->gen, _hak_new_generation(), memory_order_relaxed);
     for (unsigned i = 0; i < HAK_NUM_CLASSES; i++)
         a->bins[i].page = &_hak_empty_page;
+    a->trim_cls = HAK_NUM_CLASSES; /* no round of page-tail trims under way (small.c) */
     a->sync = HAK_CFG_THREADS && !(c.flags & HAK_ARENA_UNSYNCHRONIZED);
     a->flags = c.flags;
     a->policy = (uint8_t)(c.policy ? c.policy : default_policy());

@@ -150,6 +150,7 @@ typedef struct hak_page {
     uint8_t          kind;     /* HAK_PAGE_* */
     uint8_t          cls;
     bool             in_bin;
+    uint8_t          trim_round; /* lean, Linux: the arena's trim round this page's tail was last looked at in */
     struct hak_page *next, *prev; /* bin list */
 } hak_page_t;
 
@@ -296,7 +297,9 @@ struct hak_arena {
                                in use again); with `fresh` it decides when a batch is due */
     size_t           taken; /* lean: bytes of slices taken since the last purge (churn, when close to `fresh`) */
     uint64_t         purged_ms; /* lean: hak_platform_clock_ms() at the last purge */
-    uint64_t         trimmed_ms; /* lean: hak_platform_clock_ms() when page tails were last trimmed */
+    uint64_t         trimmed_ms; /* lean: hak_platform_clock_ms() when the last round of page-tail trims began */
+    uint8_t          trim_round; /* lean: the round's parity; a page whose trim_round differs is still to do */
+    uint8_t          trim_cls;   /* lean: the class the round goes on with; HAK_NUM_CLASSES when it is done */
     uint64_t         platform_calls;
     hak_superslab_t *slabs;                     /* every SuperSlab of the arena */
     size_t           nslabs;

@@ -10,10 +10,10 @@
  * A small page spans max(64 KiB, 8 blocks; 4 above 32 KiB) of slices on Linux, fewer on freestanding pools. It
  * is born empty with bump = start and never threads its free list up front: blocks are taken from `bump` only
  * when the free list is dry, so a page's untouched tail never becomes resident. The memory a page holds is
- * therefore its high-water mark, and two paths lower it: lean arenas (and hak_arena_trim) move `bump` back over
- * the free blocks at a page's end and decommit what lies above (Linux), and a pool out of slices takes back the
- * slices past each page's `bump`. The fast paths (alloc.c) touch only bin->page, page->free/used and the block;
- * all list surgery happens here, under the arena's lock.
+ * therefore its high-water mark, and two paths lower it: lean arenas (in bounded steps) and hak_arena_trim move
+ * `bump` back over the free blocks at a page's end and decommit what lies above (Linux), and a pool out of slices
+ * takes back the slices past each page's `bump`. The fast paths (alloc.c) touch only bin->page, page->free/used
+ * and the block; all list surgery happens here, under the arena's lock.
  */
 #include "arena/internal.h"
 
@@ -181,13 +181,40 @@ size_t _hak_bins_trim_tails(hak_arena_t *a)
     return bytes;
 }
 
+/* A lean arena's own trims go in rounds: at most one round begins per HAK_LEAN_TRIM_MS, and a round walks each
+ * page in bins once, in steps of about TRIM_STEP_BLOCKS free-list entries (the page a step ends in is finished),
+ * one step each time the arena touches new memory for small blocks, until it has seen every class. So no
+ * allocation walks more than a step, however many free blocks the arena holds (a whole walk of 500 MiB of 64-byte
+ * blocks, 90% free, took 56 ms under the lock). Pages made during a round count as seen: they have no tail yet. */
+#define TRIM_STEP_BLOCKS 4096
+
+static void trim_step(hak_arena_t *a)
+{
+    size_t budget = TRIM_STEP_BLOCKS;
+    for (; a->trim_cls < HAK_NUM_CLASSES; a->trim_cls++)
+        for (hak_page_t *page = a->bins[a->trim_cls].page; page != &_hak_empty_page && page; page = page->next) {
+            if (page->trim_round == a->trim_round)
+                continue;
+            page->trim_round = a->trim_round;
+            size_t listed = (size_t)(hak_bump(page) - page->start) / page->bsize - page->used;
+            page_trim_tail(a, page);
+            if (listed >= budget)
+                return;
+            budget -= listed;
+        }
+}
+
 static HAK_NOINLINE void lean_maybe_trim(hak_arena_t *a)
 {
-    uint64_t now = hak_platform_clock_ms(); /* 0: no clock */
-    if (now && now - a->trimmed_ms >= HAK_CFG_LEAN_TRIM_MS) {
+    if (a->trim_cls >= HAK_NUM_CLASSES) {
+        uint64_t now = hak_platform_clock_ms(); /* 0: no clock */
+        if (!now || now - a->trimmed_ms < HAK_CFG_LEAN_TRIM_MS)
+            return;
         a->trimmed_ms = now;
-        _hak_bins_trim_tails(a);
+        a->trim_round ^= 1;
+        a->trim_cls = 0;
     }
+    trim_step(a);
 }
 #else
 size_t _hak_bins_trim_tails(hak_arena_t *a)
@@ -263,6 +290,7 @@ void *_hak_alloc_slow(hak_arena_t *a, unsigned cls)
     page->recip = hak_recip(bsize);
     page->free = NULL;
     page->used = 0;
+    page->trim_round = a->trim_round;
     hak_set_bump(page, page->start);
     page->end_off = (uint32_t)(((n << HAK_SLICE_SHIFT) / bsize) * bsize);
     bin_link(bin, page, true);

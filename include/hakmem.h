@@ -67,7 +67,8 @@ typedef enum {
     HAK_POLICY_FAST,        /* emptied pages and SuperSlabs stay committed for reuse: no syscalls in steady state */
     HAK_POLICY_LEAN         /* emptied pages go back to the platform in batches (while the arena churns, at most
                                one per Kconfig HAK_LEAN_INTERVAL_MS); spare SuperSlabs are released; free memory
-                               above a page's highest live block goes back at most once per HAK_LEAN_TRIM_MS */
+                               above a page's highest live block goes back in rounds, at most one begun per
+                               HAK_LEAN_TRIM_MS, each done in bounded steps by the allocations touching new memory */
 } hak_policy_t;
 
 #define HAK_ARENA_UNSYNCHRONIZED (1u << 0) /* single-thread arena: no locks, no atomics */

@@ -397,6 +397,48 @@ Test(limits, lean_trims_page_tails_by_itself)
     }
 }
 
+/* A lean arena's own trims walk a bounded number of free blocks per allocation: 40 pages of 64-byte blocks, each
+ * with one live block at its start and 1,023 free above it, go back over several allocations that touch new
+ * memory, not all at the first. */
+Test(limits, lean_trims_page_tails_in_steps)
+{
+    LINUX_ONLY("a clock paces the trims");
+    if (!HAK_CFG_LEAN_TRIM_MS || HAK_CFG_LEAN_TRIM_MS > 2000)
+        cr_skip_test("HAK_LEAN_TRIM_MS is %d in this build", HAK_CFG_LEAN_TRIM_MS);
+    enum { PAGES = 40, PER_PAGE = 1024 }; /* 64 KiB pages of 64-byte blocks */
+    hak_arena_t *a;
+    cr_assert_eq(hak_arena_create(&a, &(hak_arena_config_t){.policy = HAK_POLICY_LEAN,
+                                                            .flags = HAK_ARENA_UNSYNCHRONIZED}), 0);
+    static unsigned char *b[PAGES * PER_PAGE];
+    for (int i = 0; i < PAGES * PER_PAGE; i++) {
+        cr_assert_not_null(b[i] = hak_alloc(a, 64));
+        memset(b[i], 1, 64);
+    }
+    qsort(b, PAGES * PER_PAGE, sizeof *b, by_address);
+    for (int i = 0; i < PAGES * PER_PAGE; i++)
+        if (i % PER_PAGE) /* every page keeps its lowest block */
+            hak_free(b[i]);
+    struct timespec wait = {.tv_sec = HAK_CFG_LEAN_TRIM_MS / 1000, .tv_nsec = HAK_CFG_LEAN_TRIM_MS % 1000 * 1000000L};
+    nanosleep(&wait, NULL);
+    nanosleep(&(struct timespec){.tv_nsec = 50000000}, NULL);
+    int gone[2] = {0, 0};
+    for (int step = 0; step < 2; step++) {
+        /* the first call: a new page of another class; then 4 KiB more of it, i.e. new memory again and again */
+        for (int i = 0; i < (step ? 4 * PAGES : 1); i++)
+            memset(hak_alloc(a, 1024), 2, 1024);
+        for (int p = 0; p < PAGES; p++) {
+            unsigned char *page = b[p * PER_PAGE];
+            gone[step] += resident_pages(page + 4096, page + PER_PAGE * 64 - 4096) == 0;
+            cr_assert_eq(page[0], 1, "the live block keeps its contents");
+        }
+    }
+    cr_assert_gt(gone[0], 0, "the first allocation into new memory trims some tails");
+    cr_assert_lt(gone[0], PAGES / 2, "but not all at once (%d of %d)", gone[0], PAGES);
+    cr_assert_eq(gone[1], PAGES, "later ones trim the rest (%d of %d)", gone[1], PAGES);
+    cr_assert_eq(hak_arena_check(a), 0);
+    hak_arena_destroy(a);
+}
+
 /* Lean gives a freed burst back by itself (in batches); fast keeps it until hak_arena_trim. */
 Test(limits, burst_of_256_mib_is_given_back)
 {
