@@ -38,22 +38,27 @@ hak_page_t _hak_free_slice = {.kind = HAK_PAGE_FREE, .bsize = 16};
 /* Linux: 64 KiB, or 8 blocks (4 above 32 KiB): at most 256 KiB, the bound of HAK_RECIP_SHIFT's exactness.
  * Freestanding pools are small and a half-used page is what they lose most to, so there a page is the fewest
  * slices (at least HAK_FS_PAGE_MIN_KIB, 0 by default) that lose at most 1/16 of themselves past the last whole
- * block (blocks are at most a sixteenth of a SuperSlab, so 16 slices always qualify). */
-static size_t page_slices(unsigned cls)
+ * block (blocks are at most a sixteenth of a SuperSlab, so 16 slices always qualify). Under a cap, the 64 KiB (or
+ * HAK_FS_PAGE_MIN_KIB) floor is at most 1/256 of the cap: the ~40 classes from 64 B to 4 KiB, a page or two each,
+ * would otherwise hold most of a small cap in free blocks (a 4 MiB-capped cache of such objects kept 44% of its
+ * cap live with 64 KiB pages, 76% with 16 KiB ones). */
+static size_t page_slices(const hak_arena_t *a, unsigned cls)
 {
     size_t bsize = _hak_class_size[cls];
+    size_t floor = HAK_CFG_FREESTANDING ? (size_t)HAK_CFG_FS_PAGE_MIN_KIB << 10 : (size_t)64 << 10;
+    if (a->limit && a->limit >> 8 < floor)
+        floor = a->limit >> 8;
+    size_t least = floor >> HAK_SLICE_SHIFT; /* may be 0 */
     if (HAK_CFG_FREESTANDING) {
         size_t n = (bsize + HAK_SLICE - 1) >> HAK_SLICE_SHIFT;
-        size_t least = ((size_t)HAK_CFG_FS_PAGE_MIN_KIB << 10) >> HAK_SLICE_SHIFT;
         if (n < least && bsize * 2 <= (least << HAK_SLICE_SHIFT)) /* a floor on page size, for speed over fit */
             n = least;
         while (((n << HAK_SLICE_SHIFT) % bsize) * 16 > (n << HAK_SLICE_SHIFT))
             n++;
         return n;
     }
-    size_t bytes = bsize * (bsize > 32 * 1024 ? 4 : 8);
-    size_t n = (bytes + HAK_SLICE - 1) >> HAK_SLICE_SHIFT;
-    return n < 4 ? 4 : n;
+    size_t n = (bsize * (bsize > 32 * 1024 ? 4 : 8) + HAK_SLICE - 1) >> HAK_SLICE_SHIFT;
+    return n < least ? least : n;
 }
 
 static void bin_unlink(hak_bin_t *bin, hak_page_t *page)
@@ -278,7 +283,7 @@ void *_hak_alloc_slow(hak_arena_t *a, unsigned cls)
         bin_unlink(bin, page); /* full: the next free into it links it again */
     }
     uint32_t bsize = _hak_class_size[cls];
-    size_t   n = page_slices(cls), least = (bsize + HAK_SLICE - 1) >> HAK_SLICE_SHIFT;
+    size_t   n = page_slices(a, cls), least = (bsize + HAK_SLICE - 1) >> HAK_SLICE_SHIFT;
     page = _hak_slices_alloc(a, n, 1);
     if (!page && least < n) /* short of slices: a page with more waste at its end beats no page */
         page = _hak_slices_alloc(a, n = least, 1);

@@ -349,8 +349,8 @@ static hak_superslab_t *slab_new(hak_arena_t *a, size_t slices)
         return ss;
     }
     size_t size = slab_bytes(a, slices);
-    if (!size || !_hak_may_commit(a, HAK_SLAB_HDR, true))
-        return NULL;
+    if (!size || !_hak_may_commit(a, HAK_SLAB_HDR + (slices << HAK_SLICE_SHIFT), true))
+        return NULL; /* (a SuperSlab mapped for a page that cannot be committed would be unmapped at once) */
     ss = _hak_chunk_get(a, size, HAK_GRANULE);
     if (!ss)
         return NULL;
@@ -466,10 +466,16 @@ hak_page_t *_hak_slices_alloc(hak_arena_t *a, size_t n, size_t align)
 {
     if (n == 0 || n >= (a->slab_size >> HAK_SLICE_SHIFT) || align > (HAK_GRANULE >> HAK_SLICE_SHIFT))
         return NULL;
-    if (!_hak_commit_fits(a, n << HAK_SLICE_SHIFT))
-        _hak_may_commit(a, n << HAK_SLICE_SHIFT, true); /* make room now, while no SuperSlab is chosen */
     int              at = -1;
     hak_superslab_t *ss = find_slab(a, n, align, &at);
+    /* Room under the cap and the budget for what the run must commit (nothing if its slices are dirty: at the
+     * budget, an arena reset after every request reuses them as they are; an arena over its lowered cap purges
+     * anyway), made before any SuperSlab is taken, since the purge that makes it may release the one found. */
+    size_t fresh = (ss ? n - map_count(ss->commit_map, (unsigned)at, (unsigned)n) : n) << HAK_SLICE_SHIFT;
+    if (!_hak_commit_fits(a, fresh)) {
+        _hak_may_commit(a, fresh, true);
+        ss = find_slab(a, n, align, &at);
+    }
     if (!ss && (ss = slab_new(a, n + align - 1)) != NULL) {
         at = find_run(ss, (unsigned)n, (unsigned)align);
         HAK_ASSERT(at >= 0);

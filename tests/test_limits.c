@@ -105,6 +105,72 @@ Test(limits, on_limit_lets_the_subsystem_shed_and_retry)
     }
 }
 
+/* A small cap makes small pages: a cache of 64..4096-byte objects under a 4 MiB cap, evicting its oldest entry
+ * whenever an insert fails, holds most of the cap in live objects (44% when every class took 64 KiB pages). */
+Test(limits, small_cap_is_filled_by_live_blocks)
+{
+    for (int p = HAK_POLICY_FAST; p <= HAK_POLICY_LEAN; p++) {
+        hak_arena_t *a;
+        cr_assert_eq(hak_arena_create(&a, &(hak_arena_config_t){.policy = (hak_policy_t)p, .limit = 4u << 20}), 0);
+        static void *entry[8192];
+        size_t       oldest = 0, newest = 0, least = SIZE_MAX;
+        uint64_t     rng = 7;
+        for (int i = 0; i < 4000; i++) {
+            size_t size = 64 + test_rand(&rng) % 4033;
+            void  *q;
+            while (!(q = hak_alloc(a, size))) {
+                cr_assert_eq(errno, ENOMEM);
+                cr_assert_lt(oldest, newest, "an empty cache fits a block");
+                hak_free(entry[oldest++ % 8192]);
+            }
+            memset(q, 1, size);
+            entry[newest++ % 8192] = q;
+            hak_arena_stats_t s;
+            hak_arena_stats(a, &s);
+            cr_assert_leq(s.committed, s.limit);
+            if (oldest && i >= 2000 && s.in_use < least) /* once evictions run */
+                least = s.in_use;
+        }
+        cr_assert_geq(least, (4u << 20) * 6 / 10, "policy %d: at least 60%% of the cap in live blocks (%zu)", p, least);
+        cr_assert_eq(hak_arena_check(a), 0);
+        hak_arena_destroy(a);
+    }
+}
+
+/* At its cap, an arena reset after every request reuses its free, still committed slices as they are: no purge,
+ * no unmapping and mapping again (a request arena at the process budget used to unmap its SuperSlab and map
+ * a new one on every request: 18,000 syscalls in examples/capped_container, and page-table churn that the
+ * kernel charged to the container). */
+Test(limits, reset_arena_at_its_cap_reuses_its_memory)
+{
+    LINUX_ONLY("platform calls are syscalls");
+    for (int p = HAK_POLICY_FAST; p <= HAK_POLICY_LEAN; p++) {
+        hak_arena_t *a;
+        cr_assert_eq(hak_arena_create(&a, &(hak_arena_config_t){.policy = (hak_policy_t)p, .limit = 1u << 20,
+                                                                .flags = HAK_ARENA_UNSYNCHRONIZED}), 0);
+        int n = 0;
+        while (hak_alloc(a, 1000 + (n % 4) * 300))
+            n++;
+        cr_assert_gt(n, 300, "the cap holds blocks");
+        hak_arena_reset(a);
+        for (int i = 0; i < n; i++) /* the same request again: the cap is reached, not passed */
+            cr_assert_not_null(hak_alloc(a, 1000 + (i % 4) * 300), "block %d of %d", i, n);
+        hak_arena_reset(a);
+        hak_arena_stats_t s0, s1;
+        hak_arena_stats(a, &s0);
+        for (int r = 0; r < 50; r++) {
+            for (int i = 0; i < n; i++)
+                cr_assert_not_null(hak_alloc(a, 1000 + (i % 4) * 300));
+            hak_arena_reset(a);
+        }
+        hak_arena_stats(a, &s1);
+        cr_assert_leq(s1.platform_calls - s0.platform_calls, 2, "policy %d: %llu platform calls in 50 requests", p,
+                      (unsigned long long)(s1.platform_calls - s0.platform_calls));
+        cr_assert_leq(s1.peak_committed, 1u << 20);
+        hak_arena_destroy(a);
+    }
+}
+
 Test(limits, set_limit_at_run_time)
 {
     hak_arena_t *a;
