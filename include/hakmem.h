@@ -76,7 +76,8 @@ typedef enum {
 typedef struct hak_arena_config {
     const char  *name;      /* label for stats and error reports; copied (at most 31 bytes kept); may be NULL */
     size_t       slab_size; /* SuperSlab size: power of two in [512 KiB, 2 MiB] (freestanding: the build's); 0 = default */
-    size_t       limit;     /* hard cap on `committed` (bytes held from the platform); 0 = none */
+    size_t       limit;     /* hard cap on `committed` (bytes held from the platform); 0 = none. Under a cap
+                               of less than 16 MiB, pages of small blocks are 1/256 of it (a slice at least) */
     hak_policy_t policy;    /* HAK_POLICY_DEFAULT = build default */
     unsigned     flags;     /* HAK_ARENA_* */
     void        *pool;      /* optional caller-owned region to draw all memory from instead of the platform... */
