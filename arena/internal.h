@@ -150,7 +150,6 @@ typedef struct hak_page {
     uint8_t          kind;     /* HAK_PAGE_* */
     uint8_t          cls;
     bool             in_bin;
-    uint8_t          trim_round; /* lean, Linux: the arena's trim round this page's tail was last looked at in */
     struct hak_page *next, *prev; /* bin list */
 } hak_page_t;
 
@@ -298,8 +297,8 @@ struct hak_arena {
     size_t           taken; /* lean: bytes of slices taken since the last purge (churn, when close to `fresh`) */
     uint64_t         purged_ms; /* lean: hak_platform_clock_ms() at the last purge */
     uint64_t         trimmed_ms; /* lean: hak_platform_clock_ms() when the last round of page-tail trims began */
-    uint8_t          trim_round; /* lean: the round's parity; a page whose trim_round differs is still to do */
-    uint8_t          trim_cls;   /* lean: the class the round goes on with; HAK_NUM_CLASSES when it is done */
+    struct hak_page *trim_next;  /* lean: the page of bin trim_cls a round of tail trims goes on with (or NULL) */
+    uint8_t          trim_cls;   /* lean: the class the round is in; HAK_NUM_CLASSES when no round is under way */
     uint64_t         platform_calls;
     hak_superslab_t *slabs;                     /* every SuperSlab of the arena */
     size_t           nslabs;
