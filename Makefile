@@ -241,8 +241,8 @@ test-valgrind:
 	    $(VG_BUILD)/examples/capped_container
 	@tests/valgrind/run.sh $(VG_BUILD)
 
-test-cgroup: $(BUILD)/tests/cgroup_child
-	@scripts/test_cgroup.sh $(BUILD)/tests/cgroup_child
+test-cgroup: $(BUILD)/tests/cgroup_child $(BUILD)/examples/capped_container
+	@scripts/test_cgroup.sh $(BUILD)/tests/cgroup_child $(BUILD)/examples/capped_container
 
 # Host configurations (the Criterion suite runs on each) and cross-compiled targets (test-targets).
 TARGET_CONFIGS := $(sort $(shell grep -l '^CONFIG_HAK_CROSS_COMPILE="..*"' config/*defconfig))
