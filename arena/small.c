@@ -45,10 +45,10 @@ hak_page_t _hak_free_slice = {.kind = HAK_PAGE_FREE, .bsize = 16};
 static size_t page_slices(const hak_arena_t *a, unsigned cls)
 {
     size_t bsize = _hak_class_size[cls];
-    size_t floor = HAK_CFG_FREESTANDING ? (size_t)HAK_CFG_FS_PAGE_MIN_KIB << 10 : (size_t)64 << 10;
-    if (a->limit && a->limit >> 8 < floor)
-        floor = a->limit >> 8;
-    size_t least = floor >> HAK_SLICE_SHIFT; /* may be 0 */
+    size_t min_bytes = HAK_CFG_FREESTANDING ? (size_t)HAK_CFG_FS_PAGE_MIN_KIB << 10 : (size_t)64 << 10;
+    if (a->limit && a->limit >> 8 < min_bytes)
+        min_bytes = a->limit >> 8;
+    size_t least = min_bytes >> HAK_SLICE_SHIFT; /* may be 0 */
     if (HAK_CFG_FREESTANDING) {
         size_t n = (bsize + HAK_SLICE - 1) >> HAK_SLICE_SHIFT;
         if (n < least && bsize * 2 <= (least << HAK_SLICE_SHIFT)) /* a floor on page size, for speed over fit */
