@@ -64,7 +64,7 @@ static size_t page_slices(const hak_arena_t *a, unsigned cls)
 static void bin_unlink(hak_arena_t *a, hak_bin_t *bin, hak_page_t *page)
 {
     if (a->trim_next == page) /* a round of tail trims was to go on here (Linux): it goes on with the next */
-        a->trim_next = page->next;
+        a->trim_next = page->next ? page->next : &_hak_empty_page;
     if (page->prev)
         page->prev->next = page->next;
     else
@@ -192,8 +192,9 @@ size_t _hak_bins_trim_tails(hak_arena_t *a)
  * bins' pages once, class by class, in steps of about TRIM_STEP_BLOCKS free-list entries (the page a step ends in
  * is finished), one step each time the arena touches new memory for small blocks. So no allocation walks more
  * than a step, however many free blocks the arena holds (a whole walk of 500 MiB of 64-byte blocks, 90% free,
- * took 42 ms under the lock). Between steps the round waits at trim_next, a page of bin trim_cls (bin_unlink
- * moves it on when that page leaves the bin); pages linked in behind it meanwhile wait for the next round. */
+ * took 42 ms under the lock). Between steps the round waits at trim_next: NULL to begin bin trim_cls at its head,
+ * a page of that bin to go on with (bin_unlink moves it on when the page leaves the bin), or the empty page when
+ * the bin is done. Pages linked in behind the cursor meanwhile wait for the next round. */
 #define TRIM_STEP_BLOCKS 4096
 
 static void trim_step(hak_arena_t *a)
@@ -213,7 +214,7 @@ static void trim_step(hak_arena_t *a)
             break;
         budget -= listed;
     }
-    a->trim_next = a->trim_cls < HAK_NUM_CLASSES && page != &_hak_empty_page ? page : NULL;
+    a->trim_next = a->trim_cls >= HAK_NUM_CLASSES ? NULL : page ? page : &_hak_empty_page;
 }
 
 static HAK_NOINLINE void lean_maybe_trim(hak_arena_t *a)

@@ -505,6 +505,74 @@ Test(limits, lean_trims_page_tails_in_steps)
     hak_arena_destroy(a);
 }
 
+/* A round of trims under way while pages fill up, empty and leave their bins (its cursor page among them): every
+ * structure stays consistent and every live block keeps its contents. */
+Test(limits, lean_trim_rounds_survive_page_churn)
+{
+    LINUX_ONLY("a clock paces the trims");
+    if (!HAK_CFG_LEAN_TRIM_MS || HAK_CFG_LEAN_TRIM_MS > 2000)
+        cr_skip_test("HAK_LEAN_TRIM_MS is %d in this build", HAK_CFG_LEAN_TRIM_MS);
+    enum { N = 60000 };
+    hak_arena_t *a;
+    cr_assert_eq(hak_arena_create(&a, &(hak_arena_config_t){.policy = HAK_POLICY_LEAN,
+                                                            .flags = HAK_ARENA_UNSYNCHRONIZED}), 0);
+    static unsigned char *b[N];
+    static size_t         len[N];
+    for (int i = 0; i < N; i++) { /* 235 pages of 256-byte blocks, then 90% of the blocks freed: long free lists */
+        len[i] = 256;
+        cr_assert_not_null(b[i] = hak_alloc(a, len[i]));
+        memset(b[i], (int)(i & 0xff), len[i]);
+    }
+    for (int i = 0; i < N; i++)
+        if (i % 10) {
+            hak_free(b[i]);
+            b[i] = NULL;
+        }
+    struct timespec wait = {.tv_sec = HAK_CFG_LEAN_TRIM_MS / 1000, .tv_nsec = HAK_CFG_LEAN_TRIM_MS % 1000 * 1000000L};
+    nanosleep(&wait, NULL);
+    nanosleep(&(struct timespec){.tv_nsec = 50000000}, NULL);
+    uint64_t rng = 5;
+    /* A 9000-byte block starts a new page: the round's first step, which stops some 18 pages into the class.
+     * Then every page of the first blocks empties and leaves its bin, the page the round was to go on with among
+     * them, and more 9000-byte blocks take their slices (in pages of another length, so the old page headers are
+     * stale) and more steps: a step that went on at the old page would decommit some of them. */
+    enum { BIG = 300, BIG_SIZE = 9000 };
+    static unsigned char *kb[BIG];
+    cr_assert_not_null(kb[0] = hak_alloc(a, BIG_SIZE));
+    memset(kb[0], 0, BIG_SIZE);
+    for (int i = 0; i < N; i++)
+        if (b[i]) {
+            hak_free(b[i]);
+            b[i] = NULL;
+        }
+    for (int i = 1; i < BIG; i++) {
+        cr_assert_not_null(kb[i] = hak_alloc(a, BIG_SIZE));
+        memset(kb[i], i & 0xff, BIG_SIZE);
+    }
+    for (int i = 0; i < BIG; i++) {
+        for (int j = 0; j < BIG_SIZE; j += 512)
+            cr_assert_eq(kb[i][j], (unsigned char)(i & 0xff), "block %d keeps its contents", i);
+        hak_free(kb[i]);
+    }
+    cr_assert_eq(hak_arena_check(a), 0);
+    for (int op = 1; op <= 400000; op++) { /* then random traffic of 16..1024 bytes */
+        size_t k = test_rand(&rng) % N;
+        if (b[k]) {
+            for (size_t j = 0; j < len[k]; j += 61)
+                cr_assert_eq(b[k][j], (unsigned char)(k & 0xff));
+            hak_free(b[k]);
+            b[k] = NULL;
+        } else {
+            len[k] = 16 + test_rand(&rng) % 1009;
+            cr_assert_not_null(b[k] = hak_alloc(a, len[k]));
+            memset(b[k], (int)(k & 0xff), len[k]);
+        }
+        if (op % 50000 == 0)
+            cr_assert_eq(hak_arena_check(a), 0, "after %d operations", op);
+    }
+    hak_arena_destroy(a);
+}
+
 /* Lean gives a freed burst back by itself (in batches); fast keeps it until hak_arena_trim. */
 Test(limits, burst_of_256_mib_is_given_back)
 {
