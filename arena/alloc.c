@@ -84,21 +84,22 @@ static bool limit_callback(hak_arena_t *a)
     return true;
 }
 
-static void *big_once(hak_arena_t *a, size_t size, size_t align)
+static void *big_once(hak_arena_t *a, size_t size, size_t align, bool zeroed)
 {
     if (size <= a->slab_size / 2 && align <= HAK_GRANULE / 2)
         return _hak_large_alloc(a, size, align);
-    return _hak_huge_alloc(a, size, align);
+    return _hak_huge_alloc(a, size, align, zeroed);
 }
 
-/* Anything not served by a size class. Takes the arena's lock itself. */
-static HAK_NOINLINE void *alloc_big(hak_arena_t *a, size_t size, size_t align)
+/* Anything not served by a size class (`zeroed`: a huge block must be a fresh mapping). Takes the arena's lock
+ * itself. */
+static HAK_NOINLINE void *alloc_big(hak_arena_t *a, size_t size, size_t align, bool zeroed)
 {
     arena_lock(a);
     a->limit_wanted = 0;
-    void *p = big_once(a, size, align);
+    void *p = big_once(a, size, align, zeroed);
     if (!p && limit_callback(a))
-        p = big_once(a, size, align);
+        p = big_once(a, size, align, zeroed);
     if (HAK_CFG_STATS) {
         if (p)
             a->allocs++;
@@ -181,7 +182,7 @@ static HAK_NOINLINE void *alloc_generic(hak_arena_t *a, size_t size)
         return fail(a, HAK_EINVAL);
     if (size <= HAK_SMALL_MAX)
         return alloc_class(a, hak_size_class(size));
-    return alloc_big(a, size, HAK_MIN_ALIGN);
+    return alloc_big(a, size, HAK_MIN_ALIGN, false);
 }
 
 /* The fast path has no call but tail calls, so it needs no stack frame. */
@@ -210,10 +211,11 @@ void *hak_calloc(hak_arena_t *a, size_t count, size_t size)
     size_t bytes;
     if (__builtin_mul_overflow(count, size, &bytes))
         return fail(a, a ? HAK_ENOMEM : HAK_EINVAL);
-    void *p = hak_alloc(a, bytes);
-    /* A huge block is a fresh mapping: where the platform hands out zeroed memory, clearing it would only make
-     * every page of it resident (memcheck is told it is zeroed). */
-    if (p && !(bytes > a->slab_size / 2 && !a->pool && hak_platform_map_zeroed))
+    /* A huge block can be a fresh mapping (no spare): where the platform hands out zeroed memory, clearing it
+     * would only make every page of it resident (memcheck is told it is zeroed). */
+    bool  fresh = a && bytes > a->slab_size / 2 && !a->pool && hak_platform_map_zeroed;
+    void *p = fresh ? alloc_big(a, bytes, HAK_MIN_ALIGN, true) : hak_alloc(a, bytes);
+    if (p && !fresh)
         memset(p, 0, bytes);
     else if (p)
         HAK_VG_DEFINED(p, bytes);
@@ -232,7 +234,7 @@ void *hak_aligned_alloc(hak_arena_t *a, size_t align, size_t size)
             if (_hak_class_size[cls] % align == 0)
                 return alloc_class(a, cls);
     }
-    return alloc_big(a, size, align);
+    return alloc_big(a, size, align, false);
 }
 
 /* ---- freeing ---- */
@@ -292,11 +294,12 @@ static HAK_NOINLINE void free_bad(hak_arena_t *a, int kind, void *p)
     report_bad_free(-kind, p);
 }
 
-static HAK_NOINLINE void free_rare(hak_arena_t *a, hak_chunk_t *c, hak_page_t *page, int kind)
+/* A large or huge block (a huge one's chunk may stay as a spare, see large.c). Leaves the lock released. */
+static HAK_NOINLINE void free_rare(hak_arena_t *a, hak_chunk_t *c, hak_page_t *page, int kind, bool may_keep)
 {
     HAK_VG_FREE(kind == BLOCK_HUGE ? ((hak_huge_t *)c)->block : page->start);
     if (kind == BLOCK_HUGE)
-        _hak_huge_free(a, (hak_huge_t *)c);
+        _hak_huge_free(a, (hak_huge_t *)c, may_keep);
     else
         _hak_large_free(a, (hak_superslab_t *)c, page);
     if (HAK_CFG_STATS)
@@ -333,7 +336,7 @@ static HAK_NOINLINE void free_suspect(hak_arena_t *a, hak_chunk_t *c, hak_page_t
     if (_hak_page_has_free(a, page, b))
         return free_bad(a, -HAK_ERR_DOUBLE_FREE, b);
     if (page->kind != HAK_PAGE_SMALL)
-        return free_rare(a, c, page, BLOCK_LARGE);
+        return free_rare(a, c, page, BLOCK_LARGE, false);
     free_push(a, page, b, a->sync);
 }
 
@@ -341,7 +344,7 @@ static HAK_NOINLINE void free_huge(hak_arena_t *a, hak_chunk_t *c, void *p)
 {
     if (p != ((hak_huge_t *)c)->block)
         return free_bad(a, -HAK_ERR_INTERIOR_PTR, p);
-    free_rare(a, c, NULL, BLOCK_HUGE);
+    free_rare(a, c, NULL, BLOCK_HUGE, true);
 }
 
 /* Frees p, a block of SuperSlab ss of arena a: the same checks as classify(), but every call is a tail call,
@@ -357,7 +360,7 @@ HAK_INLINE void free_slab_block(hak_arena_t *a, hak_superslab_t *ss, void *p, bo
     if (HAK_UNLIKELY(hak_is_marked(a, b) || HAK_CFG_DEBUG >= 2))
         return free_suspect(a, c, page, b);
     if (HAK_UNLIKELY(page->kind != HAK_PAGE_SMALL))
-        return free_rare(a, c, page, BLOCK_LARGE);
+        return free_rare(a, c, page, BLOCK_LARGE, false);
     free_push(a, page, b, sync);
 }
 
@@ -378,7 +381,7 @@ HAK_INLINE void cache_push(hak_arena_t *a, hak_tslot_t *s, hak_tbin_t *bin, hak_
 static HAK_NOINLINE void free_large_locking(hak_arena_t *a, hak_superslab_t *ss, hak_page_t *page)
 {
     hak_lock(&a->lock);
-    free_rare(a, &ss->chunk, page, BLOCK_LARGE);
+    free_rare(a, &ss->chunk, page, BLOCK_LARGE, false);
 }
 
 /* A free-marked block, or debug level >= 2: free only if it is on no free list. No lock held on entry. */
@@ -571,6 +574,11 @@ void *hak_realloc(hak_arena_t *a, void *p, size_t size)
     if (!q && !(q = hak_alloc(a, size)))
         return NULL;
     memcpy(q, p, size < usable ? size : usable);
-    hak_free(p);
+    if (kind != BLOCK_HUGE || !HAK_HUGE_SPARES) {
+        hak_free(p);
+    } else { /* a buffer that moved will ask for other sizes next: its old chunk goes back, not to the spares */
+        arena_lock(owner);
+        free_rare(owner, c, NULL, BLOCK_HUGE, false);
+    }
     return q;
 }

@@ -409,7 +409,7 @@ void hak_arena_destroy(hak_arena_t *a)
     hak_lock(&a->lock);
     atomic_store_explicit(&a->gen, _hak_new_generation(), memory_order_relaxed); /* thread caches go stale */
     vg_free_blocks(a);
-    _hak_huge_drop_all(a);
+    _hak_huge_drop_all(a, false);
     _hak_slabs_drop_all(a, true);
     a->magic = 0;
     hak_unlock(&a->lock);
@@ -424,9 +424,9 @@ void hak_arena_reset(hak_arena_t *a)
     hak_lock(&a->lock);
     atomic_store_explicit(&a->gen, _hak_new_generation(), memory_order_relaxed); /* thread caches go stale */
     vg_free_blocks(a);
-    _hak_huge_drop_all(a);
     _hak_bins_clear(a);
     _hak_slabs_reset(a);
+    _hak_huge_drop_all(a, true); /* fast: some stay as spares for the next request's big buffers */
     _hak_lean_maybe_purge(a); /* lean: decommit in batches, like any other emptied memory */
     hak_unlock(&a->lock);
 }

@@ -130,6 +130,17 @@ int _hak_check_locked(hak_arena_t *a)
         committed += h->chunk.size;
         reserved += h->chunk.size;
     }
+    for (int i = 0; i < HAK_HUGE_SPARES; i++) { /* kept for reuse: committed, dirty, in no list or registry */
+        hak_huge_t *h = a->huge_spare[i];
+        if (!h)
+            continue;
+        obj = h;
+        if (a->policy != HAK_POLICY_FAST || h->chunk.size > HAK_HUGE_SPARE_MAX || _hak_registry_find(h))
+            FAIL("spare huge chunk");
+        committed += h->chunk.size;
+        reserved += h->chunk.size;
+        dirty += h->chunk.size;
+    }
     obj = a;
     if (nslabs != a->nslabs || nhuge != a->nhuge)
         FAIL("chunk counts");

@@ -241,6 +241,8 @@ typedef struct hak_huge {
     size_t           bsize; /* usable bytes from block to the end of the mapping */
 } hak_huge_t;
 _Static_assert(sizeof(hak_huge_t) <= HAK_HUGE_HDR, "huge header fits before the block");
+#define HAK_HUGE_SPARES    (HAK_CFG_FREESTANDING ? 0 : 2) /* freed huge chunks a fast arena keeps (large.c) */
+#define HAK_HUGE_SPARE_MAX ((size_t)32 << 20) /* ... if they are no larger than this */
 
 typedef struct hak_bin {
     hak_page_t *page; /* head of the list of pages with free blocks; &_hak_empty_page when none */
@@ -307,6 +309,8 @@ struct hak_arena {
     hak_superslab_t *recent;                    /* the SuperSlab slices were last given back to, or NULL */
     hak_huge_t      *huge;
     size_t           nhuge;
+    hak_huge_t      *huge_spare[HAK_HUGE_SPARES + 1]; /* fast: freed huge chunks kept, unregistered, for reuse
+                                                        (the last entry is never used: no array of 0) */
     uint8_t         *pool;       /* caller pool: granule-aligned start of its chunk area, or NULL */
     size_t           pool_size;
     hak_extent_t    *pool_free;  /* free extents of the pool */
@@ -368,6 +372,7 @@ HAK_INLINE hak_chunk_t *_hak_registry_find(const void *p)
     return atomic_load_explicit(&leaf[index & (HAK_REG_LEAF_LEN - 1)], memory_order_acquire);
 }
 bool         _hak_registry_set(void *base, size_t size, hak_chunk_t *chunk); /* under the global lock */
+bool         _hak_registry_claim(void *base, size_t size, hak_chunk_t *chunk); /* takes it; undone on failure */
 void         _hak_free_quiet(void *p); /* hak_free(p), but silent about pointers hakmem never mapped (the shim) */
 
 /* arena.c */
@@ -460,9 +465,10 @@ void *_hak_large_alloc(hak_arena_t *a, size_t size, size_t align);
 void  _hak_large_free(hak_arena_t *a, hak_superslab_t *ss, hak_page_t *page);
 bool  _hak_large_resize(hak_arena_t *a, hak_superslab_t *ss, hak_page_t *page, size_t size); /* in place */
 void *_hak_huge_move(hak_arena_t *a, hak_huge_t *h, size_t size); /* realloc by moving pages; NULL: copy */
-void *_hak_huge_alloc(hak_arena_t *a, size_t size, size_t align);
-void  _hak_huge_free(hak_arena_t *a, hak_huge_t *h);
-void  _hak_huge_drop_all(hak_arena_t *a);
+void  *_hak_huge_alloc(hak_arena_t *a, size_t size, size_t align, bool zeroed);
+void   _hak_huge_free(hak_arena_t *a, hak_huge_t *h, bool may_keep);
+void   _hak_huge_drop_all(hak_arena_t *a, bool keep_spares);
+size_t _hak_huge_drop_spares(hak_arena_t *a);
 
 /* check.c */
 int _hak_check_locked(hak_arena_t *a);

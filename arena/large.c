@@ -11,6 +11,15 @@
  * granule it covers and unmapped (or returned to the pool) on free. Huge blocks are counted fully committed.
  * realloc of a huge block to another huge size maps a chunk of the new size and has the platform move the old
  * chunk's pages into it (Linux: mremap), header included: no copy, and never both resident at once.
+ *
+ * Spares: a fast arena on an OS keeps up to HAK_HUGE_SPARES freed huge chunks of at most HAK_HUGE_SPARE_MAX
+ * bytes, still committed (counted in `dirty`, what a purge gives back) but out of the registry, so a free of an
+ * old pointer into one is reported as foreign. The next huge block that fits one without wasting half of it takes
+ * it: a 1 MiB buffer allocated and freed per request then costs no mmap, no munmap and no page faults (glibc and
+ * mimalloc reuse such memory too). A huge block that fits no spare gives them all back first (the sizes in use
+ * changed), hak_arena_reset keeps the arena's huge blocks as spares, purges (the cap, the budget,
+ * hak_arena_trim) and destroy give spares back, calloc takes none (it wants freshly zeroed pages), and a block
+ * realloc copies out of (where pages cannot move) is no spare: a buffer that moved asks for other sizes next.
  */
 #include "arena/internal.h"
 
@@ -52,7 +61,86 @@ bool _hak_large_resize(hak_arena_t *a, hak_superslab_t *ss, hak_page_t *page, si
     return true;
 }
 
-void *_hak_huge_alloc(hak_arena_t *a, size_t size, size_t align)
+/* A fresh chunk of `bytes` for a huge block, committed and counted; NULL if the cap, the budget or the platform
+ * refuse it. */
+static hak_huge_t *huge_map(hak_arena_t *a, size_t bytes, size_t align)
+{
+    if (!_hak_may_commit(a, bytes, true))
+        return NULL;
+    hak_huge_t *h = _hak_chunk_get(a, bytes, align);
+    if (!h)
+        return NULL;
+    unsigned calls = 0;
+    bool     ok = a->pool || hak_platform_commit(h, bytes, &calls);
+    a->platform_calls += calls;
+    if (!ok) {
+        _hak_chunk_put(a, h, bytes);
+        return NULL;
+    }
+    a->reserved += bytes;
+    _hak_commit_add(a, bytes);
+    return h;
+}
+
+/* Gives a huge chunk (out of the registry, counted) back to the platform. */
+static void huge_unmap(hak_arena_t *a, hak_huge_t *h, size_t bytes)
+{
+    a->reserved -= bytes;
+    _hak_commit_sub(a, bytes);
+    _hak_chunk_put(a, h, bytes);
+}
+
+/* The smallest spare that holds `bytes` without wasting half of it, with its start aligned to `align`. */
+static hak_huge_t *take_spare(hak_arena_t *a, size_t bytes, size_t align)
+{
+    int best = -1;
+    for (int i = 0; i < HAK_HUGE_SPARES; i++) {
+        hak_huge_t *s = a->huge_spare[i];
+        if (s && s->chunk.size >= bytes && s->chunk.size / 2 < bytes && !((uintptr_t)s & (align - 1)) &&
+            (best < 0 || s->chunk.size < a->huge_spare[best]->chunk.size))
+            best = i;
+    }
+    if (best < 0)
+        return NULL;
+    hak_huge_t *s = a->huge_spare[best];
+    a->huge_spare[best] = NULL;
+    a->dirty -= s->chunk.size;
+    return s;
+}
+
+/* Keeps a freed huge chunk (unlinked, still registered) as a spare if the arena keeps spares and has room. */
+static bool keep_spare(hak_arena_t *a, hak_huge_t *h)
+{
+    if (HAK_CFG_FREESTANDING || a->pool || a->policy != HAK_POLICY_FAST || h->chunk.size > HAK_HUGE_SPARE_MAX)
+        return false;
+    for (int i = 0; i < HAK_HUGE_SPARES; i++)
+        if (!a->huge_spare[i]) {
+            _hak_global_lock();
+            _hak_registry_set(h, h->chunk.size, NULL);
+            _hak_global_unlock();
+            a->huge_spare[i] = h; /* (valgrind builds: its block stays no-access, as free left it) */
+            a->dirty += h->chunk.size;
+            return true;
+        }
+    return false;
+}
+
+size_t _hak_huge_drop_spares(hak_arena_t *a)
+{
+    size_t released = 0;
+    for (int i = 0; i < HAK_HUGE_SPARES; i++) {
+        hak_huge_t *s = a->huge_spare[i];
+        if (s) {
+            a->huge_spare[i] = NULL;
+            a->dirty -= s->chunk.size;
+            released += s->chunk.size;
+            huge_unmap(a, s, s->chunk.size);
+        }
+    }
+    return released;
+}
+
+void *_hak_huge_alloc(hak_arena_t *a, size_t size, size_t align, bool zeroed)
 {
     size_t page = a->pool ? HAK_GRANULE : hak_platform_page_size();
     if (align < HAK_MIN_ALIGN)
@@ -62,24 +150,18 @@ void *_hak_huge_alloc(hak_arena_t *a, size_t size, size_t align)
         size = 1; /* the block must lie inside the mapping */
     if (size > SIZE_MAX / 2 - offset - page)
         return NULL;
-    size_t bytes = (offset + size + page - 1) & ~(page - 1);
-    if (!_hak_may_commit(a, bytes, true))
-        return NULL;
-    hak_huge_t *h = _hak_chunk_get(a, bytes, align);
-    if (!h)
-        return NULL;
-    unsigned calls = 0;
-    bool     ok = a->pool || hak_platform_commit(h, bytes, &calls);
-    a->platform_calls += calls;
-    if (ok) {
-        _hak_global_lock();
-        ok = _hak_registry_set(h, bytes, &h->chunk);
-        if (!ok)
-            _hak_registry_set(h, bytes, NULL);
-        _hak_global_unlock();
+    size_t      bytes = (offset + size + page - 1) & ~(page - 1);
+    hak_huge_t *h = zeroed ? NULL : take_spare(a, bytes, align);
+    if (h) {
+        bytes = h->chunk.size; /* already committed and counted */
+    } else {
+        if (!zeroed)
+            _hak_huge_drop_spares(a); /* none fits: the sizes changed, and the spares would only hold memory */
+        if (!(h = huge_map(a, bytes, align)))
+            return NULL;
     }
-    if (!ok) {
-        _hak_chunk_put(a, h, bytes);
+    if (!_hak_registry_claim(h, bytes, &h->chunk)) {
+        huge_unmap(a, h, bytes);
         return NULL;
     }
     HAK_VG_HEADER(h, offset); /* valgrind builds: see internal.h */
@@ -92,8 +174,6 @@ void *_hak_huge_alloc(hak_arena_t *a, size_t size, size_t align)
         a->huge->prev = h;
     a->huge = h;
     a->nhuge++;
-    a->reserved += bytes;
-    _hak_commit_add(a, bytes);
     hak_mark_live((hak_block_t *)h->block);
     return h->block;
 }
@@ -151,18 +231,19 @@ void *_hak_huge_move(hak_arena_t *a, hak_huge_t *h, size_t size)
     return to->block;
 }
 
-static void huge_release(hak_arena_t *a, hak_huge_t *h)
+/* An unlinked huge chunk: kept as a spare where the arena keeps them, else out of the registry and unmapped. */
+static void huge_release(hak_arena_t *a, hak_huge_t *h, bool may_keep)
 {
+    if (may_keep && keep_spare(a, h))
+        return;
     size_t bytes = h->chunk.size;
     _hak_global_lock();
     _hak_registry_set(h, bytes, NULL);
     _hak_global_unlock();
-    a->reserved -= bytes;
-    _hak_commit_sub(a, bytes);
-    _hak_chunk_put(a, h, bytes);
+    huge_unmap(a, h, bytes);
 }
 
-void _hak_huge_free(hak_arena_t *a, hak_huge_t *h)
+void _hak_huge_free(hak_arena_t *a, hak_huge_t *h, bool may_keep)
 {
     if (h->prev)
         h->prev->next = h->next;
@@ -171,15 +252,17 @@ void _hak_huge_free(hak_arena_t *a, hak_huge_t *h)
     if (h->next)
         h->next->prev = h->prev;
     a->nhuge--;
-    huge_release(a, h);
+    huge_release(a, h, may_keep);
 }
 
-void _hak_huge_drop_all(hak_arena_t *a)
+void _hak_huge_drop_all(hak_arena_t *a, bool keep_spares)
 {
     while (a->huge) {
         hak_huge_t *h = a->huge;
         a->huge = h->next;
         a->nhuge--;
-        huge_release(a, h);
+        huge_release(a, h, keep_spares);
     }
+    if (!keep_spares)
+        _hak_huge_drop_spares(a);
 }

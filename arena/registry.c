@@ -50,3 +50,13 @@ bool _hak_registry_set(void *base, size_t size, hak_chunk_t *chunk)
     }
     return true;
 }
+
+bool _hak_registry_claim(void *base, size_t size, hak_chunk_t *chunk)
+{
+    _hak_global_lock();
+    bool ok = _hak_registry_set(base, size, chunk);
+    if (!ok)
+        _hak_registry_set(base, size, NULL); /* the entries set before a leaf could not be mapped */
+    _hak_global_unlock();
+    return ok;
+}

@@ -63,8 +63,8 @@ static size_t page_slices(const hak_arena_t *a, unsigned cls)
 
 static void bin_unlink(hak_arena_t *a, hak_bin_t *bin, hak_page_t *page)
 {
-    if (a->trim_next == page) /* a round of tail trims was to go on here (Linux): it goes on with the next */
-        a->trim_next = page->next ? page->next : &_hak_empty_page;
+    if (!HAK_CFG_FREESTANDING && a->trim_next == page) /* a round of tail trims was to go on here (Linux): */
+        a->trim_next = page->next ? page->next : &_hak_empty_page; /* it goes on with the next */
     if (page->prev)
         page->prev->next = page->next;
     else

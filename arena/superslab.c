@@ -378,12 +378,7 @@ static hak_superslab_t *slab_new(hak_arena_t *a, size_t slices)
     memset(ss->commit_map, 0, sizeof ss->commit_map);
     map_set(ss->commit_map, 0, HAK_HDR_SLICES, true);
     slab_reset(ss);
-    _hak_global_lock();
-    bool ok = _hak_registry_set(ss, size, &ss->chunk);
-    if (!ok)
-        _hak_registry_set(ss, size, NULL);
-    _hak_global_unlock();
-    if (!ok) {
+    if (!_hak_registry_claim(ss, size, &ss->chunk)) {
         _hak_chunk_put(a, ss, size);
         return NULL;
     }
@@ -520,6 +515,8 @@ bool _hak_slices_resize(hak_arena_t *a, hak_superslab_t *ss, hak_page_t *page, s
 void _hak_slabs_reset(hak_arena_t *a)
 {
     a->dirty = 0;
+    for (int i = 0; i < HAK_HUGE_SPARES; i++) /* a fast arena's spare huge chunks (large.c) stay as they are */
+        a->dirty += a->huge_spare[i] ? a->huge_spare[i]->chunk.size : 0;
     for (hak_superslab_t *ss = a->slabs; ss; ss = ss->next) {
         runs_set(a, ss, 0);
         slab_reset(ss);
@@ -532,6 +529,7 @@ void _hak_slabs_reset(hak_arena_t *a)
 static size_t purge(hak_arena_t *a, size_t keep_empty, bool aged_only)
 {
     size_t before = a->committed, kept = 0;
+    _hak_huge_drop_spares(a); /* a fast arena's spare huge chunks (large.c) */
     for (hak_superslab_t *ss = a->slabs, *next; ss; ss = next) {
         next = ss->next;
         bool empty = ss->nfree == ss->nslices - HAK_HDR_SLICES;

@@ -64,7 +64,8 @@ typedef struct hak_arena hak_arena_t; /* opaque; defined only inside the library
 
 typedef enum {
     HAK_POLICY_DEFAULT = 0, /* the build's default (Kconfig HAK_POLICY_*), or $HAKMEM_POLICY=fast|lean */
-    HAK_POLICY_FAST,        /* emptied pages and SuperSlabs stay committed for reuse: no syscalls in steady state */
+    HAK_POLICY_FAST,        /* emptied pages and SuperSlabs stay committed for reuse: no syscalls in steady state;
+                               the last two freed huge blocks of up to 32 MiB are kept for huge blocks they fit */
     HAK_POLICY_LEAN         /* emptied pages go back to the platform in batches (while the arena churns, at most
                                one per Kconfig HAK_LEAN_INTERVAL_MS); spare SuperSlabs are released; free memory
                                above a page's highest live block goes back in rounds, at most one begun per

@@ -559,21 +559,74 @@ Test(api, stats_track_use_and_trim_gives_memory_back)
     hak_arena_destroy(a);
 }
 
-Test(api, huge_blocks_are_returned_on_free)
+/* A lean arena unmaps a freed huge block at once; a fast one keeps up to two of at most 32 MiB as spares for the
+ * next huge blocks (no syscall, no page faults), counted as committed until a trim, or a huge block that fits
+ * none of them, gives them back. */
+Test(api, huge_blocks_are_returned_on_free_or_kept_as_spares)
 {
-    hak_arena_t *a = make(NULL);
-    hak_arena_stats_t s0, s1, s2;
-    hak_arena_stats(a, &s0);
-    char *p = hak_alloc(a, 5u << 20);
-    cr_assert_not_null(p);
-    p[0] = 1, p[(5u << 20) - 1] = 2;
-    hak_arena_stats(a, &s1);
-    cr_assert_geq(s1.committed - s0.committed, 5u << 20);
-    hak_free(p);
-    hak_arena_stats(a, &s2);
-    cr_assert_eq(s2.committed, s0.committed);
-    cr_assert_eq(s2.reserved, s0.reserved);
-    hak_arena_destroy(a);
+    for (int p = HAK_POLICY_FAST; p <= HAK_POLICY_LEAN; p++) {
+        hak_arena_t      *a = make(&(hak_arena_config_t){.policy = (hak_policy_t)p});
+        hak_arena_stats_t s0, s1, s2;
+        hak_arena_stats(a, &s0);
+        char *b = hak_alloc(a, 5u << 20);
+        cr_assert_not_null(b);
+        b[0] = 1, b[(5u << 20) - 1] = 2;
+        hak_arena_stats(a, &s1);
+        cr_assert_geq(s1.committed - s0.committed, 5u << 20);
+        hak_free(b);
+        hak_arena_stats(a, &s2);
+        check(a);
+        if (p == HAK_POLICY_LEAN || HAK_CFG_FREESTANDING) {
+            cr_assert_eq(s2.committed, s0.committed);
+            cr_assert_eq(s2.reserved, s0.reserved);
+            hak_arena_destroy(a);
+            continue;
+        }
+        cr_assert_eq(s2.committed, s1.committed, "fast: the chunk stays as a spare");
+        cr_assert_eq(s2.in_use, s0.in_use);
+        record_errors();
+        hak_free(b); /* the old block is no block now */
+        cr_assert_eq(reported.count, 1);
+        cr_assert_eq(reported.last_code, HAK_ERR_FOREIGN_PTR);
+        char *c = hak_alloc(a, (5u << 20) - 4096); /* fits the spare */
+        cr_assert_not_null(c);
+        hak_arena_stats(a, &s1);
+        cr_assert_eq(s1.platform_calls, s2.platform_calls, "the spare is reused without a syscall");
+        cr_assert_eq(s1.committed, s2.committed);
+        memset(c, 0xff, 4096);
+        hak_free(c);
+        unsigned char *z = hak_calloc(a, 1, 5u << 20); /* calloc wants zeroed pages: not the spare */
+        cr_assert_not_null(z);
+        for (size_t i = 0; i < (5u << 20); i += 997)
+            cr_assert_eq(z[i], 0);
+        hak_free(z);
+        check(a);
+        hak_arena_stats(a, &s2);
+        cr_assert_eq(s2.committed, s1.committed + (s1.committed - s0.committed), "two 5 MiB spares");
+        char *big = hak_alloc(a, 40u << 20); /* fits no spare: they go back; above 32 MiB: never kept */
+        cr_assert_not_null(big);
+        hak_free(big);
+        hak_arena_stats(a, &s2);
+        cr_assert_eq(s2.committed, s0.committed);
+        cr_assert_eq(s2.reserved, s0.reserved);
+        cr_assert_not_null(c = hak_alloc(a, 5u << 20));
+        hak_free(c);
+        hak_arena_trim(a); /* gives spares back */
+        hak_arena_stats(a, &s2);
+        cr_assert_eq(s2.committed, s0.committed);
+        cr_assert_eq(s2.reserved, s0.reserved);
+        char *r = hak_alloc(a, 1u << 20);
+        cr_assert_not_null(r);
+        hak_arena_reset(a); /* a reset keeps huge blocks as spares too */
+        hak_arena_stats(a, &s1);
+        cr_assert_not_null(hak_alloc(a, 1u << 20));
+        hak_arena_stats(a, &s2);
+        cr_assert_eq(s2.platform_calls, s1.platform_calls);
+        check(a);
+        hak_arena_destroy(a); /* with its spares */
+        hak_stats_total(&s2);
+        cr_assert_eq(s2.reserved, 0, "the process holds nothing: this test's only arena is gone");
+    }
 }
 
 Test(api, limit_is_a_hard_cap)
