@@ -17,9 +17,11 @@
  * old pointer into one is reported as foreign. The next huge block that fits one without wasting half of it takes
  * it: a 1 MiB buffer allocated and freed per request then costs no mmap, no munmap and no page faults (glibc and
  * mimalloc reuse such memory too). A huge block that fits no spare gives them all back first (the sizes in use
- * changed), hak_arena_reset keeps the arena's huge blocks as spares, purges (the cap, the budget,
- * hak_arena_trim) and destroy give spares back, calloc takes none (it wants freshly zeroed pages), and a block
- * realloc copies out of (where pages cannot move) is no spare: a buffer that moved asks for other sizes next.
+ * changed), so does an arena about to map a new SuperSlab (it needs memory, not those sizes: sqlite's index
+ * builds under the fast shim peaked 2 MB higher without this). hak_arena_reset keeps the arena's huge blocks as
+ * spares; purges (the cap, the budget, hak_arena_trim) and destroy give spares back; calloc takes none (it wants
+ * freshly zeroed pages), and a block realloc copies out of (where pages cannot move) is no spare: a buffer that
+ * moved asks for other sizes next.
  */
 #include "arena/internal.h"
 

@@ -351,6 +351,7 @@ static hak_superslab_t *slab_new(hak_arena_t *a, size_t slices)
     size_t size = slab_bytes(a, slices);
     if (!size || !_hak_may_commit(a, HAK_SLAB_HDR + (slices << HAK_SLICE_SHIFT), true))
         return NULL; /* (a SuperSlab mapped for a page that cannot be committed would be unmapped at once) */
+    _hak_huge_drop_spares(a); /* an arena that maps more gives back the huge chunks it kept first (large.c) */
     ss = _hak_chunk_get(a, size, HAK_GRANULE);
     if (!ss)
         return NULL;
