@@ -431,13 +431,26 @@ Test(limits, trim_gives_back_page_tails_above_live_blocks)
     }
 }
 
+/* The automatic trim tests wait out HAK_LEAN_TRIM_MS: builds where that is off or long skip them. */
+static void skip_unless_short_trim_interval(void)
+{
+    if (!HAK_CFG_LEAN_TRIM_MS || HAK_CFG_LEAN_TRIM_MS > 2000)
+        cr_skip_test("HAK_LEAN_TRIM_MS is %d in this build", HAK_CFG_LEAN_TRIM_MS);
+}
+
+static void wait_trim_interval(void)
+{
+    struct timespec wait = {.tv_sec = HAK_CFG_LEAN_TRIM_MS / 1000, .tv_nsec = HAK_CFG_LEAN_TRIM_MS % 1000 * 1000000L};
+    nanosleep(&wait, NULL);
+    nanosleep(&(struct timespec){.tv_nsec = 50000000}, NULL);
+}
+
 /* A lean arena trims page tails by itself, at most once per HAK_LEAN_TRIM_MS, when it touches new memory for small
  * blocks; a fast one keeps them until hak_arena_trim. */
 Test(limits, lean_trims_page_tails_by_itself)
 {
     LINUX_ONLY("a clock paces the trims");
-    if (!HAK_CFG_LEAN_TRIM_MS || HAK_CFG_LEAN_TRIM_MS > 2000)
-        cr_skip_test("HAK_LEAN_TRIM_MS is %d in this build", HAK_CFG_LEAN_TRIM_MS);
+    skip_unless_short_trim_interval();
     hak_arena_t   *a[2];
     unsigned char *b[2][TAIL_BLOCKS], *more[2][64];
     for (int p = 0; p < 2; p++) {
@@ -445,9 +458,7 @@ Test(limits, lean_trims_page_tails_by_itself)
                                                                    .flags = HAK_ARENA_UNSYNCHRONIZED}), 0);
         make_tail(a[p], b[p]);
     }
-    struct timespec wait = {.tv_sec = HAK_CFG_LEAN_TRIM_MS / 1000, .tv_nsec = HAK_CFG_LEAN_TRIM_MS % 1000 * 1000000L};
-    nanosleep(&wait, NULL);
-    nanosleep(&(struct timespec){.tv_nsec = 50000000}, NULL);
+    wait_trim_interval();
     for (int p = 0; p < 2; p++) {
         for (int i = 0; i < 64; i++) { /* 32 KiB of another class: new memory */
             cr_assert_not_null(more[p][i] = hak_alloc(a[p], 512));
@@ -469,8 +480,7 @@ Test(limits, lean_trims_page_tails_by_itself)
 Test(limits, lean_trims_page_tails_in_steps)
 {
     LINUX_ONLY("a clock paces the trims");
-    if (!HAK_CFG_LEAN_TRIM_MS || HAK_CFG_LEAN_TRIM_MS > 2000)
-        cr_skip_test("HAK_LEAN_TRIM_MS is %d in this build", HAK_CFG_LEAN_TRIM_MS);
+    skip_unless_short_trim_interval();
     enum { PAGES = 40, PER_PAGE = 1024 }; /* 64 KiB pages of 64-byte blocks */
     hak_arena_t *a;
     cr_assert_eq(hak_arena_create(&a, &(hak_arena_config_t){.policy = HAK_POLICY_LEAN,
@@ -484,9 +494,7 @@ Test(limits, lean_trims_page_tails_in_steps)
     for (int i = 0; i < PAGES * PER_PAGE; i++)
         if (i % PER_PAGE) /* every page keeps its lowest block */
             hak_free(b[i]);
-    struct timespec wait = {.tv_sec = HAK_CFG_LEAN_TRIM_MS / 1000, .tv_nsec = HAK_CFG_LEAN_TRIM_MS % 1000 * 1000000L};
-    nanosleep(&wait, NULL);
-    nanosleep(&(struct timespec){.tv_nsec = 50000000}, NULL);
+    wait_trim_interval();
     int gone[2] = {0, 0};
     for (int step = 0; step < 2; step++) {
         /* the first call: a new page of another class; then 4 KiB more of it, i.e. new memory again and again */
@@ -510,8 +518,7 @@ Test(limits, lean_trims_page_tails_in_steps)
 Test(limits, lean_trim_rounds_survive_page_churn)
 {
     LINUX_ONLY("a clock paces the trims");
-    if (!HAK_CFG_LEAN_TRIM_MS || HAK_CFG_LEAN_TRIM_MS > 2000)
-        cr_skip_test("HAK_LEAN_TRIM_MS is %d in this build", HAK_CFG_LEAN_TRIM_MS);
+    skip_unless_short_trim_interval();
     enum { N = 60000 };
     hak_arena_t *a;
     cr_assert_eq(hak_arena_create(&a, &(hak_arena_config_t){.policy = HAK_POLICY_LEAN,
@@ -528,9 +535,7 @@ Test(limits, lean_trim_rounds_survive_page_churn)
             hak_free(b[i]);
             b[i] = NULL;
         }
-    struct timespec wait = {.tv_sec = HAK_CFG_LEAN_TRIM_MS / 1000, .tv_nsec = HAK_CFG_LEAN_TRIM_MS % 1000 * 1000000L};
-    nanosleep(&wait, NULL);
-    nanosleep(&(struct timespec){.tv_nsec = 50000000}, NULL);
+    wait_trim_interval();
     uint64_t rng = 5;
     /* A 9000-byte block starts a new page: the round's first step, which stops some 18 pages into the class.
      * Then every page of the first blocks empties and leaves its bin, the page the round was to go on with among
