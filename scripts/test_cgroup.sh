@@ -30,14 +30,14 @@ if [ -z "$cg" ]; then
     exit 0
 fi
 
-run() { # env assignment (or empty) -> prints the child's line; fails if it was killed
-    local out status
+run() { # env assignment (or empty) [binary, default the child] -> prints its output; fails if it failed or was killed
+    local out status bin=${2:-$child}
     set +e
-    out=$(env $1 sh -c 'echo $$ > "$0/cgroup.procs" && exec "$1"' "$cg" "$child")
+    out=$(env $1 sh -c 'echo $$ > "$0/cgroup.procs" && exec "$1"' "$cg" "$bin")
     status=$?
     set -e
     if [ $status -ne 0 ]; then
-        echo "cgroup test: FAILED ($1: exit status $status$([ $status -gt 128 ] && echo ", killed by signal $((status - 128))"))"
+        echo "cgroup test: FAILED ($(basename "$bin") $1: exit status $status$([ $status -gt 128 ] && echo ", killed by signal $((status - 128))"))" >&2
         exit 1
     fi
     echo "$out"
@@ -61,14 +61,7 @@ check "HAKMEM_LIMIT=32MiB" "HAKMEM_LIMIT=32MiB" $((32 << 20))
 check "HAKMEM_LIMIT=75%" "HAKMEM_LIMIT=75%" $((limit * 75 / 100))
 if [ -n "$service" ]; then
     for i in 1 2 3; do
-        set +e
-        out=$(sh -c 'echo $$ > "$0/cgroup.procs" && exec "$1"' "$cg" "$service")
-        status=$?
-        set -e
-        if [ $status -ne 0 ]; then
-            echo "cgroup test: FAILED ($service, run $i: exit status $status$([ $status -gt 128 ] && echo ", killed by signal $((status - 128))"))"
-            exit 1
-        fi
+        out=$(run "" "$service")
     done
     echo "  $(basename "$service"), 3 runs: $(grep -m1 requests <<<"$out")"
 fi
