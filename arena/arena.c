@@ -338,6 +338,9 @@ int hak_arena_create(hak_arena_t **out, const hak_arena_config_t *cfg)
     a->sync = HAK_CFG_THREADS && !(c.flags & HAK_ARENA_UNSYNCHRONIZED);
     a->flags = c.flags;
     a->policy = (uint8_t)(c.policy ? c.policy : default_policy());
+    a->trim_ms = c.trim_ms ? c.trim_ms : a->policy == HAK_POLICY_LEAN ? HAK_CFG_LEAN_TRIM_MS : HAK_CFG_FAST_TRIM_MS;
+    if (HAK_CFG_FREESTANDING || a->trim_ms == HAK_TRIM_NEVER)
+        a->trim_ms = 0;
     a->slab_size = c.slab_size;
     a->limit = c.limit;
     a->on_limit = c.on_limit;

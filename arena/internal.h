@@ -298,9 +298,10 @@ struct hak_arena {
                                in use again); with `fresh` it decides when a batch is due */
     size_t           taken; /* lean: bytes of slices taken since the last purge (churn, when close to `fresh`) */
     uint64_t         purged_ms; /* lean: hak_platform_clock_ms() at the last purge */
-    uint64_t         trimmed_ms; /* lean: hak_platform_clock_ms() when the last round of page-tail trims began */
-    struct hak_page *trim_next;  /* lean: the page of bin trim_cls a round of tail trims goes on with (or NULL) */
-    uint8_t          trim_cls;   /* lean: the class the round is in; HAK_NUM_CLASSES when no round is under way */
+    uint32_t         trim_ms;    /* at most one round of page-tail trims begins per trim_ms (0: none; small.c) */
+    uint64_t         trimmed_ms; /* hak_platform_clock_ms() when the last round of page-tail trims began */
+    struct hak_page *trim_next;  /* the page of bin trim_cls a round of tail trims goes on with (or NULL) */
+    uint8_t          trim_cls;   /* the class the round is in; HAK_NUM_CLASSES when no round is under way */
     uint64_t         platform_calls;
     hak_superslab_t *slabs;                     /* every SuperSlab of the arena */
     size_t           nslabs;

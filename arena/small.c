@@ -188,7 +188,8 @@ size_t _hak_bins_trim_tails(hak_arena_t *a)
     return bytes;
 }
 
-/* A lean arena's own trims go in rounds: at most one round begins per HAK_LEAN_TRIM_MS, and a round walks the
+/* An arena's own trims go in rounds: at most one round begins per trim_ms (Kconfig HAK_LEAN_TRIM_MS or
+ * HAK_FAST_TRIM_MS, by policy; the first trim_ms after the arena first touches new memory), and a round walks the
  * bins' pages once, class by class, in steps of about TRIM_STEP_BLOCKS free-list entries (the page a step ends in
  * is finished), one step each time the arena touches new memory for small blocks. So no allocation walks more
  * than a step, however many free blocks the arena holds (a whole walk of 500 MiB of 64-byte blocks, 90% free,
@@ -217,11 +218,13 @@ static void trim_step(hak_arena_t *a)
     a->trim_next = a->trim_cls >= HAK_NUM_CLASSES ? NULL : page ? page : &_hak_empty_page;
 }
 
-static HAK_NOINLINE void lean_maybe_trim(hak_arena_t *a)
+static HAK_NOINLINE void maybe_trim(hak_arena_t *a)
 {
     if (a->trim_cls >= HAK_NUM_CLASSES) {
         uint64_t now = hak_platform_clock_ms(); /* 0: no clock */
-        if (!now || now - a->trimmed_ms < HAK_CFG_LEAN_TRIM_MS)
+        if (!a->trimmed_ms)
+            a->trimmed_ms = now; /* the clock starts with the arena's first new memory */
+        if (!now || now - a->trimmed_ms < a->trim_ms)
             return;
         a->trimmed_ms = now;
         a->trim_cls = 0;
@@ -259,8 +262,8 @@ static void *page_take(hak_arena_t *a, hak_page_t *page)
     hak_mark_live(b);
     page->used++;
 #if !HAK_CFG_FREESTANDING
-    if (HAK_CFG_LEAN_TRIM_MS && fresh && a->policy == HAK_POLICY_LEAN)
-        lean_maybe_trim(a);
+    if (fresh && a->trim_ms)
+        maybe_trim(a);
 #endif
     (void)fresh;
     return b;

@@ -200,6 +200,16 @@
 #endif
 #endif
 
+/* Fast policy: the same, at most once per this many milliseconds (the RSS creep of a class's high-water mark is
+ * bounded; a fast arena whose marks do not rise makes no syscall). */
+#ifndef HAK_CFG_FAST_TRIM_MS
+#ifdef CONFIG_HAK_FAST_TRIM_MS
+#define HAK_CFG_FAST_TRIM_MS CONFIG_HAK_FAST_TRIM_MS
+#else
+#define HAK_CFG_FAST_TRIM_MS 10000
+#endif
+#endif
+
 /* Empty SuperSlabs kept process-wide for new arenas after their arena is destroyed. */
 #ifndef HAK_CFG_SLAB_CACHE
 #if HAK_CFG_FREESTANDING

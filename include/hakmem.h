@@ -67,10 +67,14 @@ typedef enum {
     HAK_POLICY_FAST,        /* emptied pages and SuperSlabs stay committed for reuse: no syscalls in steady state;
                                the last two freed huge blocks of up to 32 MiB are kept for huge blocks they fit */
     HAK_POLICY_LEAN         /* emptied pages go back to the platform in batches (while the arena churns, at most
-                               one per Kconfig HAK_LEAN_INTERVAL_MS); spare SuperSlabs are released; free memory
-                               above a page's highest live block goes back in rounds, at most one begun per
-                               HAK_LEAN_TRIM_MS, each done in bounded steps by the allocations touching new memory */
+                               one per Kconfig HAK_LEAN_INTERVAL_MS); spare SuperSlabs are released */
 } hak_policy_t;
+/* In both policies (Linux), the free memory above a small-block page's highest live block goes back in rounds
+ * (see trim_ms below), so that a size class whose live blocks peaked once does not keep its peak resident. A round
+ * begins only when the arena touches new memory for small blocks, and goes in bounded steps, one per such
+ * allocation. */
+
+#define HAK_TRIM_NEVER 0xffffffffu /* trim_ms: page tails go back only at hak_arena_trim */
 
 #define HAK_ARENA_UNSYNCHRONIZED (1u << 0) /* single-thread arena: no locks, no atomics */
 
@@ -80,6 +84,9 @@ typedef struct hak_arena_config {
     size_t       limit;     /* hard cap on `committed` (bytes held from the platform); 0 = none. Under a cap
                                of less than 16 MiB, pages of small blocks are 1/256 of it (a slice at least) */
     hak_policy_t policy;    /* HAK_POLICY_DEFAULT = build default */
+    unsigned     trim_ms;   /* at most one round of page-tail trims begins per this many ms; 0 = the build's
+                               default for the policy (Kconfig HAK_LEAN_TRIM_MS, 1 s; HAK_FAST_TRIM_MS, 10 s),
+                               HAK_TRIM_NEVER = none. Linux only: freestanding builds never trim by themselves */
     unsigned     flags;     /* HAK_ARENA_* */
     void        *pool;      /* optional caller-owned region to draw all memory from instead of the platform... */
     size_t       pool_size; /* ...and its size. See hak_arena_create for its requirements. */

@@ -431,46 +431,59 @@ Test(limits, trim_gives_back_page_tails_above_live_blocks)
     }
 }
 
-/* The automatic trim tests wait out HAK_LEAN_TRIM_MS: builds where that is off or long skip them. */
-static void skip_unless_short_trim_interval(void)
+/* The automatic trim tests give their arenas a short trim interval (the builds' are 1 and 10 s) and wait it out:
+ * the clock starts when an arena first touches new memory. */
+#define TEST_TRIM_MS 200
+
+static hak_arena_t *trimming_arena(hak_policy_t policy, unsigned trim_ms)
 {
-    if (!HAK_CFG_LEAN_TRIM_MS || HAK_CFG_LEAN_TRIM_MS > 2000)
-        cr_skip_test("HAK_LEAN_TRIM_MS is %d in this build", HAK_CFG_LEAN_TRIM_MS);
+    hak_arena_t *a;
+    cr_assert_eq(hak_arena_create(&a, &(hak_arena_config_t){.policy = policy, .trim_ms = trim_ms,
+                                                            .flags = HAK_ARENA_UNSYNCHRONIZED}), 0);
+    return a;
 }
 
 static void wait_trim_interval(void)
 {
-    struct timespec wait = {.tv_sec = HAK_CFG_LEAN_TRIM_MS / 1000, .tv_nsec = HAK_CFG_LEAN_TRIM_MS % 1000 * 1000000L};
-    nanosleep(&wait, NULL);
-    nanosleep(&(struct timespec){.tv_nsec = 50000000}, NULL);
+    nanosleep(&(struct timespec){.tv_nsec = (TEST_TRIM_MS + 50) * 1000000L}, NULL);
 }
 
-/* A lean arena trims page tails by itself, at most once per HAK_LEAN_TRIM_MS, when it touches new memory for small
- * blocks; a fast one keeps them until hak_arena_trim. */
-Test(limits, lean_trims_page_tails_by_itself)
+/* An arena trims page tails by itself, at most once per its trim_ms, when it touches new memory for small blocks:
+ * lean and fast ones alike. With HAK_TRIM_NEVER, or before its interval has passed (a fast arena's default is
+ * 10 s), an arena keeps them until hak_arena_trim. */
+Test(limits, arenas_trim_page_tails_by_themselves)
 {
     LINUX_ONLY("a clock paces the trims");
-    skip_unless_short_trim_interval();
-    hak_arena_t   *a[2];
-    unsigned char *b[2][TAIL_BLOCKS], *more[2][64];
-    for (int p = 0; p < 2; p++) {
-        cr_assert_eq(hak_arena_create(&a[p], &(hak_arena_config_t){.policy = p ? HAK_POLICY_LEAN : HAK_POLICY_FAST,
-                                                                   .flags = HAK_ARENA_UNSYNCHRONIZED}), 0);
-        make_tail(a[p], b[p]);
+    enum { ARENAS = 4 };
+    static const struct {
+        hak_policy_t policy;
+        unsigned     trim_ms;
+        bool         trims;
+    } cases[ARENAS] = {
+        {HAK_POLICY_LEAN, TEST_TRIM_MS, true},
+        {HAK_POLICY_FAST, TEST_TRIM_MS, true},
+        {HAK_POLICY_FAST, 0, HAK_CFG_FAST_TRIM_MS <= TEST_TRIM_MS},
+        {HAK_POLICY_LEAN, HAK_TRIM_NEVER, false},
+    };
+    hak_arena_t   *a[ARENAS];
+    unsigned char *b[ARENAS][TAIL_BLOCKS], *more[ARENAS][64];
+    for (int k = 0; k < ARENAS; k++) {
+        a[k] = trimming_arena(cases[k].policy, cases[k].trim_ms);
+        make_tail(a[k], b[k]);
     }
     wait_trim_interval();
-    for (int p = 0; p < 2; p++) {
+    for (int k = 0; k < ARENAS; k++) {
         for (int i = 0; i < 64; i++) { /* 32 KiB of another class: new memory */
-            cr_assert_not_null(more[p][i] = hak_alloc(a[p], 512));
-            memset(more[p][i], 1, 512);
+            cr_assert_not_null(more[k][i] = hak_alloc(a[k], 512));
+            memset(more[k][i], 1, 512);
         }
-        size_t left = resident_pages(b[p][TAIL_KEPT] + 64, b[p][TAIL_BLOCKS - 1] + 64);
-        if (p)
-            cr_assert_eq(left, 0, "lean: the tail went back (%zu pages left)", left);
+        size_t left = resident_pages(b[k][TAIL_KEPT] + 64, b[k][TAIL_BLOCKS - 1] + 64);
+        if (cases[k].trims)
+            cr_assert_eq(left, 0, "arena %d: the tail went back (%zu pages left)", k, left);
         else
-            cr_assert_geq(left, 14, "fast: the tail stays (%zu pages)", left);
-        cr_assert_eq(hak_arena_check(a[p]), 0);
-        hak_arena_destroy(a[p]);
+            cr_assert_geq(left, 14, "arena %d: the tail stays (%zu pages)", k, left);
+        cr_assert_eq(hak_arena_check(a[k]), 0);
+        hak_arena_destroy(a[k]);
     }
 }
 
@@ -480,11 +493,8 @@ Test(limits, lean_trims_page_tails_by_itself)
 Test(limits, lean_trims_page_tails_in_steps)
 {
     LINUX_ONLY("a clock paces the trims");
-    skip_unless_short_trim_interval();
     enum { PAGES = 40, PER_PAGE = 1024 }; /* 64 KiB pages of 64-byte blocks */
-    hak_arena_t *a;
-    cr_assert_eq(hak_arena_create(&a, &(hak_arena_config_t){.policy = HAK_POLICY_LEAN,
-                                                            .flags = HAK_ARENA_UNSYNCHRONIZED}), 0);
+    hak_arena_t *a = trimming_arena(HAK_POLICY_LEAN, TEST_TRIM_MS);
     static unsigned char *b[PAGES * PER_PAGE];
     for (int i = 0; i < PAGES * PER_PAGE; i++) {
         cr_assert_not_null(b[i] = hak_alloc(a, 64));
@@ -518,11 +528,8 @@ Test(limits, lean_trims_page_tails_in_steps)
 Test(limits, lean_trim_rounds_survive_page_churn)
 {
     LINUX_ONLY("a clock paces the trims");
-    skip_unless_short_trim_interval();
     enum { N = 60000 };
-    hak_arena_t *a;
-    cr_assert_eq(hak_arena_create(&a, &(hak_arena_config_t){.policy = HAK_POLICY_LEAN,
-                                                            .flags = HAK_ARENA_UNSYNCHRONIZED}), 0);
+    hak_arena_t *a = trimming_arena(HAK_POLICY_LEAN, TEST_TRIM_MS);
     static unsigned char *b[N];
     static size_t         len[N];
     for (int i = 0; i < N; i++) { /* 235 pages of 256-byte blocks, then 90% of the blocks freed: long free lists */
