@@ -101,10 +101,22 @@ static inline long arg_long(int argc, char **argv, int i, long def, long min)
  * `ops` is what the workload counts as an operation, `sec` the timed loop's wall time, `committed` hakmem's peak
  * committed bytes and `calls` the platform (OS) calls hakmem made during the timed loop; both are -1 for peers.
  * random_mixed adds, for hakmem, `STEADY ops=N calls=C`: the calls of the loop's last N ops (all but the first 1%).
+ * With BENCH_SMAPS=FILE in the environment, /proc/self/smaps is copied to FILE first (for every allocator alike).
  */
 static inline void report(const char *workload, const char *alloc, const char *variant, double ops, double sec,
                           long long committed, long long calls)
 {
+    const char *smaps = getenv("BENCH_SMAPS"); /* a copy of /proc/self/smaps: what the peak RSS is made of */
+    if (smaps) {
+        FILE *in = fopen("/proc/self/smaps", "r"), *out = fopen(smaps, "w");
+        char  line[512];
+        while (in && out && fgets(line, sizeof line, in))
+            fputs(line, out);
+        if (in)
+            fclose(in);
+        if (out)
+            fclose(out);
+    }
     printf("RESULT workload=%s alloc=%s variant=%s ops=%.0f sec=%.6f peak_rss_kb=%ld committed=%lld calls=%lld\n",
            workload, alloc, variant, ops, sec, peak_rss_kb(), committed, calls);
     fflush(stdout);
