@@ -240,6 +240,13 @@ size_t _hak_bins_trim_tails(hak_arena_t *a)
 }
 #endif
 
+/* Whether a block taken from `bump` reaches into a 4 KiB page the page never touched. */
+HAK_INLINE bool bump_is_fresh(const hak_page_t *page)
+{
+    uintptr_t b = (uintptr_t)hak_bump(page);
+    return ((b - 1) ^ (b + page->bsize - 1)) >> 12;
+}
+
 static void *page_take(hak_arena_t *a, hak_page_t *page)
 {
     HAK_ASSERT(HAK_CFG_DEBUG < 3 || _hak_check_page(a, hak_page_slab(page), page) == 0);
@@ -255,9 +262,9 @@ static void *page_take(hak_arena_t *a, hak_page_t *page)
         page->free = hak_next(a, b);
     } else {
         HAK_ASSERT(hak_bump(page) < page->start + page->end_off);
+        fresh = bump_is_fresh(page);
         b = (hak_block_t *)hak_bump(page);
         hak_set_bump(page, (uint8_t *)b + page->bsize);
-        fresh = (((uintptr_t)b - 1) ^ ((uintptr_t)b + page->bsize - 1)) >> 12; /* it reaches a new 4 KiB page */
     }
     hak_mark_live(b);
     page->used++;
@@ -269,16 +276,27 @@ static void *page_take(hak_arena_t *a, hak_page_t *page)
     return b;
 }
 
-/* Out of slices: a free block of a larger class whose blocks are aligned at least as well (the lowest set bit of
- * the class size divides theirs), so a full pool still serves requests its partly used pages can hold. Looks at
- * bin heads only: O(classes). */
-static void *alloc_from_larger(hak_arena_t *a, unsigned cls)
+/* A block of a larger class, cls + 1 .. `last`, whose blocks are aligned at least as well (the lowest set bit of
+ * the class size divides theirs), from its bin's head page: any block it can give, or with `resident` only one of
+ * its free list (memory the page has touched before). Looks at bin heads only: O(classes). Used where a class
+ * cannot or should not grow its own pages:
+ * - out of slices, so that a full pool still serves requests its partly used pages can hold;
+ * - lean arenas on Linux, when a class's next block would touch memory its page never used: alone, each class
+ *   keeps resident the most live blocks it ever had at once, and with random traffic the sum of the classes'
+ *   peaks is far above the peak of their sum (random_mixed: 32 classes, ~10 live blocks each on average, ~30 at
+ *   their peaks). Classes that lend each other free blocks keep closer to the peak of their sum, for blocks up
+ *   to BORROW_CLASSES class steps (41% above 128 bytes) larger, and for a slower allocation while a class is at
+ *   its peak (each one comes here). random_mixed's anonymous RSS lending across 0 / 2 / 4 / 6 classes: 474 /
+ *   396 / 365 / 338 KiB (glibc: 340), throughput 1 / 0.995 / 0.984 / 0.96. */
+#define BORROW_CLASSES 4
+
+static void *alloc_larger(hak_arena_t *a, unsigned cls, unsigned last, bool resident)
 {
     uint32_t align = _hak_class_size[cls] & (0u - _hak_class_size[cls]);
-    for (unsigned c = cls + 1; c < HAK_NUM_CLASSES; c++) {
+    for (unsigned c = cls + 1; c <= last && c < HAK_NUM_CLASSES; c++) {
         hak_page_t *page = a->bins[c].page;
-        if (page != &_hak_empty_page && _hak_class_size[c] % align == 0 &&
-            (page->free || hak_bump(page) < page->start + page->end_off))
+        if (_hak_class_size[c] % align == 0 &&
+            (page->free || (!resident && hak_bump(page) < page->start + page->end_off)))
             return page_take(a, page);
     }
     return NULL;
@@ -288,18 +306,27 @@ void *_hak_alloc_slow(hak_arena_t *a, unsigned cls)
 {
     hak_bin_t  *bin = &a->bins[cls];
     hak_page_t *page;
+    void       *b;
+    bool        lean = !HAK_CFG_FREESTANDING && a->policy == HAK_POLICY_LEAN; /* static memory has no RSS */
     while ((page = bin->page) != &_hak_empty_page) {
-        if (page->free || hak_bump(page) < page->start + page->end_off)
+        if (page->free)
             return page_take(a, page);
+        if (hak_bump(page) < page->start + page->end_off) {
+            if (lean && bump_is_fresh(page) && (b = alloc_larger(a, cls, cls + BORROW_CLASSES, true)))
+                return b;
+            return page_take(a, page);
+        }
         bin_unlink(a, bin, page); /* full: the next free into it links it again */
     }
+    if (lean && (b = alloc_larger(a, cls, cls + BORROW_CLASSES, true)))
+        return b;
     uint32_t bsize = _hak_class_size[cls];
     size_t   n = page_slices(a, cls), least = (bsize + HAK_SLICE - 1) >> HAK_SLICE_SHIFT;
     page = _hak_slices_alloc(a, n, 1);
     if (!page && least < n) /* short of slices: a page with more waste at its end beats no page */
         page = _hak_slices_alloc(a, n = least, 1);
     if (!page)
-        return alloc_from_larger(a, cls);
+        return alloc_larger(a, cls, HAK_NUM_CLASSES - 1, false);
     page->kind = HAK_PAGE_SMALL;
     page->cls = (uint8_t)cls;
     page->bsize = bsize;

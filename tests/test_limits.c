@@ -372,6 +372,23 @@ static size_t resident_pages(const void *from, const void *to)
     return count;
 }
 
+/* The automatic trim tests give their arenas a short trim interval (the builds' are 1 and 10 s) and wait it out:
+ * the clock starts when an arena first touches new memory. */
+#define TEST_TRIM_MS 200
+
+static hak_arena_t *trimming_arena(hak_policy_t policy, unsigned trim_ms)
+{
+    hak_arena_t *a;
+    cr_assert_eq(hak_arena_create(&a, &(hak_arena_config_t){.policy = policy, .trim_ms = trim_ms,
+                                                            .flags = HAK_ARENA_UNSYNCHRONIZED}), 0);
+    return a;
+}
+
+static void wait_trim_interval(void)
+{
+    nanosleep(&(struct timespec){.tv_nsec = (TEST_TRIM_MS + 50) * 1000000L}, NULL);
+}
+
 enum { TAIL_BLOCKS = 1000, TAIL_KEPT = 10 }; /* 64-byte blocks: one 64 KiB page */
 
 static int by_address(const void *x, const void *y)
@@ -392,6 +409,40 @@ static void make_tail(hak_arena_t *a, unsigned char **b)
         memset(b[i], i & 0xff, 64);
     for (int i = TAIL_KEPT + 1; i < TAIL_BLOCKS; i++)
         hak_free(b[i]);
+}
+
+/* A lean class that would touch new memory takes free blocks of a slightly larger class, already resident, instead
+ * (up to four class steps up, blocks as aligned as its own): 48-byte requests are served from the free 64-byte
+ * blocks of a page that once held 1,000. A fast arena gives them a page of their own, and so does a lean one on
+ * static memory (freestanding builds), where nothing is resident or not. */
+Test(limits, lean_classes_borrow_resident_blocks)
+{
+    for (int p = HAK_POLICY_FAST; p <= HAK_POLICY_LEAN; p++) {
+        hak_arena_t   *a = trimming_arena((hak_policy_t)p, HAK_TRIM_NEVER);
+        unsigned char *b[TAIL_BLOCKS], *small[TAIL_BLOCKS - TAIL_KEPT - 1];
+        make_tail(a, b);
+        int borrowed = 0;
+        for (int i = 0; i < TAIL_BLOCKS - TAIL_KEPT - 1; i++) {
+            cr_assert_not_null(small[i] = hak_alloc(a, 48));
+            memset(small[i], 0x5a, 48);
+            bool in_page = small[i] >= b[0] && small[i] <= b[TAIL_BLOCKS - 1];
+            cr_assert_eq(hak_usable_size(small[i]), in_page ? 64u : 48u);
+            borrowed += in_page;
+        }
+        if (p == HAK_POLICY_LEAN && !HAK_CFG_FREESTANDING)
+            cr_assert_eq(borrowed, TAIL_BLOCKS - TAIL_KEPT - 1, "lean: every block borrowed (%d)", borrowed);
+        else
+            cr_assert_eq(borrowed, 0, "fast (and static memory): none borrowed (%d)", borrowed);
+        for (int i = 0; i <= TAIL_KEPT; i++)
+            cr_assert_eq(b[i][63], i & 0xff, "the 64-byte blocks keep their contents");
+        cr_assert_eq(hak_arena_check(a), 0);
+        for (int i = 0; i < TAIL_BLOCKS - TAIL_KEPT - 1; i++)
+            hak_free(small[i]);
+        cr_assert_not_null(b[TAIL_KEPT + 1] = hak_alloc(a, 64)); /* the lent blocks are the class's own again */
+        cr_assert(b[TAIL_KEPT + 1] >= b[0] && b[TAIL_KEPT + 1] <= b[TAIL_BLOCKS - 1]);
+        cr_assert_eq(hak_arena_check(a), 0);
+        hak_arena_destroy(a);
+    }
 }
 
 /* hak_arena_trim gives back the OS pages above a page's highest live block (both policies); the blocks there are
@@ -429,23 +480,6 @@ Test(limits, trim_gives_back_page_tails_above_live_blocks)
         cr_assert_eq(hak_arena_check(a), 0);
         hak_arena_destroy(a);
     }
-}
-
-/* The automatic trim tests give their arenas a short trim interval (the builds' are 1 and 10 s) and wait it out:
- * the clock starts when an arena first touches new memory. */
-#define TEST_TRIM_MS 200
-
-static hak_arena_t *trimming_arena(hak_policy_t policy, unsigned trim_ms)
-{
-    hak_arena_t *a;
-    cr_assert_eq(hak_arena_create(&a, &(hak_arena_config_t){.policy = policy, .trim_ms = trim_ms,
-                                                            .flags = HAK_ARENA_UNSYNCHRONIZED}), 0);
-    return a;
-}
-
-static void wait_trim_interval(void)
-{
-    nanosleep(&(struct timespec){.tv_nsec = (TEST_TRIM_MS + 50) * 1000000L}, NULL);
 }
 
 /* An arena trims page tails by itself, at most once per its trim_ms, when it touches new memory for small blocks:
