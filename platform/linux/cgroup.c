@@ -4,8 +4,9 @@
  * /proc/self/mountinfo; cgroup v2 gives `memory.max` ("max" = unlimited), v1 `memory.limit_in_bytes` (a value
  * near 2^63 = unlimited). The limit is the smallest over the cgroup and its ancestors up to the mount root.
  *
- * Called from inside malloc when hakmem backs it (shim/), so it uses only open/read on stack buffers: no stdio,
- * no malloc, and nothing that stays resident (the files are read line by line).
+ * Called from inside malloc when hakmem backs it (shim/), on whatever thread allocates first, so it uses only
+ * open/read on small stack buffers: no stdio, no malloc, and about 4 KiB of stack at its deepest (the files are
+ * read line by line; a path or a line too long for its buffer is skipped).
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -16,8 +17,9 @@
 #include "platform/linux/cgroup.h"
 #include "platform/platform.h"
 
-#define PATH_LEN 1024
-#define LINE_LEN (2 * PATH_LEN) /* longer lines of /proc/self/cgroup and mountinfo are skipped */
+#define PATH_LEN 512                /* cgroup paths and mount points (a Kubernetes pod's: ~150 bytes) */
+#define LINE_LEN (2 * PATH_LEN)     /* longer lines of /proc/self/cgroup and mountinfo are skipped */
+#define LIMIT_FILE "/memory.limit_in_bytes" /* the longer of the two limit files' names */
 
 static size_t read_file(const char *path, char *buf, size_t cap)
 {
@@ -90,11 +92,11 @@ static bool field(const char *line, int n, char *out, size_t cap)
     return true;
 }
 
-/* out = a + b + c, truncated to cap. */
-static void join(char *out, size_t cap, const char *a, const char *b, const char *c)
+/* out = a + b, truncated to cap. */
+static void join(char *out, size_t cap, const char *a, const char *b)
 {
     size_t n = 0;
-    for (const char *parts[] = {a, b, c, NULL}, **p = parts; *p; p++)
+    for (const char *parts[] = {a, b, NULL}, **p = parts; *p; p++)
         for (const char *s = *p; *s && n + 1 < cap; s++)
             out[n++] = *s;
     out[n] = 0;
@@ -167,15 +169,17 @@ size_t _hak_cgroup_limit(const char *cgroup_file, const char *mountinfo_file)
     size_t      rlen = strlen(m.root);
     if (strcmp(m.root, "/") != 0 && strncmp(g.cg, m.root, rlen) == 0)
         rel = g.cg + rlen; /* the mount shows only the subtree below `root` */
-    char dir[2 * PATH_LEN + 32];
-    join(dir, sizeof dir, m.point, strcmp(rel, "/") == 0 ? "" : rel, "");
+    char dir[2 * PATH_LEN + sizeof LIMIT_FILE]; /* the cgroup's directory, then each ancestor's, + the file */
+    join(dir, 2 * PATH_LEN, m.point, strcmp(rel, "/") == 0 ? "" : rel);
     uint64_t best = 0;
     for (;;) {
-        char file[sizeof dir + 32];
-        join(file, sizeof file, dir, "/", g.v2 ? "memory.max" : "memory.limit_in_bytes");
-        uint64_t v = read_limit(file);
+        size_t len = strlen(dir);
+        const char *name = g.v2 ? "/memory.max" : LIMIT_FILE;
+        memcpy(dir + len, name, strlen(name) + 1);
+        uint64_t v = read_limit(dir);
         if (v && (!best || v < best))
             best = v;
+        dir[len] = 0;
         char *slash = strrchr(dir, '/');
         if (!slash || (size_t)(slash - dir) < strlen(m.point))
             break;
