@@ -10,10 +10,12 @@
  * A small page spans max(64 KiB, 8 blocks; 4 above 32 KiB) of slices on Linux, fewer on freestanding pools. It
  * is born empty with bump = start and never threads its free list up front: blocks are taken from `bump` only
  * when the free list is dry, so a page's untouched tail never becomes resident. The memory a page holds is
- * therefore its high-water mark, and two paths lower it: lean arenas (in bounded steps) and hak_arena_trim move
- * `bump` back over the free blocks at a page's end and decommit what lies above (Linux), and a pool out of slices
- * takes back the slices past each page's `bump`. The fast paths (alloc.c) touch only bin->page, page->free/used
- * and the block; all list surgery happens here, under the arena's lock.
+ * therefore its high-water mark, and two paths lower it: an arena's own trim rounds (lean every second, fast every
+ * ten, in bounded steps) and hak_arena_trim move `bump` back over the free blocks at a page's end and decommit
+ * what lies above (Linux), and a pool out of slices takes back the slices past each page's `bump`. A lean class
+ * about to raise its mark borrows a resident free block of a slightly larger class instead (alloc_larger). The
+ * fast paths (alloc.c) touch only bin->page, page->free/used and the block; all list surgery happens here, under
+ * the arena's lock.
  */
 #include "arena/internal.h"
 
