@@ -299,6 +299,7 @@ struct hak_arena {
     size_t           taken; /* lean: bytes of slices taken since the last purge (churn, when close to `fresh`) */
     uint64_t         purged_ms; /* lean: hak_platform_clock_ms() at the last purge */
     uint32_t         trim_ms;    /* at most one round of page-tail trims begins per trim_ms (0: none; small.c) */
+    uint32_t         trim_touches; /* 4 KiB pages of new memory touched for small blocks, up to the young limit */
     uint64_t         trimmed_ms; /* hak_platform_clock_ms() when the last round of page-tail trims began */
     struct hak_page *trim_next;  /* the page of bin trim_cls a round of tail trims goes on with (or NULL) */
     uint8_t          trim_cls;   /* the class the round is in; HAK_NUM_CLASSES when no round is under way */
