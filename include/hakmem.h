@@ -71,8 +71,8 @@ typedef enum {
 } hak_policy_t;
 /* In both policies (Linux), the free memory above a small-block page's highest live block goes back in rounds
  * (see trim_ms below), so that a size class whose live blocks peaked once does not keep its peak resident. A round
- * begins only when the arena touches new memory for small blocks, and goes in bounded steps, one per such
- * allocation. */
+ * begins only when the arena touches new memory for small blocks, once it has touched 256 KiB of it, and goes in
+ * bounded steps, one per such allocation. */
 
 #define HAK_TRIM_NEVER 0xffffffffu /* trim_ms: page tails go back only at hak_arena_trim */
 
