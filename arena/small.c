@@ -199,8 +199,8 @@ size_t _hak_bins_trim_tails(hak_arena_t *a)
  * a page of that bin to go on with (bin_unlink moves it on when the page leaves the bin), or the empty page when
  * the bin is done. Pages linked in behind the cursor meanwhile wait for the next round.
  * A young arena reads no clock: the clock starts once the arena has touched TRIM_YOUNG_TOUCHES 4 KiB pages of new
- * memory for small blocks (256 KiB), so an arena made per request pays nothing for trims it would never need (a
- * clock read on every touch cost arena_lifecycle 1.7%). */
+ * memory for small blocks (256 KiB) since its creation or last reset, so an arena made or reset per request pays
+ * nothing for trims it would never need (a clock read on every touch cost arena_lifecycle 1.7%). */
 #define TRIM_STEP_BLOCKS   4096
 #define TRIM_YOUNG_TOUCHES 64
 
@@ -378,6 +378,7 @@ void _hak_bins_clear(hak_arena_t *a)
 {
     a->trim_cls = HAK_NUM_CLASSES; /* a round of tail trims under way ends with its pages */
     a->trim_next = NULL;
+    a->trim_touches = 0; /* young again: an arena reset per request reads no clock */
     for (unsigned i = 0; i < HAK_NUM_CLASSES; i++)
         a->bins[i].page = &_hak_empty_page;
 }

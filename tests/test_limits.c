@@ -422,10 +422,10 @@ static void make_tail(hak_arena_t *a, unsigned char **b)
 
 /* A lean class that would touch new memory takes free blocks of a slightly larger class, already resident, instead
  * (up to four class steps up, blocks as aligned as its own): 48-byte requests are served from the free 64-byte
- * blocks of a page that once held 1,000. A fast arena gives them a page of their own, and so does a lean one on
- * static memory (freestanding builds), where nothing is resident or not. */
+ * blocks of a page that once held 1,000. A fast arena gives them a page of their own. */
 Test(limits, lean_classes_borrow_resident_blocks)
 {
+    LINUX_ONLY("static memory is not resident or not: lean arenas there borrow nothing");
     for (int p = HAK_POLICY_FAST; p <= HAK_POLICY_LEAN; p++) {
         hak_arena_t   *a = trimming_arena((hak_policy_t)p, HAK_TRIM_NEVER);
         unsigned char *b[TAIL_BLOCKS], *small[TAIL_BLOCKS - TAIL_KEPT - 1];
@@ -438,10 +438,10 @@ Test(limits, lean_classes_borrow_resident_blocks)
             cr_assert_eq(hak_usable_size(small[i]), in_page ? 64u : 48u);
             borrowed += in_page;
         }
-        if (p == HAK_POLICY_LEAN && !HAK_CFG_FREESTANDING)
+        if (p == HAK_POLICY_LEAN)
             cr_assert_eq(borrowed, TAIL_BLOCKS - TAIL_KEPT - 1, "lean: every block borrowed (%d)", borrowed);
         else
-            cr_assert_eq(borrowed, 0, "fast (and static memory): none borrowed (%d)", borrowed);
+            cr_assert_eq(borrowed, 0, "fast: none borrowed (%d)", borrowed);
         for (int i = 0; i <= TAIL_KEPT; i++)
             cr_assert_eq(b[i][63], i & 0xff, "the 64-byte blocks keep their contents");
         cr_assert_eq(hak_arena_check(a), 0);
@@ -493,31 +493,37 @@ Test(limits, trim_gives_back_page_tails_above_live_blocks)
 
 /* An arena trims page tails by itself, at most once per its trim_ms, when it touches new memory for small blocks:
  * lean and fast ones alike. With HAK_TRIM_NEVER, before its interval has passed (a fast arena's default is 10 s),
- * or while it is young (it touched less than 256 KiB of new memory), an arena keeps them until hak_arena_trim. */
+ * or while it is young (it touched less than 256 KiB of new memory since its creation or its last reset), an arena
+ * keeps them until hak_arena_trim. */
 Test(limits, arenas_trim_page_tails_by_themselves)
 {
     LINUX_ONLY("a clock paces the trims");
-    enum { ARENAS = 5 };
+    enum { ARENAS = 6 };
+    enum age { WARM, NEW, RESET }; /* past its first 256 KiB of new memory (trimming_arena); new; warm, then reset */
     static const struct {
         hak_policy_t policy;
         unsigned     trim_ms;
-        bool         young, trims;
+        enum age     age;
+        bool         trims;
     } cases[ARENAS] = {
-        {HAK_POLICY_LEAN, TEST_TRIM_MS, false, true},
-        {HAK_POLICY_FAST, TEST_TRIM_MS, false, true},
-        {HAK_POLICY_FAST, 0, false, HAK_CFG_FAST_TRIM_MS <= TEST_TRIM_MS},
-        {HAK_POLICY_LEAN, HAK_TRIM_NEVER, false, false},
-        {HAK_POLICY_LEAN, TEST_TRIM_MS, true, false},
+        {HAK_POLICY_LEAN, TEST_TRIM_MS, WARM, true},
+        {HAK_POLICY_FAST, TEST_TRIM_MS, WARM, true},
+        {HAK_POLICY_FAST, 0, WARM, HAK_CFG_FAST_TRIM_MS <= TEST_TRIM_MS},
+        {HAK_POLICY_LEAN, HAK_TRIM_NEVER, WARM, false},
+        {HAK_POLICY_LEAN, TEST_TRIM_MS, NEW, false}, /* the tail and the 512-byte blocks: 24 pages of new memory */
+        {HAK_POLICY_FAST, TEST_TRIM_MS, RESET, false},
     };
     hak_arena_t   *a[ARENAS];
     unsigned char *b[ARENAS][TAIL_BLOCKS], *more[ARENAS][64];
     for (int k = 0; k < ARENAS; k++) {
-        if (cases[k].young) /* 64 KiB of 64-byte blocks, then 32 KiB of 512-byte ones: 24 pages of new memory */
+        if (cases[k].age == NEW)
             cr_assert_eq(hak_arena_create(&a[k], &(hak_arena_config_t){.policy = cases[k].policy,
                                                                        .trim_ms = cases[k].trim_ms,
                                                                        .flags = HAK_ARENA_UNSYNCHRONIZED}), 0);
         else
             a[k] = trimming_arena(cases[k].policy, cases[k].trim_ms);
+        if (cases[k].age == RESET)
+            hak_arena_reset(a[k]);
         make_tail(a[k], b[k]);
     }
     wait_trim_interval();
