@@ -305,8 +305,9 @@ static void *alloc_larger(hak_arena_t *a, unsigned cls, unsigned last, bool resi
     uint32_t align = _hak_class_size[cls] & (0u - _hak_class_size[cls]);
     for (unsigned c = cls + 1; c <= last && c < HAK_NUM_CLASSES; c++) {
         hak_page_t *page = a->bins[c].page;
-        if ((page->free || (!resident && hak_bump(page) < page->start + page->end_off)) &&
-            !(_hak_class_size[c] & (align - 1)))
+        bool        room = page->free || (!resident && page != &_hak_empty_page &&
+                                       hak_bump(page) < page->start + page->end_off);
+        if (room && !(_hak_class_size[c] & (align - 1)))
             return page_take(a, page);
     }
     return NULL;
