@@ -67,7 +67,9 @@ typedef enum {
     HAK_POLICY_FAST,        /* emptied pages and SuperSlabs stay committed for reuse: no syscalls in steady state;
                                the last two freed huge blocks of up to 32 MiB are kept for huge blocks they fit */
     HAK_POLICY_LEAN         /* emptied pages go back to the platform in batches (while the arena churns, at most
-                               one per Kconfig HAK_LEAN_INTERVAL_MS); spare SuperSlabs are released */
+                               one per Kconfig HAK_LEAN_INTERVAL_MS); spare SuperSlabs are released; on Linux a
+                               size class about to touch new memory may hand out a resident free block of one of
+                               the next four classes instead (hak_usable_size then says up to 41% more) */
 } hak_policy_t;
 /* In both policies (Linux), the free memory above a small-block page's highest live block goes back in rounds
  * (see trim_ms below), so that a size class whose live blocks peaked once does not keep its peak resident. A round
