@@ -52,7 +52,16 @@ expect use_after_free 'Invalid (read|write) of size' 4
 expect use_after_free "bytes inside a block of size [0-9,]+ free'd" 4
 grep -E "Invalid (read|write)|inside a block" "$logs/use_after_free.log" | sed 's/^==[0-9]*== */  /'
 
-run leak 99 --leak-check=full --errors-for-leak-kinds=definite,indirect,possible -- "$build/tests/valgrind/leak"
+# ld.so keeps the cycles its relocation took in its own data (rtld's `relocate_time`), and under valgrind, whose
+# client mappings start at 64 MiB, that count (about 80 M cycles on this machine) can fall inside the leaked 3 MiB
+# huge block: memcheck then calls the block "possibly lost" (about 1 run in 100; vgdb's who_points_at named the
+# pointer). Such a run is repeated once (another run, another count), and the same checks apply to the second.
+for attempt in 1 2; do
+    run leak 99 --leak-check=full --errors-for-leak-kinds=definite,indirect,possible -- "$build/tests/valgrind/leak"
+    [ "$attempt" = 1 ] && grep -qE 'possibly lost: [1-9]' "$logs/leak.log" || break
+    echo "  leak: a block possibly lost (a stray value pointing into it?): once more; the first log is leak.first.log"
+    mv "$logs/leak.log" "$logs/leak.first.log"
+done
 expect leak 'bytes in 1 blocks are definitely lost in loss record' 4
 expect leak 'definitely lost: [0-9,]+ bytes in 4 blocks'
 expect leak 'indirectly lost: 0 bytes in 0 blocks'
