@@ -52,6 +52,12 @@
 #define HAK_UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define HAK_INLINE      static inline __attribute__((always_inline))
 #define HAK_NOINLINE    __attribute__((noinline))
+/* Inlined where the build optimises for speed, a call where it optimises for size (-Os: the firmware configs). */
+#ifdef __OPTIMIZE_SIZE__
+#define HAK_INLINE_FAST static
+#else
+#define HAK_INLINE_FAST HAK_INLINE
+#endif
 /* Hides x's value from the optimiser, which then cannot replace it by another variable it knows is equal. */
 #define HAK_OPAQUE(x)   __asm__("" : "+r"(x))
 
@@ -181,6 +187,13 @@ HAK_INLINE uint32_t hak_recip(uint32_t bsize)
 HAK_INLINE bool hak_offset_is_block(uint64_t off, uint32_t recip)
 {
     return ((off * recip) & ((UINT64_C(1) << HAK_RECIP_SHIFT) - 1)) < recip;
+}
+
+/* The bytes of the whole blocks a small page of `bytes` (at most 2^18) holds: bytes rounded down to a multiple of
+ * the block size, by the same multiply (floor(bytes * recip / 2^34) is bytes / bsize under the same condition). */
+HAK_INLINE uint32_t hak_whole_blocks(uint32_t bytes, uint32_t bsize, uint32_t recip)
+{
+    return (uint32_t)(((uint64_t)bytes * recip) >> HAK_RECIP_SHIFT) * bsize;
 }
 
 /* True iff p is the start of a block of the page that has been handed out at least once. One unsigned compare

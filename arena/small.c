@@ -313,22 +313,13 @@ static void *alloc_larger(hak_arena_t *a, unsigned cls, unsigned last, bool resi
     return NULL;
 }
 
-void *_hak_alloc_slow(hak_arena_t *a, unsigned cls)
+/* The class's bin has no page with room: a lean class borrows first, then a new page. Out of line, so that the
+ * bump allocations above need no stack frame of this size. */
+static HAK_NOINLINE void *alloc_new_page(hak_arena_t *a, unsigned cls, bool lean)
 {
     hak_bin_t  *bin = &a->bins[cls];
     hak_page_t *page;
     void       *b;
-    bool        lean = !HAK_CFG_FREESTANDING && a->policy == HAK_POLICY_LEAN; /* static memory has no RSS */
-    while ((page = bin->page) != &_hak_empty_page) {
-        if (page->free)
-            return page_take(a, page);
-        if (hak_bump(page) < page->start + page->end_off) {
-            if (lean && bump_is_fresh(page) && (b = alloc_larger(a, cls, cls + BORROW_CLASSES, true)))
-                return b;
-            return page_take(a, page);
-        }
-        bin_unlink(a, bin, page); /* full: the next free into it links it again */
-    }
     if (lean && (b = alloc_larger(a, cls, cls + BORROW_CLASSES, true)))
         return b;
     uint32_t bsize = _hak_class_size[cls];
@@ -345,9 +336,28 @@ void *_hak_alloc_slow(hak_arena_t *a, unsigned cls)
     page->free = NULL;
     page->used = 0;
     hak_set_bump(page, page->start);
-    page->end_off = (uint32_t)(((n << HAK_SLICE_SHIFT) / bsize) * bsize);
+    page->end_off = hak_whole_blocks((uint32_t)(n << HAK_SLICE_SHIFT), bsize, page->recip);
     bin_link(bin, page, true);
     return page_take(a, page);
+}
+
+void *_hak_alloc_slow(hak_arena_t *a, unsigned cls)
+{
+    hak_bin_t  *bin = &a->bins[cls];
+    hak_page_t *page;
+    void       *b;
+    bool        lean = !HAK_CFG_FREESTANDING && a->policy == HAK_POLICY_LEAN; /* static memory has no RSS */
+    while ((page = bin->page) != &_hak_empty_page) {
+        if (page->free)
+            return page_take(a, page);
+        if (hak_bump(page) < page->start + page->end_off) {
+            if (lean && bump_is_fresh(page) && (b = alloc_larger(a, cls, cls + BORROW_CLASSES, true)))
+                return b;
+            return page_take(a, page);
+        }
+        bin_unlink(a, bin, page); /* full: the next free into it links it again */
+    }
+    return alloc_new_page(a, cls, lean);
 }
 
 void _hak_page_after_free(hak_arena_t *a, hak_page_t *page)
@@ -398,7 +408,7 @@ size_t _hak_bins_shrink(hak_arena_t *a)
             size_t spare = page->nslices - used;
             if (used && spare && _hak_slices_resize(a, hak_page_slab(page), page, used)) {
                 released += spare;
-                page->end_off = (uint32_t)(((used << HAK_SLICE_SHIFT) / page->bsize) * page->bsize);
+                page->end_off = hak_whole_blocks((uint32_t)(used << HAK_SLICE_SHIFT), page->bsize, page->recip);
             }
         }
     return released;

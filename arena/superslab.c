@@ -41,24 +41,64 @@ HAK_INLINE bool map_bit(const uint64_t *m, unsigned i)
     return (m[i >> 6] >> (i & 63)) & 1;
 }
 
-/* Bits i .. i+n-1 of a word-aligned piece at a time (a whole SuperSlab is at most 16 words). */
+/* Bits i .. i+n-1 (n >= 1), a word-aligned piece at a time (a whole SuperSlab is at most 16 words). */
 #define MAP_SPAN(i, n, body)                                                                                 \
     for (unsigned j_ = (i), end_ = (i) + (n); j_ < end_;) {                                                \
         unsigned w_ = j_ >> 6, lo_ = j_ & 63, k_ = end_ - j_ < 64 - lo_ ? end_ - j_ : 64 - lo_;             \
-        uint64_t mask_ = (k_ == 64 ? ~(uint64_t)0 : (((uint64_t)1 << k_) - 1)) << lo_;                   \
+        uint64_t mask_ = ~(uint64_t)0 >> (64 - k_) << lo_; /* k_ >= 1 */                                    \
         body;                                                                                                \
         j_ += k_;                                                                                           \
     }
 
-static void map_set(uint64_t *m, unsigned i, unsigned n, bool on)
+/* The common span lies in one word (a page's run; a firmware SuperSlab's whole map is one word): one mask. */
+HAK_INLINE bool one_word(unsigned i, unsigned n)
 {
-    MAP_SPAN(i, n, m[w_] = on ? m[w_] | mask_ : m[w_] & ~mask_)
+    return HAK_MAP_WORDS == 1 || (i & 63) + n <= 64;
 }
 
-static unsigned map_count(const uint64_t *m, unsigned i, unsigned n)
+HAK_INLINE uint64_t word_mask(unsigned i, unsigned n)
 {
+    return ~(uint64_t)0 >> (64 - n) << (i & 63);
+}
+
+HAK_INLINE_FAST void map_set(uint64_t *m, unsigned i, unsigned n, bool on)
+{
+    HAK_ASSERT(n >= 1);
+    uint64_t fill = on ? ~(uint64_t)0 : 0;
+    if (one_word(i, n))
+        m[i >> 6] = (m[i >> 6] & ~word_mask(i, n)) | (fill & word_mask(i, n));
+    else
+        MAP_SPAN(i, n, m[w_] = (m[w_] & ~mask_) | (fill & mask_))
+}
+
+/* Set bits of x, without the libgcc call __builtin_popcountll becomes where the target has no popcount
+ * instruction (x86-64's baseline, Cortex-M). */
+HAK_INLINE unsigned popcount64(uint64_t x)
+{
+#ifdef __POPCNT__
+    return (unsigned)__builtin_popcountll(x);
+#else
+    x -= (x >> 1) & UINT64_C(0x5555555555555555);
+    x = (x & UINT64_C(0x3333333333333333)) + ((x >> 2) & UINT64_C(0x3333333333333333));
+    x = (x + (x >> 4)) & UINT64_C(0x0f0f0f0f0f0f0f0f);
+    return (unsigned)((x * UINT64_C(0x0101010101010101)) >> 56);
+#endif
+}
+
+HAK_INLINE unsigned word_zeros(uint64_t word, uint64_t mask)
+{
+    uint64_t z = ~word & mask;
+    return z ? popcount64(z) : 0; /* no counting where there are none (a run of committed slices) */
+}
+
+/* Clear bits among i .. i+n-1 (n >= 1). */
+HAK_INLINE_FAST unsigned map_zeros(const uint64_t *m, unsigned i, unsigned n)
+{
+    HAK_ASSERT(n >= 1);
+    if (one_word(i, n))
+        return word_zeros(m[i >> 6], word_mask(i, n));
     unsigned c = 0;
-    MAP_SPAN(i, n, c += (unsigned)__builtin_popcountll(m[w_] & mask_))
+    MAP_SPAN(i, n, c += word_zeros(m[w_], mask_))
     return c;
 }
 
@@ -75,6 +115,8 @@ static int find_run_in(const uint64_t *map, unsigned nslices, unsigned n, unsign
         i += (unsigned)__builtin_ctzll(bits);
         i = (i + align - 1) & ~(align - 1);
         unsigned j = i;
+        if (i + n <= nslices && one_word(i, n) && (map[i >> 6] & word_mask(i, n)) == word_mask(i, n))
+            return (int)i; /* the run lies in one word: one test */
         while (j < i + n && j < nslices && map_bit(map, j))
             j++;
         if (j == i + n)
@@ -121,9 +163,10 @@ static unsigned longest_run(const hak_superslab_t *ss)
     return best;
 }
 
-/* Length of the free run that contains slices i .. i+n-1 (all free): word-wise scans left and right of them (the
- * header slices are never free, and bits past nslices are clear, so both scans stop inside the map). */
-static unsigned run_around(const hak_superslab_t *ss, unsigned i, unsigned n)
+/* Length of the free run that contains slices i .. i+n-1 (all free), its first slice in *first: word-wise scans
+ * left and right of them (the header slices are never free, and bits past nslices are clear, so both scans stop
+ * inside the map). */
+static unsigned run_around(const hak_superslab_t *ss, unsigned i, unsigned n, unsigned *first)
 {
     unsigned end = i + n, start = i;
     while (end < ss->nslices) {
@@ -144,6 +187,7 @@ static unsigned run_around(const hak_superslab_t *ss, unsigned i, unsigned n)
         }
         start = b & ~63u;
     }
+    *first = start;
     return end - start;
 }
 
@@ -236,7 +280,7 @@ static size_t decommit_free_runs(hak_arena_t *a, hak_superslab_t *ss, bool pool,
 
 size_t _hak_slab_committed(const hak_superslab_t *ss)
 {
-    return (size_t)map_count(ss->commit_map, 0, ss->nslices) << HAK_SLICE_SHIFT;
+    return (size_t)(ss->nslices - map_zeros(ss->commit_map, 0, ss->nslices)) << HAK_SLICE_SHIFT;
 }
 
 static void slab_link(hak_arena_t *a, hak_superslab_t *ss)
@@ -391,10 +435,10 @@ static hak_superslab_t *slab_new(hak_arena_t *a, size_t slices)
 /* Gives free slices i .. i+n-1 of ss to `page`: commits those that are not committed, then marks them used. */
 static bool take_slices(hak_arena_t *a, hak_superslab_t *ss, unsigned i, unsigned n, hak_page_t *page)
 {
-    unsigned fresh = n - map_count(ss->commit_map, i, n);
+    unsigned fresh = map_zeros(ss->commit_map, i, n);
     if (fresh && !_hak_may_commit(a, (size_t)fresh << HAK_SLICE_SHIFT, false))
         return false;
-    for (unsigned j = i; j < i + n; j++) { /* each run committed here is a free, dirty run until taken below */
+    for (unsigned j = i; fresh && j < i + n; j++) { /* each run committed here is a free, dirty run until taken */
         if (map_bit(ss->commit_map, j))
             continue;
         unsigned k = j, calls = 0;
@@ -412,12 +456,16 @@ static bool take_slices(hak_arena_t *a, hak_superslab_t *ss, unsigned i, unsigne
     }
     a->dirty -= (size_t)n << HAK_SLICE_SHIFT;
     a->taken += (size_t)n << HAK_SLICE_SHIFT;
-    unsigned run = run_around(ss, i, n);
+    unsigned first, run = run_around(ss, i, n, &first);
     map_set(ss->free_map, i, n, false);
     map_set(ss->aged_map, i, n, false);
     ss->aged_empty = false;
-    if (run == ss->longest) /* cut from a longest run: another may be as long, or none */
+    if (run == ss->nfree) { /* the only free run (a SuperSlab being filled): the longer of what is left of it */
+        unsigned left = i - first, right = first + run - i - n;
+        runs_set(a, ss, left > right ? left : right);
+    } else if (run == ss->longest) { /* cut from a longest run: another may be as long, or none */
         runs_set(a, ss, longest_run(ss));
+    }
     ss->nfree -= n;
     for (unsigned j = i; j < i + n; j++)
         ss->slice_page[j] = page;
@@ -429,7 +477,7 @@ static void give_slices(hak_arena_t *a, hak_superslab_t *ss, unsigned i, unsigne
     for (unsigned j = i; j < i + n; j++)
         ss->slice_page[j] = &_hak_free_slice;
     map_set(ss->free_map, i, n, true);
-    unsigned run = run_around(ss, i, n); /* the slices joined their neighbours' runs */
+    unsigned first, run = run_around(ss, i, n, &first); /* the slices joined their neighbours' runs */
     if (run > ss->longest)
         runs_set(a, ss, run);
     ss->nfree += n;
@@ -467,7 +515,7 @@ hak_page_t *_hak_slices_alloc(hak_arena_t *a, size_t n, size_t align)
     /* Room under the cap and the budget for what the run must commit (nothing if its slices are dirty: at the
      * budget, an arena reset after every request reuses them as they are; an arena over its lowered cap purges
      * anyway), made before any SuperSlab is taken, since the purge that makes it may release the one found. */
-    size_t fresh = (ss ? n - map_count(ss->commit_map, (unsigned)at, (unsigned)n) : n) << HAK_SLICE_SHIFT;
+    size_t fresh = (ss ? map_zeros(ss->commit_map, (unsigned)at, (unsigned)n) : n) << HAK_SLICE_SHIFT;
     if (!_hak_commit_fits(a, fresh)) {
         _hak_may_commit(a, fresh, true);
         ss = find_slab(a, n, align, &at);
@@ -503,7 +551,7 @@ void _hak_slices_release(hak_arena_t *a, hak_superslab_t *ss, hak_page_t *page)
 bool _hak_slices_resize(hak_arena_t *a, hak_superslab_t *ss, hak_page_t *page, size_t m)
 {
     unsigned i = page->slice, n = page->nslices;
-    if (m > n && (i + m > ss->nslices || map_count(ss->free_map, i + n, (unsigned)m - n) != m - n ||
+    if (m > n && (i + m > ss->nslices || map_zeros(ss->free_map, i + n, (unsigned)m - n) ||
                   !take_slices(a, ss, i + n, (unsigned)m - n, page)))
         return false;
     if (m < n)

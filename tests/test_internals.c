@@ -20,6 +20,17 @@ Test(internals, block_start_test_is_exact)
         cr_assert_eq(hak_offset_is_block(off, 1), off == 0);
 }
 
+/* The same reciprocal rounds a small page's bytes down to whole blocks (its end_off), up to 2^18 inclusive. */
+Test(internals, whole_blocks_of_a_page_are_exact)
+{
+    for (unsigned cls = 0; cls < HAK_NUM_CLASSES; cls++) {
+        uint32_t bsize = _hak_class_size[cls], recip = hak_recip(bsize);
+        for (uint32_t bytes = 0; bytes <= UINT32_C(1) << 18; bytes++)
+            if (hak_whole_blocks(bytes, bsize, recip) != bytes / bsize * bsize)
+                cr_assert_fail("class %u (%u bytes): %u bytes misjudged", cls, bsize, bytes);
+    }
+}
+
 static hak_page_t *page_of(const void *p)
 {
     hak_superslab_t *ss = (hak_superslab_t *)_hak_registry_find(p);
