@@ -41,10 +41,18 @@ _Thread_local hak_tslot_t         *_hak_t_last __attribute__((tls_model("initial
 
 static hak_tcache_t *g_free_caches; /* under the global lock */
 
-static uint32_t cap_of(unsigned cls)
+/* Blocks a bin holds at most: 32 KiB of them, 4 to 64. Filled by the first cache_new, under the global lock that
+ * every later cache_new takes before its thread reads it (a claim would otherwise divide once per class). */
+static uint8_t g_cap[HAK_NUM_CLASSES];
+
+static void caps_fill_locked(void)
 {
-    uint32_t n = (uint32_t)((32u * 1024) / _hak_class_size[cls]);
-    return n < 4 ? 4 : n > 64 ? 64 : n;
+    if (g_cap[0])
+        return;
+    for (unsigned i = 0; i < HAK_NUM_CLASSES; i++) {
+        uint32_t n = (uint32_t)((32u * 1024) / _hak_class_size[i]);
+        g_cap[i] = (uint8_t)(n < 4 ? 4 : n > 64 ? 64 : n);
+    }
 }
 
 static void slot_clear(hak_tslot_t *s)
@@ -52,8 +60,7 @@ static void slot_clear(hak_tslot_t *s)
     s->arena = NULL;
     s->gen = 0;
     s->allocs = s->frees = 0;
-    for (unsigned i = 0; i < HAK_NUM_CLASSES; i++)
-        s->bins[i].head = NULL, s->bins[i].n = 0;
+    memset(s->bins, 0, sizeof s->bins);
 }
 
 /* Returns `count` blocks of list bin to their pages; the arena's lock is held. A link that does not lead to a
@@ -125,6 +132,7 @@ static void thread_exit(void *arg)
 static hak_tcache_t *cache_new(void)
 {
     _hak_global_lock();
+    caps_fill_locked();
     hak_tcache_t *tc = g_free_caches;
     if (tc)
         g_free_caches = tc->next_free;
@@ -177,7 +185,7 @@ hak_tslot_t *_hak_tslot_slow(hak_arena_t *a)
     free_slot->arena = a;
     free_slot->gen = gen;
     for (unsigned i = 0; i < HAK_NUM_CLASSES; i++) {
-        free_slot->bins[i].cap = cap_of(i);
+        free_slot->bins[i].cap = g_cap[i];
         free_slot->bins[i].batch = 2;
     }
     return _hak_t_last = free_slot;
