@@ -71,7 +71,9 @@ SANFLAGS   := $(if $(SAN),-fsanitize=address$(comma)undefined -fno-sanitize-reco
 CPPFLAGS   += -I. -Iinclude -I$(BUILD)/generated -DHAK_HAVE_AUTOCONF
 CFLAGS     ?= $(OPT)
 PIC        := $(if $(CROSS),,-fPIC)
-ALL_CFLAGS := -std=c11 $(WARN) $(PIC) -fvisibility=hidden -fno-semantic-interposition $(TARGET_CFLAGS) $(CFLAGS) $(SANFLAGS)
+# Each function and object in its own section: a program linked with -Wl,--gc-sections keeps only what it calls.
+ALL_CFLAGS := -std=c11 $(WARN) $(PIC) -fvisibility=hidden -fno-semantic-interposition -ffunction-sections \
+              -fdata-sections $(TARGET_CFLAGS) $(CFLAGS) $(SANFLAGS)
 LDLIBS_T   := -lcriterion -pthread
 
 CORE_SRC   := $(wildcard arena/*.c)
@@ -349,7 +351,7 @@ test-shim: test-deps $(SHIM_TEST_BIN) $(BUILD)/libhakmem-malloc.so
 #                                   allocators, print the tables, rewrite bench/RESULTS.md and bench/results.png
 #   make bench-profile              callgrind instructions per hak_alloc/hak_free call on random_mixed
 #   scripts/soak.sh MINUTES         the soak workload (not part of make bench)
-BENCH_FLAGS  := -std=c11 -O2 -g -Wall -Wextra -Werror -Wshadow -Iinclude
+BENCH_FLAGS  := -std=c11 -O2 -g -Wall -Wextra -Werror -Wshadow -Iinclude -Wl,--gc-sections # (every driver alike)
 BENCH_SRC    := $(wildcard bench/*.c)
 BENCH_ALLOCS := hakmem glibc mimalloc jemalloc tcmalloc
 BENCH_BINS   := $(addprefix $(BUILD)/bench/bench_,$(BENCH_ALLOCS) hakmem_static)

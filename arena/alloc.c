@@ -186,7 +186,7 @@ static HAK_NOINLINE void *alloc_generic(hak_arena_t *a, size_t size)
 }
 
 /* The fast path has no call but tail calls, so it needs no stack frame. */
-void *hak_alloc(hak_arena_t *a, size_t size)
+HAK_HOT_ENTRY void *hak_alloc(hak_arena_t *a, size_t size)
 {
     if (HAK_UNLIKELY(!a) || HAK_UNLIKELY(size > 1024))
         return alloc_generic(a, size);
@@ -469,7 +469,7 @@ HAK_INLINE void free_ptr(void *p, bool report)
     free_in((hak_chunk_t *)m, p);
 }
 
-void hak_free(void *p)
+HAK_HOT_ENTRY void hak_free(void *p)
 {
     free_ptr(p, true);
 }

@@ -52,11 +52,15 @@
 #define HAK_UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define HAK_INLINE      static inline __attribute__((always_inline))
 #define HAK_NOINLINE    __attribute__((noinline))
-/* Inlined where the build optimises for speed, a call where it optimises for size (-Os: the firmware configs). */
+/* Inlined where the build optimises for speed, a call where it optimises for size (-Os: the firmware configs).
+ * HAK_HOT_ENTRY starts hak_alloc and hak_free on a cache line in speed builds, so that their speed does not move
+ * with unrelated code placed before them (random_mixed and larson_like shifted by 2-4% that way alone). */
 #ifdef __OPTIMIZE_SIZE__
 #define HAK_INLINE_FAST static
+#define HAK_HOT_ENTRY
 #else
 #define HAK_INLINE_FAST HAK_INLINE
+#define HAK_HOT_ENTRY   __attribute__((aligned(64)))
 #endif
 /* Hides x's value from the optimiser, which then cannot replace it by another variable it knows is equal. */
 #define HAK_OPAQUE(x)   __asm__("" : "+r"(x))
