@@ -71,8 +71,8 @@ HAK_INLINE_FAST void map_set(uint64_t *m, unsigned i, unsigned n, bool on)
         MAP_SPAN(i, n, m[w_] = (m[w_] & ~mask_) | (fill & mask_))
 }
 
-/* Set bits of x, without the libgcc call __builtin_popcountll becomes where the target has no popcount
- * instruction (x86-64's baseline, Cortex-M). */
+/* Set bits of x. Where the target has no popcount instruction (x86-64's baseline, Cortex-M) the builtin is a call
+ * into libgcc; this is a dozen inline instructions. */
 HAK_INLINE unsigned popcount64(uint64_t x)
 {
 #ifdef __POPCNT__
