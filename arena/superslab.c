@@ -163,9 +163,9 @@ static unsigned longest_run(const hak_superslab_t *ss)
     return best;
 }
 
-/* Length of the free run that contains slices i .. i+n-1 (all free), its first slice in *first: word-wise scans
- * left and right of them (the header slices are never free, and bits past nslices are clear, so both scans stop
- * inside the map). */
+/* Length of the free run that contains slices i .. i+n-1 (all free), its first slice in *first if asked: word-wise
+ * scans left and right of them (the header slices are never free, and bits past nslices are clear, so both scans
+ * stop inside the map). */
 static unsigned run_around(const hak_superslab_t *ss, unsigned i, unsigned n, unsigned *first)
 {
     unsigned end = i + n, start = i;
@@ -187,7 +187,8 @@ static unsigned run_around(const hak_superslab_t *ss, unsigned i, unsigned n, un
         }
         start = b & ~63u;
     }
-    *first = start;
+    if (first)
+        *first = start;
     return end - start;
 }
 
@@ -477,7 +478,7 @@ static void give_slices(hak_arena_t *a, hak_superslab_t *ss, unsigned i, unsigne
     for (unsigned j = i; j < i + n; j++)
         ss->slice_page[j] = &_hak_free_slice;
     map_set(ss->free_map, i, n, true);
-    unsigned first, run = run_around(ss, i, n, &first); /* the slices joined their neighbours' runs */
+    unsigned run = run_around(ss, i, n, NULL); /* the slices joined their neighbours' runs */
     if (run > ss->longest)
         runs_set(a, ss, run);
     ss->nfree += n;

@@ -8,8 +8,9 @@
  * unlike a cache keyed by size alone. hak_alloc pops from the list and hak_free pushes to it, without lock or
  * atomics. A list holds up to 32 KiB of blocks (4 to 64); one that runs dry is refilled under the arena's lock
  * with a batch that starts at two blocks and doubles up to half the capacity (a short-lived arena does not fill
- * caches it will never use), one that overflows gives half back. A free from a thread that did not allocate the block simply lands in that thread's cache:
- * no remote queues, and the bound on each list bounds what an idle thread can hold.
+ * caches it will never use), one that overflows gives half back. A free from a thread that did not allocate the
+ * block simply lands in that thread's cache: no remote queues, and the bound on each list bounds what an idle
+ * thread can hold.
  *
  * Blocks in caches are counted as in use by their pages, so hak_arena_stats, trim, check and set_limit flush
  * the calling thread's cache of that arena first (other threads' caches count as in use). To the program (and to
