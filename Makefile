@@ -101,13 +101,21 @@ size: $(BUILD)/libhakmem.a
 $(BUILD):
 	@mkdir -p $@
 
-$(BUILD)/obj/%.o: %.c $(HEADERS) $(AUTOCONF)
+# The compiler command the objects were built with: rewritten (and so newer than them) only when it changes, so that
+# `make CFLAGS=...` or SAN=1 on an existing build directory rebuilds the library instead of mixing flags.
+FLAGS_NOW = $(CC) $(CPPFLAGS) $(ALL_CFLAGS)
+same      = $(and $(findstring x$(1),x$(2)),$(findstring x$(2),x$(1)))
+$(BUILD)/.flags: FORCE
+	@mkdir -p $(dir $@)
+	$(if $(call same,$(FLAGS_NOW),$(file <$@)),,$(file >$@,$(FLAGS_NOW)))
+
+$(BUILD)/obj/%.o: %.c $(HEADERS) $(AUTOCONF) $(BUILD)/.flags
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
 	@$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c $< -o $@
 
 # The core may include nothing but the freestanding C headers (plus the project's own).
-$(BUILD)/obj/arena/%.o: arena/%.c $(HEADERS) $(AUTOCONF)
+$(BUILD)/obj/arena/%.o: arena/%.c $(HEADERS) $(AUTOCONF) $(BUILD)/.flags
 	@mkdir -p $(dir $@)
 	@if grep -n '#include <' $< | grep -vE '<(stddef|stdint|stdbool|stdatomic)\.h>'; then \
 	    echo "$<: the core includes only stddef/stdint/stdbool/stdatomic" >&2; exit 1; fi
@@ -320,7 +328,7 @@ SHIM_TEST_BIN := $(BUILD)/tests/shim_tests
 
 shim: $(BUILD)/libhakmem-malloc.so $(BUILD)/libhakmem-malloc.a
 
-$(BUILD)/obj/shim/%.o: shim/%.c $(HEADERS) $(AUTOCONF)
+$(BUILD)/obj/shim/%.o: shim/%.c $(HEADERS) $(AUTOCONF) $(BUILD)/.flags
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
 	@$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(SHIM_NOBUILTIN) -c $< -o $@
