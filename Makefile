@@ -86,7 +86,7 @@ endif
 LIB_OBJ    := $(patsubst %.c,$(BUILD)/obj/%.o,$(CORE_SRC) $(PLAT_SRC))
 HEADERS    := include/hakmem.h config/hak_config.h $(wildcard platform/*.h) arena/internal.h
 
-.PHONY: all size link-check run run-capped fuzz test-valgrind test-model test-m32 m32-deps test-cgroup test-stress test-tsan test check-one test-deps menuconfig defconfig olddefconfig savedefconfig bench install clean help
+.PHONY: all size link-check run run-capped fuzz test-valgrind test-model test-m32 test-pools-only m32-deps test-cgroup test-stress test-tsan test check-one test-deps menuconfig defconfig olddefconfig savedefconfig bench install clean help
 
 ifeq ($(FREESTANDING),1)
 all: $(BUILD)/libhakmem.a
@@ -212,6 +212,18 @@ $(BUILD)/tests/fuzz_driver: tests/fuzz/fuzz_api.c tests/fuzz/driver.c tests/rss.
 test-model: $(BUILD)/tests/fuzz_driver
 	@./$(BUILD)/tests/fuzz_driver -random=12000 -max-rss-mb=64 tests/fuzz/corpus/*
 
+# A firmware with no static pool and no region: arenas on pools of their own must still work (their address
+# registry leaf cannot come from the platform), and the library must build with HAK_STATIC_POOL_SIZE=0.
+$(BUILD)/tests/pools_only: tests/freestanding/pools_only.c tests/freestanding/posix_shim.c $(BUILD)/libhakmem.a
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@"
+	@$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -Wno-missing-prototypes $(filter %.c,$^) -o $@ $(BUILD)/libhakmem.a
+
+test-pools-only:
+	@$(MAKE) --no-print-directory BUILD=build/test/pools-only CONFIG_SRC=tests/freestanding/pools_only_defconfig \
+	    build/test/pools-only/tests/pools_only
+	@./build/test/pools-only/tests/pools_only
+
 # The 32-bit build (gcc -m32, the pointer width of most firmware): the Criterion suite (against a private copy of
 # the i386 Criterion libraries, scripts/m32_criterion.sh), model-checked sequences and the thread stress.
 M32_ROOT := build/test/m32-criterion/root
@@ -269,6 +281,7 @@ test: test-deps
 	@$(MAKE) --no-print-directory test-tsan
 	@$(MAKE) --no-print-directory BUILD=build/test/defconfig CONFIG_SRC=config/defconfig test-valgrind test-model
 	@$(MAKE) --no-print-directory test-m32
+	@$(MAKE) --no-print-directory test-pools-only
 	@$(MAKE) --no-print-directory test-targets
 	@echo "== all tests passed =="
 

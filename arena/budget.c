@@ -156,9 +156,7 @@ bool _hak_commit_fits(const hak_arena_t *a, size_t more)
  * threads there is one thread, so every arena is ours. */
 static bool try_lock_other(hak_arena_t *o)
 {
-    if (!HAK_CFG_THREADS)
-        return true;
-    return o->sync && !atomic_exchange_explicit(&o->lock.held, 1, memory_order_acquire);
+    return !HAK_CFG_THREADS || (o->sync && hak_trylock(&o->lock));
 }
 
 /* Gives back empty memory of other synchronized arenas that are not busy: lean ones, then fast ones. The arenas

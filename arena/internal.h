@@ -114,6 +114,20 @@ HAK_INLINE void hak_lock(hak_lock_t *l)
         _hak_lock_contended(l);
 }
 
+/* Takes the lock only if it is free (never waits); the critical section is left again when it is not. */
+HAK_INLINE bool hak_trylock(hak_lock_t *l)
+{
+#if HAK_CFG_THREADS && HAK_CFG_FREESTANDING
+    hak_platform_lock();
+#endif
+    if (!HAK_CFG_THREADS || !atomic_exchange_explicit(&l->held, 1, memory_order_acquire))
+        return true;
+#if HAK_CFG_THREADS && HAK_CFG_FREESTANDING
+    hak_platform_unlock();
+#endif
+    return false;
+}
+
 HAK_INLINE void hak_unlock(hak_lock_t *l)
 {
     if (HAK_CFG_THREADS)

@@ -3,7 +3,9 @@
  *
  * A two-level radix table over the address space in HAK_GRANULE (512 KiB) steps: a static root of leaf
  * pointers, and leaves mapped from the platform when a chunk first lands in their range. Leaves are never
- * freed (they are metadata proportional to the address space ever used, like a page table). Readers load the
+ * freed (they are metadata proportional to the address space ever used, like a page table). Freestanding builds
+ * keep their first leaf static (2 KiB on a 32-bit MCU): a firmware whose arenas all live in pools of their own has
+ * no platform memory to map one from. Readers load the
  * leaf and the entry with acquire; writers hold the global lock. Chunks are granule-aligned, so a granule
  * never holds parts of two chunks, and an entry is set for every granule a chunk covers, so any address
  * inside a chunk finds its header.
@@ -22,6 +24,29 @@ HAK_INLINE bool reg_in_range(uintptr_t x)
 #endif
 }
 
+/* A zeroed leaf, or NULL when the platform has no memory for one. */
+static hak_reg_entry_t *leaf_new(void)
+{
+#if HAK_CFG_FREESTANDING
+    static hak_reg_entry_t first[HAK_REG_LEAF_LEN];
+    static bool            first_taken; /* under the global lock */
+    if (!first_taken) {
+        first_taken = true;
+        return first;
+    }
+#endif
+    unsigned         calls = 0;
+    size_t           bytes = HAK_REG_LEAF_LEN * sizeof(hak_reg_entry_t);
+    hak_reg_entry_t *leaf = hak_platform_map(bytes, hak_platform_page_size(), &calls);
+    if (leaf && !hak_platform_commit(leaf, bytes, &calls)) {
+        hak_platform_unmap(leaf, bytes, &calls);
+        leaf = NULL;
+    }
+    for (size_t j = 0; leaf && j < HAK_REG_LEAF_LEN && !hak_platform_map_zeroed; j++)
+        atomic_init(&leaf[j], NULL);
+    return leaf;
+}
+
 bool _hak_registry_set(void *base, size_t size, hak_chunk_t *chunk)
 {
     uintptr_t x = (uintptr_t)base;
@@ -33,17 +58,8 @@ bool _hak_registry_set(void *base, size_t size, hak_chunk_t *chunk)
         if (!leaf) {
             if (!chunk)
                 continue;
-            unsigned calls = 0;
-            size_t bytes = HAK_REG_LEAF_LEN * sizeof(hak_reg_entry_t);
-            leaf = hak_platform_map(bytes, hak_platform_page_size(), &calls);
-            if (leaf && !hak_platform_commit(leaf, bytes, &calls)) {
-                hak_platform_unmap(leaf, bytes, &calls);
-                leaf = NULL;
-            }
-            if (!leaf)
+            if (!(leaf = leaf_new()))
                 return false; /* entries set so far are cleared by the caller's undo */
-            for (size_t j = 0; j < HAK_REG_LEAF_LEN && !hak_platform_map_zeroed; j++)
-                atomic_init(&leaf[j], NULL);
             atomic_store_explicit(&_hak_reg_root[i >> HAK_REG_LEAF_BITS], leaf, memory_order_release);
         }
         atomic_store_explicit(&leaf[i & (HAK_REG_LEAF_LEN - 1)], chunk, memory_order_release);

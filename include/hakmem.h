@@ -110,8 +110,11 @@ typedef struct hak_arena_config {
  * pool. Pools aligned to the granule waste nothing: the arena struct then goes at the pool's end.
  * Returns HAK_ENOMEM (and stores NULL) iff the platform cannot supply the arena's few KiB of metadata.
  * Cost: O(1); no SuperSlab is mapped until the first allocation (nothing is prefaulted). Thread-safe.
- * A pool arena takes all its memory, metadata included, from [pool, pool+pool_size) and never calls the
- * platform for memory; the caller keeps the pool alive until hak_arena_destroy returns.
+ * A pool arena takes all its memory, metadata included, from [pool, pool+pool_size); the caller keeps the pool
+ * alive until hak_arena_destroy returns. The one platform memory a pool can cause is process-wide and shared: the
+ * address registry's index of the pool's address range, made the first time any chunk lands in that range
+ * (Linux: 128 KiB of address space per 8 GiB range, resident only where used). Freestanding builds keep their
+ * first index static, so a firmware with no static pool and no region can run on pools alone.
  */
 HAK_API int hak_arena_create(hak_arena_t **out, const hak_arena_config_t *cfg);
 
@@ -274,8 +277,11 @@ HAK_API void hak_set_error_handler(hak_error_fn *fn, void *arg);
  * HAK_EINVAL for a NULL, wrapping or sub-64-byte region, HAK_ENOMEM when HAK_MAX_REGIONS regions exist already.
  *
  * With HAK_THREADS=y arenas take a spinlock; hak_platform_lock()/hak_platform_unlock() are called around every
- * such lock (they nest, at most two deep) and are weak no-ops: a firmware that allocates from interrupt handlers
- * defines them to mask interrupts (saving and restoring the previous state), an RTOS to suspend its scheduler.
+ * such lock and are weak no-ops: a firmware that allocates from interrupt handlers defines them to mask
+ * interrupts, an RTOS to suspend its scheduler. Calls nest, and deeper than the usual two (an arena's lock, then
+ * the global one): the platform's region lock comes third, and a purge under the process budget holds several
+ * arenas' locks at once. So the hooks count: the first lock saves the previous state and enters, the matching
+ * last unlock restores it (tests/freestanding/posix_shim.c checks that every call is matched).
  * Other weak hooks a firmware may define: hak_platform_error_output(const char *line) (where the default error
  * handler writes; default nowhere), hak_platform_abort(void) (default: trap), hak_platform_yield(void), and
  * uint64_t hak_platform_entropy(void): 64 random bits, read once when the first arena is made, from which every

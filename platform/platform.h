@@ -65,7 +65,8 @@ void hak_platform_yield(void);
 uint64_t hak_platform_clock_ms(void);
 
 /* Freestanding builds with threads only: enter and leave the firmware's critical section around every lock
- * the core takes (they nest: arena lock, then global lock). Weak no-ops by default; see include/hakmem.h. */
+ * the core and the platform take (they nest: arena locks, the global lock, the region lock). Weak no-ops by
+ * default; see include/hakmem.h. */
 void hak_platform_lock(void);
 void hak_platform_unlock(void);
 

@@ -34,15 +34,16 @@
 static hak_extent_t *free_list;   /* under region_lock */
 static unsigned      regions;     /* added so far (the static pool included) */
 static atomic_flag   region_lock = ATOMIC_FLAG_INIT;
-static bool          static_added;
 
 #if HAK_CFG_STATIC_POOL_SIZE > 0
 static _Alignas(UNIT) uint8_t static_pool[HAK_CFG_STATIC_POOL_SIZE];
+static bool                   static_added;
 #endif
 
 static void lock_regions(void)
 {
-    hak_platform_lock();
+    if (HAK_CFG_THREADS)
+        hak_platform_lock();
     while (atomic_flag_test_and_set_explicit(&region_lock, memory_order_acquire))
         hak_platform_yield();
 }
@@ -50,7 +51,8 @@ static void lock_regions(void)
 static void unlock_regions(void)
 {
     atomic_flag_clear_explicit(&region_lock, memory_order_release);
-    hak_platform_unlock();
+    if (HAK_CFG_THREADS)
+        hak_platform_unlock();
 }
 
 /* Adds a region; region_lock held. */

@@ -14,6 +14,8 @@ void hak_platform_set_errno(int err);
 void hak_platform_error_output(const char *line);
 void hak_platform_yield(void);
 _Noreturn void hak_platform_abort(void);
+void hak_platform_lock(void);
+void hak_platform_unlock(void);
 
 void hak_platform_set_errno(int err)
 {
@@ -34,4 +36,29 @@ void hak_platform_yield(void)
 _Noreturn void hak_platform_abort(void)
 {
     abort();
+}
+
+/* The critical-section hooks count their nesting per thread, as a firmware's must, and stop the test at once if
+ * the allocator leaves a critical section it did not enter, or exits with one still open. */
+static _Thread_local int t_depth;
+
+void hak_platform_lock(void)
+{
+    t_depth++;
+}
+
+void hak_platform_unlock(void)
+{
+    if (--t_depth < 0) {
+        hak_platform_error_output("posix_shim: hak_platform_unlock without a matching hak_platform_lock");
+        abort();
+    }
+}
+
+__attribute__((destructor)) static void critical_sections_closed(void)
+{
+    if (t_depth != 0) {
+        hak_platform_error_output("posix_shim: the process exits inside hak_platform_lock");
+        abort();
+    }
 }
