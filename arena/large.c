@@ -150,7 +150,7 @@ void *_hak_huge_alloc(hak_arena_t *a, size_t size, size_t align, bool zeroed)
     size_t offset = (HAK_HUGE_HDR + align - 1) & ~(align - 1);
     if (size == 0)
         size = 1; /* the block must lie inside the mapping */
-    if (size > SIZE_MAX / 2 - offset - page)
+    if (offset > SIZE_MAX / 4 || size > SIZE_MAX / 2 - offset - page) /* (an alignment of 2^63 would wrap) */
         return NULL;
     size_t      bytes = (offset + size + page - 1) & ~(page - 1);
     hak_huge_t *h = zeroed ? NULL : take_spare(a, bytes, align);

@@ -125,8 +125,10 @@ HAK_API size_t hak_pool_size_min(size_t slab_size);
  * Frees every block of the arena at once and gives its memory back: SuperSlabs are unmapped or kept in a
  * small process-wide cache for the next arena (lean arenas decommit them first), large blocks are unmapped.
  * NULL is ignored. Cost: O(SuperSlabs + large blocks), not O(blocks). The caller guarantees that no other
- * thread is inside a call on the arena and that nobody uses its blocks afterwards; a later hak_free of one of
- * them is reported as an invalid free (HAK_ERR_FOREIGN_PTR or HAK_ERR_INTERIOR_PTR) and ignored. Blocks of the
+ * thread is inside a call on the arena and that nobody uses its blocks afterwards. A later hak_free of one of them
+ * is reported as an invalid free (HAK_ERR_FOREIGN_PTR or HAK_ERR_INTERIOR_PTR) and ignored only while its memory
+ * is unused: SuperSlabs go to a process-wide cache that later arenas draw from, and once a block there is
+ * handed out again, the stale pointer is that block's (freeing it is the caller's use-after-free). Blocks of the
  * arena still sitting in other threads' caches are dropped by those threads unseen (each arena has a
  * generation, renewed by destroy and reset), so a later arena — even one reusing the same handle — never
  * receives them.
@@ -134,9 +136,12 @@ HAK_API size_t hak_pool_size_min(size_t slab_size);
 HAK_API void hak_arena_destroy(hak_arena_t *arena);
 
 /*
- * Frees every block at once; the arena stays usable. Fast arenas keep their SuperSlabs committed; lean arenas
- * decommit them and keep one in reserve. Blocks larger than half a SuperSlab are unmapped. NULL is ignored.
- * Cost: O(SuperSlabs + large blocks). Same concurrency rule as hak_arena_destroy.
+ * Frees every block at once; the arena stays usable and keeps its SuperSlabs. Fast arenas keep them committed;
+ * lean arenas give the memory back as they do any freed memory, in paced batches (Kconfig HAK_LEAN_BATCH_KIB and
+ * HAK_LEAN_INTERVAL_MS: a request arena reset many times a second does not decommit and fault its pages in again
+ * every time), or at once with hak_arena_trim. Blocks larger than half a SuperSlab are unmapped, except the two
+ * spares a fast arena keeps (see hak_alloc). NULL is ignored. Cost: O(SuperSlabs + large blocks). Same
+ * concurrency rule as hak_arena_destroy.
  */
 HAK_API void hak_arena_reset(hak_arena_t *arena);
 
@@ -175,7 +180,9 @@ HAK_API size_t hak_memory_limit(void);
  * empty memory, or size is too large to represent; NULL with EINVAL iff arena is NULL.
  * Cost: O(1) on the fast path; may call the platform when a new SuperSlab or a large block is needed.
  * Sizes up to 64 KiB come from size classes (internal waste <= 12.5% above 128 bytes), larger ones from
- * runs of 16 KiB slices of a SuperSlab, and blocks larger than half a SuperSlab from their own mapping.
+ * runs of 16 KiB slices of a SuperSlab, and blocks larger than half a SuperSlab from their own mapping,
+ * unmapped when freed (a fast arena on Linux keeps the last two freed, of up to 32 MiB, as spares for the next
+ * such blocks that fit them).
  */
 HAK_API void *hak_alloc(hak_arena_t *arena, size_t size);
 
@@ -199,8 +206,9 @@ HAK_API void *hak_realloc(hak_arena_t *arena, void *ptr, size_t size);
 
 /*
  * Allocates `size` bytes aligned to `alignment`. Returns NULL with EINVAL iff alignment is 0 or not a power of
- * two (or arena is NULL); ENOMEM as hak_alloc. Alignments up to 16 KiB are served from size classes and slice
- * runs; larger ones from a dedicated mapping. Freed with hak_free like any block.
+ * two (or arena is NULL); ENOMEM as hak_alloc. Alignments up to half the registry granule (Linux 256 KiB,
+ * freestanding 8 KiB) are served from size classes and slice runs (sizes up to half a SuperSlab); larger ones
+ * from a dedicated mapping. Freed with hak_free like any block.
  */
 HAK_API void *hak_aligned_alloc(hak_arena_t *arena, size_t alignment, size_t size);
 
@@ -247,8 +255,9 @@ HAK_API int hak_arena_report(const hak_arena_t *arena, void (*write)(const char 
 
 /* Process-wide totals: committed, peak_committed and reserved cover everything hakmem holds from the platform
  * (including SuperSlabs cached for reuse), limit is the process budget, platform_calls every OS call made;
- * in_use, superslabs and the counters sum the synchronized arenas (an unsynchronized arena's belong to its
- * thread: ask it with hak_arena_stats). Returns 0, or HAK_EINVAL for NULL. */
+ * in_use, superslabs and the counters sum the synchronized arenas that are not busy at that moment (one whose
+ * lock another thread holds is skipped, not waited for; an unsynchronized arena's belong to its thread: ask it
+ * with hak_arena_stats). Returns 0, or HAK_EINVAL for NULL. */
 HAK_API int hak_stats_total(hak_arena_stats_t *out);
 
 /*
