@@ -235,13 +235,15 @@ void *_hak_meta_alloc(size_t size)
     return p;
 }
 
-static hak_arena_t *arena_struct_get(void)
+/* A struct a destroyed arena left (*reused), or a new one. */
+static hak_arena_t *arena_struct_get(bool *reused)
 {
     hak_lock(&g_lock);
     hak_arena_t *a = g_free_arenas;
     if (a)
         g_free_arenas = a->next_free;
     hak_unlock(&g_lock);
+    *reused = a != NULL;
     return a ? a : _hak_meta_alloc(ARENA_STRUCT_SIZE);
 }
 
@@ -308,6 +310,7 @@ int hak_arena_create(hak_arena_t **out, const hak_arena_config_t *cfg)
     hak_arena_t *a;
     uint8_t     *chunks = NULL;
     size_t       chunk_bytes = 0;
+    bool         reused = false;
     if (c.pool) {
         /* Chunks start on a granule boundary; the arena struct goes in the gap before it if it fits there, else
          * at the very end of the pool, where the last SuperSlab stops short of it. */
@@ -326,11 +329,19 @@ int hak_arena_create(hak_arena_t **out, const hak_arena_config_t *cfg)
             return HAK_EINVAL;
         chunks = (uint8_t *)first;
         chunk_bytes = last - first;
-    } else if (!(a = arena_struct_get())) {
+    } else if (!(a = arena_struct_get(&reused))) {
         return HAK_ENOMEM;
     }
 
-    memset(a, 0, sizeof *a);
+    /* The struct is built under its own lock. A reused one's may still be held for a moment by a thread dropping
+     * a stale cache slot of the arena that had it (tcache.c reads the generation under the lock): that thread is
+     * waited for, and the lock is never wiped from under it. */
+    if (!reused)
+        atomic_init(&a->lock.held, 0);
+    hak_lock(&a->lock);
+    size_t lock_at = offsetof(hak_arena_t, lock), lock_end = lock_at + sizeof a->lock;
+    memset(a, 0, lock_at);
+    memset((uint8_t *)a + lock_end, 0, sizeof *a - lock_end);
     atomic_store_explicit(&a->gen, _hak_new_generation(), memory_order_relaxed);
     for (unsigned i = 0; i < HAK_NUM_CLASSES; i++)
         a->bins[i].page = &_hak_empty_page;
@@ -376,6 +387,7 @@ int hak_arena_create(hak_arena_t **out, const hak_arena_config_t *cfg)
     a->rng = (z ^ (z >> 29)) | 1; /* xorshift state: never 0 */
     a->magic = HAK_ARENA_MAGIC;
     _hak_arena_list_add(a);
+    hak_unlock(&a->lock);
     *out = a;
     return 0;
 }

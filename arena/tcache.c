@@ -98,8 +98,7 @@ static void merge_stats_locked(hak_arena_t *a, hak_tslot_t *s)
     s->allocs = s->frees = 0;
 }
 
-/* Gives a slot's blocks back (if its arena still has the slot's generation) and empties it. */
-/* Gives a slot's blocks back. At thread exit (`exiting`) a lean arena also gives back the memory that is empty
+/* Gives a slot's blocks back (if its arena still has the slot's generation) and empties it. At thread exit (`exiting`) a lean arena also gives back the memory that is empty
  * now: a thread ending is the end of a burst of traffic, and no later call may come to trigger a batch. */
 static void slot_flush(hak_tslot_t *s, bool exiting)
 {
@@ -234,7 +233,8 @@ void *_hak_tcache_refill(hak_arena_t *a, hak_tslot_t *s, unsigned cls)
     bin->head = hak_next(a, b);
     bin->n--;
     hak_mark_live(b);
-    s->allocs++;
+    if (HAK_CFG_STATS)
+        s->allocs++;
     return b; /* alloc.c tells memcheck */
 }
 

@@ -1,6 +1,8 @@
 /* Arithmetic the core's fast paths rely on, checked exhaustively where a proof would be easy to get wrong. */
 #include <criterion/criterion.h>
+#include <pthread.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "arena/internal.h"
 
@@ -63,4 +65,45 @@ Test(internals, a_full_pool_takes_back_slices_pages_never_used)
     cr_assert_eq(hak_arena_check(a), 0);
     hak_arena_destroy(a);
     free(pool);
+}
+
+/* A destroyed arena's struct is reused by the next hak_arena_create, while a thread that cached blocks of the
+ * old arena may be dropping that cache: tcache.c locks the struct to read its generation. The new arena must be
+ * built under that lock, after the holder lets go, and never wipe it from under the holder. */
+static hak_arena_t *held_arena;
+static atomic_int   held_step;
+
+static void *hold_lock_a_while(void *arg)
+{
+    (void)arg;
+    hak_lock(&held_arena->lock); /* as a stale cache slot's flush does */
+    atomic_store(&held_step, 1);
+    struct timespec pause = {.tv_nsec = 50 * 1000 * 1000};
+    nanosleep(&pause, NULL);
+    atomic_store(&held_step, 2);
+    hak_unlock(&held_arena->lock);
+    return NULL;
+}
+
+Test(internals, a_reused_arena_struct_waits_for_a_stale_lock_holder)
+{
+    if (!HAK_CFG_THREADS)
+        cr_skip_test("no threads in this build");
+    hak_arena_t *a, *b;
+    cr_assert_eq(hak_arena_create(&a, NULL), 0);
+    hak_arena_destroy(a);
+    held_arena = a;
+    pthread_t t;
+    cr_assert_eq(pthread_create(&t, NULL, hold_lock_a_while, NULL), 0);
+    while (atomic_load(&held_step) == 0)
+        ;
+    cr_assert_eq(hak_arena_create(&b, NULL), 0);
+    cr_assert_eq(b, a, "the struct is reused (the premise of this test)");
+    cr_assert_eq(atomic_load(&held_step), 2, "hak_arena_create went on while another thread held the struct's lock");
+    pthread_join(t, NULL);
+    cr_assert_eq(atomic_load(&b->lock.held), 0, "the lock is free again");
+    void *p = hak_alloc(b, 100);
+    cr_assert_not_null(p);
+    hak_free(p);
+    hak_arena_destroy(b);
 }
