@@ -47,9 +47,9 @@ PRELOADED = ["hk-preload", "mi-preload", "mimalloc", "glibc"]  # the glibc drive
 
 
 class Workload:
-    def __init__(self, name, op, full, quick, empty, variants, heavy=False, driver=None):
+    def __init__(self, name, op, full, quick, empty, variants, heavy=False, driver=None, threads=1):
         self.name, self.op, self.full, self.quick, self.empty = name, op, full, quick, empty
-        self.variants, self.heavy = variants, heavy
+        self.variants, self.heavy, self.threads = variants, heavy, threads
         self.driver = driver or name  # the workload argument of the bench binary
 
 
@@ -64,9 +64,9 @@ WORKLOADS = [
     Workload("realloc_grow", "alloc, realloc or free; buffers grown 16 B..256 KiB by x1.5 + 1..64 B",
              ["10000", "262144", "1"], ["1000", "262144", "1"], ["1", "262144", "1"], SINGLE, heavy=True),
     Workload("xthread", "block allocated by one thread, freed by the other; 16..256 B, ring 4096",
-             ["10000000", "4096", "1"], ["1000000", "4096", "1"], ["1", "4096", "1"], SHARED),
+             ["10000000", "4096", "1"], ["1000000", "4096", "1"], ["1", "4096", "1"], SHARED, threads=2),
     Workload("larson_like", "slot op (2 threads, 10 blocks handed over per 1000 ops); 16..512 B, ws 1000",
-             ["10000000", "1000", "1"], ["1000000", "1000", "1"], ["1", "1000", "1"], SHARED),
+             ["10000000", "1000", "1"], ["1000000", "1000", "1"], ["1", "1000", "1"], SHARED, threads=2),
     # The workloads that work through malloc, with the shim and mimalloc both preloaded (issue 7).
     Workload("preload_random_mixed", "alloc or free through malloc; sizes 16..1024, ws 400, seed 1",
              ["20000000", "400", "1"], ["2000000", "400", "1"], ["1", "400", "1"], PRELOADED, driver="random_mixed"),
@@ -74,14 +74,19 @@ WORKLOADS = [
              ["10000", "262144", "1"], ["1000", "262144", "1"], ["1", "262144", "1"], PRELOADED, heavy=True,
              driver="realloc_grow"),
     Workload("preload_xthread", "malloc in one thread, free in the other; 16..256 B, ring 4096",
-             ["10000000", "4096", "1"], ["1000000", "4096", "1"], ["1", "4096", "1"], PRELOADED, driver="xthread"),
+             ["10000000", "4096", "1"], ["1000000", "4096", "1"], ["1", "4096", "1"], PRELOADED, driver="xthread",
+             threads=2),
     Workload("preload_larson_like", "slot op through malloc (2 threads); 16..512 B, ws 1000",
-             ["10000000", "1000", "1"], ["1000000", "1000", "1"], ["1", "1000", "1"], PRELOADED, driver="larson_like"),
+             ["10000000", "1000", "1"], ["1000000", "1000", "1"], ["1", "1000", "1"], PRELOADED,
+             driver="larson_like", threads=2),
     Workload("static_pool", "alloc or free; random_mixed on the freestanding platform (host build, static pool)",
              ["20000000", "400", "1"], ["2000000", "400", "1"], ["1", "400", "1"], ["hk-static", "hk-unsync", "mimalloc"],
              driver="random_mixed"),
 ]
 SYSCALLS = "mmap,munmap,mremap,madvise,mprotect,brk"
+# Single-thread runs are pinned to this CPU (every allocator alike; main() sets it unless --no-pin): a run the
+# scheduler moves between cores starts over with cold caches, and such moves were most of the run-to-run spread.
+PIN_CPU = None
 
 
 def run(bin_dir, key, wl, args, prefix=()):
@@ -91,7 +96,11 @@ def run(bin_dir, key, wl, args, prefix=()):
     if key in PRELOAD:
         lib = PRELOAD[key]
         env["LD_PRELOAD"] = os.path.normpath(os.path.join(bin_dir, lib)) if lib.startswith("../") else lib
-    p = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    pin = None
+    if PIN_CPU is not None and wl.threads == 1:
+        def pin():
+            os.sched_setaffinity(0, {PIN_CPU})
+    p = subprocess.run(cmd, capture_output=True, text=True, env=env, preexec_fn=pin)
     if p.returncode != 0:
         sys.exit(f"run.py: {' '.join(cmd)} failed ({p.returncode}):\n{p.stderr}")
     res, steady = None, None
@@ -283,7 +292,8 @@ def write_results(path, m, command, quick, tables, goals, png_ok, elapsed, load)
         "inflates the CV, the two-thread workloads most).",
         "- Method: one binary per allocator; the allocators alternate run by run after one warm-up run each; "
         "throughput = ops / wall time of the timed loop; the ratio to mimalloc is taken per run pair, then the "
-        "median; CV = stdev / mean of the runs' throughput. Peak RSS = the process's VmHWM (max over runs). "
+        "median; CV = stdev / mean of the runs' throughput. Single-thread workloads run pinned to one CPU, the same for every "
+        "allocator (`--no-pin` to not); the two-thread ones are not pinned. Peak RSS = the process's VmHWM (max over runs). "
         "hakmem's committed bytes and platform calls come from `hak_arena_stats` (calls counted over the timed loop "
         "only, so 0 means none in steady state). The strace column counts " + SYSCALLS.replace(",", "/") +
         " over a whole quick-size run minus a near-empty run, for every allocator.",
@@ -346,7 +356,12 @@ def main():
     ap.add_argument("--no-strace", action="store_true")
     ap.add_argument("--no-write", action="store_true", help="print only; leave RESULTS.md and results.png alone")
     ap.add_argument("--command", help="the command to record in RESULTS.md")
+    ap.add_argument("--no-pin", action="store_true", help="let the scheduler place single-thread runs")
     args = ap.parse_args()
+    global PIN_CPU
+    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    if not args.no_pin and len(cpus) > 1:
+        PIN_CPU = cpus[-1]
     if args.runs < 1:
         ap.error("--runs must be >= 1")
     args.bin_dir = os.path.abspath(args.bin_dir)
