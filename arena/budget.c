@@ -192,6 +192,9 @@ bool _hak_may_commit(hak_arena_t *a, size_t more, bool may_purge)
         if (_hak_commit_fits(a, more))
             return true;
         if (!a->pool && atomic_load_explicit(&g_budget, memory_order_relaxed)) {
+            _hak_slab_cache_drop(a); /* memory no arena uses goes first */
+            if (_hak_commit_fits(a, more))
+                return true;
             purge_others(a);
             if (_hak_commit_fits(a, more))
                 return true;

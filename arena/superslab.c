@@ -230,11 +230,16 @@ static void runs_set(hak_arena_t *a, hak_superslab_t *ss, unsigned longest)
     runs_link(a, ss);
 }
 
-static void slab_reset(hak_superslab_t *ss)
+/* Every slice after the header free. `keep_aging`: a reset arena's SuperSlab keeps what the lean purges learned
+ * (aged bits mark free slices only, and those stay free), else its slices that sat unused through the last purge
+ * would start aging anew at every reset, and an arena reset more often than it purges would never give back. */
+static void slab_reset(hak_superslab_t *ss, bool keep_aging)
 {
     memset(ss->free_map, 0, sizeof ss->free_map);
-    memset(ss->aged_map, 0, sizeof ss->aged_map);
-    ss->aged_empty = false;
+    if (!keep_aging) {
+        memset(ss->aged_map, 0, sizeof ss->aged_map);
+        ss->aged_empty = false;
+    }
     map_set(ss->free_map, HAK_HDR_SLICES, ss->nslices - HAK_HDR_SLICES, true);
     ss->nfree = ss->nslices - HAK_HDR_SLICES;
     ss->longest = 0; /* on no bucket list until runs_set */
@@ -370,20 +375,32 @@ static size_t slab_bytes(hak_arena_t *a, size_t slices)
     return size >= ((HAK_HDR_SLICES + slices) << HAK_SLICE_SHIFT) ? size : 0;
 }
 
-static hak_superslab_t *slab_new(hak_arena_t *a, size_t slices)
+HAK_INLINE bool over_cap(const hak_arena_t *a, size_t more)
+{
+    return a->limit && (a->committed > a->limit || more > a->limit - a->committed);
+}
+
+/* A SuperSlab that can hold a run of `room` slices, `slices` of which will be committed at once (an aligned run
+ * needs room for its alignment but commits only itself). */
+static hak_superslab_t *slab_new(hak_arena_t *a, size_t room, size_t slices)
 {
     hak_superslab_t *ss = slab_from_cache(a);
     if (ss) {
-        /* Its committed bytes are already counted process-wide; only the arena's own cap applies. */
-        size_t c = _hak_slab_committed(ss);
-        if (a->limit && (a->committed > a->limit || c > a->limit - a->committed)) {
+        /* Its committed bytes are already counted process-wide; only the arena's own cap applies, and the
+         * arena gives back its own empty memory before that cap refuses it, as for a fresh SuperSlab. */
+        size_t c = _hak_slab_committed(ss), run = slices << HAK_SLICE_SHIFT; /* (the run may be dirty already) */
+        if (over_cap(a, c + run)) {
             decommit_free_runs(NULL, ss, false, false);
             c = HAK_SLAB_HDR;
         }
-        if (a->limit && (a->committed > a->limit || c > a->limit - a->committed)) {
+        if (over_cap(a, c + run)) {
+            _hak_bins_release_empty(a);
+            _hak_purge(a, 0);
+        }
+        if (over_cap(a, c + run)) {
             _hak_global_committed(0, c);
             chunk_forget(a, ss);
-            a->limit_wanted = c;
+            a->limit_wanted = c + run;
             return NULL;
         }
         a->committed += c; /* not _hak_commit_add: the process total already has it */
@@ -393,7 +410,7 @@ static hak_superslab_t *slab_new(hak_arena_t *a, size_t slices)
         slab_link(a, ss);
         return ss;
     }
-    size_t size = slab_bytes(a, slices);
+    size_t size = slab_bytes(a, room);
     if (!size || !_hak_may_commit(a, HAK_SLAB_HDR + (slices << HAK_SLICE_SHIFT), true))
         return NULL; /* (a SuperSlab mapped for a page that cannot be committed would be unmapped at once) */
     _hak_huge_drop_spares(a); /* an arena that maps more gives back the huge chunks it kept first (large.c) */
@@ -423,7 +440,7 @@ static hak_superslab_t *slab_new(hak_arena_t *a, size_t slices)
     ss->warm = false;
     memset(ss->commit_map, 0, sizeof ss->commit_map);
     map_set(ss->commit_map, 0, HAK_HDR_SLICES, true);
-    slab_reset(ss);
+    slab_reset(ss, false);
     if (!_hak_registry_claim(ss, size, &ss->chunk)) {
         _hak_chunk_put(a, ss, size);
         return NULL;
@@ -521,7 +538,7 @@ hak_page_t *_hak_slices_alloc(hak_arena_t *a, size_t n, size_t align)
         _hak_may_commit(a, fresh, true);
         ss = find_slab(a, n, align, &at);
     }
-    if (!ss && (ss = slab_new(a, n + align - 1)) != NULL) {
+    if (!ss && (ss = slab_new(a, n + align - 1, n)) != NULL) {
         at = find_run(ss, (unsigned)n, (unsigned)align);
         HAK_ASSERT(at >= 0);
     } else if (!ss) {
@@ -569,7 +586,7 @@ void _hak_slabs_reset(hak_arena_t *a)
         a->dirty += a->huge_spare[i] ? a->huge_spare[i]->chunk.size : 0;
     for (hak_superslab_t *ss = a->slabs; ss; ss = ss->next) {
         runs_set(a, ss, 0);
-        slab_reset(ss);
+        slab_reset(ss, true);
         runs_set(a, ss, longest_run(ss));
         a->dirty += _hak_slab_committed(ss) - HAK_SLAB_HDR;
     }
@@ -630,12 +647,31 @@ void _hak_lean_maybe_purge(hak_arena_t *a)
     _hak_lean_purge_now(a, false);
 }
 
+/* Unmaps every SuperSlab of the process-wide cache (the process budget is short, and no arena uses them). The
+ * calls count to `a`, a non-pool arena whose lock is held. */
+void _hak_slab_cache_drop(hak_arena_t *a)
+{
+    _hak_global_lock();
+    hak_superslab_t *ss = g_cache;
+    g_cache = NULL;
+    g_cache_len = 0;
+    g_cache_warm = 0;
+    _hak_global_unlock();
+    while (ss) {
+        hak_superslab_t *next = ss->next;
+        ss->warm = false;
+        _hak_global_committed(0, _hak_slab_committed(ss));
+        chunk_forget(a, ss);
+        ss = next;
+    }
+}
+
 void _hak_slabs_drop_all(hak_arena_t *a, bool keep_for_reuse)
 {
     while (a->slabs) {
         hak_superslab_t *ss = a->slabs;
         slab_unlink(a, ss);
-        slab_reset(ss);
+        slab_reset(ss, false);
         bool cached = false;
         if (keep_for_reuse && !a->pool && HAK_CFG_SLAB_CACHE > 0) {
             if (a->policy == HAK_POLICY_LEAN) {

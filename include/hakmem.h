@@ -167,8 +167,8 @@ HAK_API int hak_arena_set_limit(hak_arena_t *arena, size_t bytes);
  * of the container's cgroup (v2 memory.max or v1 memory.limit_in_bytes, smallest over the ancestors; none =
  * no budget); the environment variable HAKMEM_LIMIT overrides it with bytes ("512MiB", "2g", "1048576"), a
  * percentage of the cgroup limit ("75%") or "off". At the budget an arena gives back its own empty memory,
- * then other arenas' (lean ones first; only synchronized arenas that are not busy), calls its on_limit, and
- * then fails with ENOMEM. Allocations racing in different arenas may overshoot it by one chunk each.
+ * then the SuperSlabs destroyed arenas left cached for reuse, then other arenas' empty memory (lean ones first;
+ * only synchronized arenas that are not busy), calls its on_limit, and then fails with ENOMEM. Allocations racing in different arenas may overshoot it by one chunk each.
  * hak_set_memory_limit(0) removes the budget. Thread-safe.
  */
 HAK_API void   hak_set_memory_limit(size_t bytes);

@@ -225,6 +225,92 @@ Test(limits, process_budget_spans_arenas)
     hak_arena_destroy(y);
 }
 
+/* SuperSlabs that destroyed arenas left in the process-wide cache count against the budget, and go first when it
+ * is short: no arena uses them. */
+Test(limits, the_budget_releases_cached_superslabs)
+{
+    LINUX_ONLY("the SuperSlab cache keeps memory committed only on an OS");
+    hak_arena_t *x, *y;
+    cr_assert_eq(hak_arena_create(&x, &(hak_arena_config_t){.policy = HAK_POLICY_FAST, .slab_size = 1u << 20}), 0);
+    for (int i = 0; i < 16; i++)
+        cr_assert_not_null(hak_alloc(x, 400u << 10)); /* large blocks over a few SuperSlabs */
+    hak_arena_destroy(x); /* its SuperSlabs go to the cache, committed */
+    hak_arena_stats_t t;
+    hak_stats_total(&t);
+    cr_assert_geq(t.committed, 2u << 20, "the cache holds committed SuperSlabs");
+    hak_set_memory_limit(t.committed + (4u << 20));
+    cr_assert_eq(hak_arena_create(&y, NULL), 0);
+    void *h1 = hak_alloc(y, 3u << 20), *h2 = hak_alloc(y, 3u << 20); /* huge blocks never use cached SuperSlabs */
+    cr_assert(h1 && h2, "the second 3 MiB block fits once the cache is released (%p %p)", h1, h2);
+    hak_stats_total(&t);
+    cr_assert_leq(t.committed, hak_memory_limit());
+    hak_set_memory_limit(0);
+    hak_arena_destroy(y);
+}
+
+/* A capped arena that adopts a cached SuperSlab first gives back its own empty memory, as it does before mapping a
+ * fresh one (here the huge spare a fast arena keeps). */
+Test(limits, a_capped_arena_adopting_a_cached_superslab_purges_itself_first)
+{
+    LINUX_ONLY("huge spares and the SuperSlab cache are Linux's");
+    hak_arena_t *x, *y;
+    cr_assert_eq(hak_arena_create(&x, &(hak_arena_config_t){.policy = HAK_POLICY_FAST, .slab_size = 1u << 20}), 0);
+    cr_assert_not_null(hak_alloc(x, 400u << 10));
+    hak_arena_destroy(x); /* one SuperSlab in the cache */
+    cr_assert_eq(hak_arena_create(&y, &(hak_arena_config_t){.policy = HAK_POLICY_FAST, .slab_size = 1u << 20,
+                                                            .flags = HAK_ARENA_UNSYNCHRONIZED}), 0);
+    hak_free(hak_alloc(y, 700u << 10)); /* kept committed as a spare */
+    size_t spare = committed_of(y);
+    cr_assert_geq(spare, 700u << 10);
+    cr_assert_eq(hak_arena_set_limit(y, spare + (120u << 10)), 0);
+    errno = 0;
+    void *p = hak_alloc(y, 100u << 10); /* a SuperSlab header and 7 slices: more than the cap leaves */
+    cr_assert_not_null(p, "errno %d: the spare should have gone back first", errno);
+    cr_assert_leq(committed_of(y), spare + (120u << 10));
+    cr_assert_eq(hak_arena_check(y), 0);
+    hak_arena_destroy(y);
+}
+
+/* An aligned run needs room for its alignment in a new SuperSlab, but commits only itself: the cap is checked
+ * against that. */
+Test(limits, aligned_runs_under_a_cap_count_what_they_commit)
+{
+    LINUX_ONLY("slice runs of 256 KiB alignment are Linux's (freestanding: a dedicated chunk)");
+    hak_arena_t *a;
+    cr_assert_eq(hak_arena_create(&a, &(hak_arena_config_t){.policy = HAK_POLICY_FAST, .limit = 300u << 10,
+                                                            .slab_size = 1u << 20, .flags = HAK_ARENA_UNSYNCHRONIZED}),
+                 0);
+    errno = 0;
+    void *p = hak_aligned_alloc(a, 256u << 10, 200u << 10); /* commits 16 KiB of header and 208 KiB */
+    cr_assert_not_null(p, "errno %d", errno);
+    cr_assert_eq((uintptr_t)p % (256u << 10), 0);
+    cr_assert_leq(committed_of(a), 300u << 10);
+    hak_free(p);
+    hak_arena_destroy(a);
+}
+
+/* A lean arena reset after every request, sleeping between requests, gives back what the requests no longer use
+ * (reset used to forget which free slices had aged through a purge, so they never went back). */
+Test(limits, lean_arena_reset_per_request_gives_back_what_it_no_longer_uses)
+{
+    LINUX_ONLY("decommit is an OS call");
+    hak_arena_t *a;
+    cr_assert_eq(hak_arena_create(&a, &(hak_arena_config_t){.policy = HAK_POLICY_LEAN,
+                                                            .flags = HAK_ARENA_UNSYNCHRONIZED}), 0);
+    for (int i = 0; i < 40; i++)
+        cr_assert_not_null(hak_alloc(a, 200u << 10)); /* one big request: 8 MiB */
+    hak_arena_reset(a);
+    struct timespec pause = {.tv_nsec = 20 * 1000 * 1000};
+    for (int r = 0; r < 30; r++) { /* then small ones, 800 KiB each */
+        for (int i = 0; i < 8; i++)
+            cr_assert_not_null(hak_alloc(a, 100u << 10));
+        hak_arena_reset(a);
+        nanosleep(&pause, NULL);
+    }
+    cr_assert_lt(committed_of(a), 2u << 20, "committed %zu after 30 small requests", committed_of(a));
+    hak_arena_destroy(a);
+}
+
 Test(limits, hakmem_limit_environment_variable)
 {
     LINUX_ONLY("no environment without an OS");
