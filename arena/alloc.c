@@ -571,8 +571,19 @@ void *hak_realloc(hak_arena_t *a, void *p, size_t size)
         return p;
     }
     void *q = size > usable ? alloc_with_room(a, size) : NULL;
-    if (!q && !(q = hak_alloc(a, size)))
-        return NULL;
+    if (!q && !(q = hak_alloc(a, size))) {
+        if (owner != a || size > usable)
+            return NULL;
+        /* A shrink with no room to move to (a cap, a full pool) does not fail: the block stays, and a large one
+         * gives back the slices past the new size. */
+        if (kind == BLOCK_LARGE) {
+            arena_lock(a);
+            if (_hak_large_resize(a, (hak_superslab_t *)c, page, size ? size : 1))
+                HAK_VG_RESIZE(p, usable, page->bsize);
+            arena_unlock(a);
+        }
+        return p;
+    }
     memcpy(q, p, size < usable ? size : usable);
     if (kind != BLOCK_HUGE || !HAK_HUGE_SPARES) {
         hak_free(p);

@@ -311,6 +311,43 @@ Test(limits, lean_arena_reset_per_request_gives_back_what_it_no_longer_uses)
     hak_arena_destroy(a);
 }
 
+/* A shrinking realloc does not fail for want of room to move to: at the cap the block stays where it is, and a
+ * large one gives back its tail. */
+Test(limits, shrinking_realloc_at_the_cap_keeps_the_block)
+{
+    hak_arena_t *a;
+    cr_assert_eq(hak_arena_create(&a, &(hak_arena_config_t){.policy = HAK_POLICY_FAST,
+                                                            .flags = HAK_ARENA_UNSYNCHRONIZED}), 0);
+    size_t big = SMALL_MAX * 5 / 2 < SLAB_MIN / 2 ? SMALL_MAX * 5 / 2 : SLAB_MIN / 2; /* a large block */
+    unsigned char *p = hak_alloc(a, big);
+    cr_assert_not_null(p);
+    for (size_t i = 0; i < big; i++)
+        p[i] = (unsigned char)(i * 7);
+    size_t at_cap = committed_of(a);
+    cr_assert_eq(hak_arena_set_limit(a, at_cap), 0); /* no room for any new page */
+    cr_assert_null(hak_alloc(a, 1000), "at the cap: no room for a new page");
+    errno = 0;
+    unsigned char *q0 = hak_realloc(a, p, SMALL_MAX / 2); /* a small class: its page would need new memory */
+    cr_assert_eq(q0, p, "the first shrink stays (%p, errno %d)", (void *)q0, errno);
+    void *other = hak_alloc(a, 1000);
+    cr_assert_not_null(other, "the slices the large block gave back hold a new page");
+    size_t sizes[] = {SMALL_MAX / 3, 100, 0};
+    for (int k = 0; k < 3; k++) {
+        errno = 0;
+        unsigned char *q = hak_realloc(a, p, sizes[k]); /* in place, or moved into room the last shrink made */
+        cr_assert_not_null(q, "shrink to %zu failed (errno %d)", sizes[k], errno);
+        for (size_t i = 0; i < sizes[k]; i++)
+            cr_assert_eq(q[i], (unsigned char)(i * 7));
+        cr_assert_geq(hak_usable_size(q), sizes[k]);
+        p = q;
+        cr_assert_leq(committed_of(a), at_cap);
+        cr_assert_eq(hak_arena_check(a), 0);
+    }
+    hak_free(p);
+    hak_free(other);
+    hak_arena_destroy(a);
+}
+
 Test(limits, hakmem_limit_environment_variable)
 {
     LINUX_ONLY("no environment without an OS");
