@@ -363,7 +363,7 @@ $(SHIM_TEST_BIN): tests/shim/test_shim.c $(BUILD)/libhakmem-malloc.a
 
 test-shim: test-deps $(SHIM_TEST_BIN) $(BUILD)/libhakmem-malloc.so
 	@echo "== shim: unit suite ($(or $(CONFIG_SRC),$(CONFIG_FILE))) =="
-	@./$(SHIM_TEST_BIN) --jobs 2
+	@timeout 600 ./$(SHIM_TEST_BIN) --jobs 2 # (a deadlock fails instead of hanging)
 	@echo "== shim: real programs under LD_PRELOAD =="
 	@scripts/test_shim_programs.sh $(BUILD)/libhakmem-malloc.so
 

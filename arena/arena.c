@@ -38,9 +38,23 @@ static atomic_int    g_env_policy = -1; /* -1: not read yet; 0: unset; else a ha
 atomic_bool _hak_vg_running; /* see internal.h */
 #endif
 
+#if HAK_FORK_LOCKS
+_Thread_local bool _hak_t_forking __attribute__((tls_model("initial-exec")));
+static hak_lock_t *g_fork_held[2]; /* written by the forking thread only, and read by it only */
+
+bool _hak_fork_holds(const hak_lock_t *l)
+{
+    return l == g_fork_held[0] || l == g_fork_held[1];
+}
+#endif
+
 /* Spins with the processor's pause hint (lock holders keep it for a few microseconds at most), then yields. */
 void _hak_lock_contended(hak_lock_t *l)
 {
+#if HAK_FORK_LOCKS
+    if (_hak_t_forking && _hak_fork_holds(l))
+        return; /* held by this thread for the fork under way */
+#endif
     do {
         for (unsigned spins = 0; atomic_load_explicit(&l->held, memory_order_relaxed); spins++) {
             if (spins < SPINS_BEFORE_YIELD)
@@ -59,6 +73,31 @@ void _hak_global_lock(void)
 void _hak_global_unlock(void)
 {
     hak_unlock(&g_lock);
+}
+
+/* pthread_atfork's prepare handler runs before the handlers registered earlier, which may allocate: glibc takes
+ * its own malloc locks inside fork() after every handler, a preloaded malloc can only take them in its handler. */
+void _hak_fork_hold(hak_lock_t *arena_lock)
+{
+    if (arena_lock)
+        hak_lock(arena_lock);
+    hak_lock(&g_lock);
+#if HAK_FORK_LOCKS
+    g_fork_held[0] = arena_lock;
+    g_fork_held[1] = &g_lock;
+    _hak_t_forking = true;
+#endif
+}
+
+void _hak_fork_release(hak_lock_t *arena_lock)
+{
+#if HAK_FORK_LOCKS
+    _hak_t_forking = false;
+    g_fork_held[0] = g_fork_held[1] = NULL;
+#endif
+    hak_unlock(&g_lock);
+    if (arena_lock)
+        hak_unlock(arena_lock);
 }
 
 /* ---- errors ---- */

@@ -105,6 +105,17 @@ typedef struct { atomic_uint held; } hak_lock_t;
 
 void _hak_lock_contended(hak_lock_t *l);
 
+/* fork (the malloc shim's pthread_atfork handlers, arena.c): between _hak_fork_hold and _hak_fork_release the
+ * forking thread holds the locks the shim needs, and passes through them when another library's fork handler
+ * allocates (it is the only thread that can be inside them then). */
+#define HAK_FORK_LOCKS (HAK_CFG_THREADS && !HAK_CFG_FREESTANDING)
+#if HAK_FORK_LOCKS
+extern _Thread_local bool _hak_t_forking;
+bool _hak_fork_holds(const hak_lock_t *l);
+#endif
+void _hak_fork_hold(hak_lock_t *arena_lock);
+void _hak_fork_release(hak_lock_t *arena_lock);
+
 HAK_INLINE void hak_lock(hak_lock_t *l)
 {
 #if HAK_CFG_THREADS && HAK_CFG_FREESTANDING
@@ -130,6 +141,10 @@ HAK_INLINE bool hak_trylock(hak_lock_t *l)
 
 HAK_INLINE void hak_unlock(hak_lock_t *l)
 {
+#if HAK_FORK_LOCKS
+    if (HAK_UNLIKELY(_hak_t_forking) && _hak_fork_holds(l))
+        return; /* a fork handler's allocation inside the fork's hold: the hold stays */
+#endif
     if (HAK_CFG_THREADS)
         atomic_store_explicit(&l->held, 0, memory_order_release);
 #if HAK_CFG_THREADS && HAK_CFG_FREESTANDING

@@ -320,20 +320,18 @@ SHIM_API size_t malloc_usable_size(void *p)
 
 /* ---- fork, and the statistics line at exit ---- */
 
+/* The arena's and the global lock are held across fork, so the child gets them in a consistent state; fork
+ * handlers other libraries registered before the shim run inside that hold and may allocate (arena.c). */
 static void fork_prepare(void)
 {
     hak_arena_t *a = arena();
-    if (a)
-        hak_lock(&a->lock);
-    _hak_global_lock();
+    _hak_fork_hold(a ? &a->lock : NULL);
 }
 
 static void fork_release(void)
 {
     hak_arena_t *a = atomic_load_explicit(&g_arena, memory_order_acquire);
-    _hak_global_unlock();
-    if (a)
-        hak_unlock(&a->lock);
+    _hak_fork_release(a ? &a->lock : NULL);
 }
 
 __attribute__((constructor)) static void shim_start(void)

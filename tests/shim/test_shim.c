@@ -585,6 +585,39 @@ Test(fork, child_can_allocate_while_other_threads_were_allocating, .timeout = 60
         pthread_join(t[i], NULL);
 }
 
+/* Another library's fork handlers, registered before the shim's (a constructor that runs first, as a library
+ * the program links does): its prepare handler runs after the shim's has taken the allocator's locks, and
+ * allocates. glibc's malloc takes its locks inside fork() after every handler; the shim must not deadlock. */
+static atomic_int handler_blocks;
+
+static void handler_allocates(void)
+{
+    void *p = malloc(64), *q = malloc(1 << 20);
+    if (p && q)
+        atomic_fetch_add(&handler_blocks, 1);
+    free(p);
+    free(q);
+}
+
+__attribute__((constructor(101))) static void register_before_the_shim(void)
+{
+    pthread_atfork(handler_allocates, handler_allocates, handler_allocates);
+}
+
+Test(fork, handlers_registered_before_the_shim_may_allocate, .timeout = 30)
+{
+    free(malloc(10));
+    atomic_store(&handler_blocks, 0);
+    pid_t pid = fork(); /* hangs in the prepare handler if the shim's locks are not passable */
+    cr_assert_geq(pid, 0);
+    if (pid == 0)
+        _exit(atomic_load(&handler_blocks) == 2 && malloc(100) ? 0 : 1); /* prepare and child handlers ran */
+    int status = 0;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    cr_assert_eq(atomic_load(&handler_blocks), 2, "prepare and parent handlers allocated");
+}
+
 /* ---- the C library's own allocations go through the shim too ---- */
 
 Test(libc, strdup_and_stdio_use_hakmem)
