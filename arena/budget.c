@@ -46,39 +46,55 @@ static size_t percent_of(size_t bytes, uint64_t pct)
     return (size_t)((uint64_t)bytes / 100 * pct + (uint64_t)bytes % 100 * pct / 100); /* floor(bytes*pct/100) */
 }
 
-/* "64MiB", "1g", "4096", "75%" (of `cgroup`), "off". Returns false if s is not one of those. */
+HAK_INLINE bool is_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+/* "64MiB", "1g", "4096", "75%" (of `cgroup`, 0 to 100), "off" (any case), with spaces around allowed. Returns
+ * false if s is none of those (the caller keeps the default then). 0 and "0%" mean no budget, as "off" does. */
 static bool parse_limit(const char *s, size_t cgroup, size_t *out)
 {
     static const struct { const char *suffix; unsigned shift; } units[] = {
-        {"", 0}, {"k", 10}, {"kb", 10}, {"kib", 10}, {"m", 20}, {"mb", 20}, {"mib", 20},
-        {"g", 30}, {"gb", 30}, {"gib", 30}, {"t", 40}, {"tib", 40}};
-    if (s[0] == 'o' && s[1] == 'f' && s[2] == 'f' && !s[3]) {
-        *out = 0;
-        return true;
-    }
-    uint64_t v = 0;
+        {"", 0},       {"k", 10},  {"kb", 10}, {"kib", 10}, {"m", 20},  {"mb", 20},  {"mib", 20},
+        {"g", 30},     {"gb", 30}, {"gib", 30}, {"t", 40},  {"tb", 40}, {"tib", 40}, {"off", 64}};
+    while (is_space(*s))
+        s++;
+    uint64_t    v = 0;
     const char *p = s;
     for (; *p >= '0' && *p <= '9'; p++) {
-        if (v > UINT64_MAX / 10 - 9)
+        unsigned d = (unsigned)(*p - '0');
+        if (v > (UINT64_MAX - d) / 10)
             return false;
-        v = v * 10 + (uint64_t)(*p - '0');
+        v = v * 10 + d;
     }
-    if (p == s)
-        return false;
-    if (*p == '%' && !p[1]) {
-        *out = v > 100 ? cgroup : percent_of(cgroup, v);
+    bool   digits = p != s;
+    size_t ulen = 0; /* the unit: what follows the digits, but trailing spaces */
+    while (p[ulen])
+        ulen++;
+    while (ulen && is_space(p[ulen - 1]))
+        ulen--;
+    if (digits && ulen == 1 && *p == '%') {
+        if (v > 100)
+            return false;
+        *out = percent_of(cgroup, v);
         return true;
     }
     for (size_t u = 0; u < sizeof units / sizeof *units; u++) {
-        const char *a = p, *b = units[u].suffix;
-        while (*a && *b && (*a | 0x20) == *b)
-            a++, b++;
-        if (!*a && !*b) {
-            if (v > (SIZE_MAX >> units[u].shift))
-                return false;
-            *out = (size_t)(v << units[u].shift);
+        const char *b = units[u].suffix;
+        size_t      i = 0;
+        while (i < ulen && b[i] && (p[i] | 0x20) == b[i])
+            i++;
+        if (i != ulen || b[i] || digits != (units[u].shift < 64))
+            continue;
+        if (units[u].shift == 64) { /* "off" */
+            *out = 0;
             return true;
         }
+        if (v > (SIZE_MAX >> units[u].shift))
+            return false;
+        *out = (size_t)(v << units[u].shift);
+        return true;
     }
     return false;
 }

@@ -166,7 +166,7 @@ HAK_API int hak_arena_set_limit(hak_arena_t *arena, size_t bytes);
  * default, read when the first arena is created, is HAK_CGROUP_LIMIT_PERCENT (Kconfig, 90) of the memory limit
  * of the container's cgroup (v2 memory.max or v1 memory.limit_in_bytes, smallest over the ancestors; none =
  * no budget); the environment variable HAKMEM_LIMIT overrides it with bytes ("512MiB", "2g", "1048576"), a
- * percentage of the cgroup limit ("75%") or "off". At the budget an arena gives back its own empty memory,
+ * percentage of the cgroup limit ("75%") or "off" (or 0: no budget); a value it cannot read is ignored. At the budget an arena gives back its own empty memory,
  * then the SuperSlabs destroyed arenas left cached for reuse, then other arenas' empty memory (lean ones first;
  * only synchronized arenas that are not busy), calls its on_limit, and then fails with ENOMEM. Allocations racing in different arenas may overshoot it by one chunk each.
  * hak_set_memory_limit(0) removes the budget. Thread-safe.

@@ -348,24 +348,46 @@ Test(limits, shrinking_realloc_at_the_cap_keeps_the_block)
     hak_arena_destroy(a);
 }
 
+/* hak_memory_limit() of a new process with HAKMEM_LIMIT=value (unset for NULL): the variable is read once. */
+static size_t limit_in_child(const char *value)
+{
+    int fd[2];
+    cr_assert_eq(pipe(fd), 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (value)
+            setenv("HAKMEM_LIMIT", value, 1);
+        else
+            unsetenv("HAKMEM_LIMIT");
+        size_t v = hak_memory_limit();
+        _exit(write(fd[1], &v, sizeof v) == sizeof v ? 0 : 1);
+    }
+    size_t v = 0;
+    cr_assert_eq(read(fd[0], &v, sizeof v), (ssize_t)sizeof v, "HAKMEM_LIMIT=%s: no answer", value);
+    int status = 0;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    close(fd[0]);
+    close(fd[1]);
+    return v;
+}
+
 Test(limits, hakmem_limit_environment_variable)
 {
     LINUX_ONLY("no environment without an OS");
-    static const struct { const char *value; size_t bytes; } cases[] = {
-        {"12MiB", 12u << 20}, {"12m", 12u << 20}, {"3GiB", (size_t)3 << 30}, {"65536", 65536}, {"64KiB", 64u << 10},
-        {"off", 0},
+    size_t dflt = limit_in_child(NULL); /* what a value that cannot be read leaves: the cgroup's share */
+    static const struct { const char *value; size_t bytes; bool unreadable; } cases[] = {
+        {"12MiB", 12u << 20, false}, {"12m", 12u << 20, false}, {"3GiB", (size_t)3 << 30, false},
+        {"65536", 65536, false}, {"64KiB", 64u << 10, false}, {"off", 0, false}, {"OFF", 0, false},
+        {" 512MiB\n", 512u << 20, false}, {"2tb", (size_t)2 << 40, false}, {"0", 0, false},
+        {"18446744073709551615", SIZE_MAX, false}, {"18446744073709551616", 0, true}, {"1.5GiB", 0, true},
+        {"150%", 0, true}, {"12 parsecs", 0, true}, {"", 0, true}, {"%", 0, true}, {"offf", 0, true},
+        {"16EiB", 0, true}, {"20000000TiB", 0, true},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
-        /* The variable is read once per process: check each value in a child. */
-        fflush(NULL);
-        pid_t pid = fork();
-        if (pid == 0) {
-            setenv("HAKMEM_LIMIT", cases[i].value, 1);
-            _exit(hak_memory_limit() == cases[i].bytes ? 0 : 1);
-        }
-        int status = 0;
-        cr_assert_eq(waitpid(pid, &status, 0), pid);
-        cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "HAKMEM_LIMIT=%s", cases[i].value);
+        size_t got = limit_in_child(cases[i].value);
+        cr_assert_eq(got, cases[i].unreadable ? dflt : cases[i].bytes, "HAKMEM_LIMIT=\"%s\": %zu", cases[i].value,
+                     got);
     }
 }
 
@@ -854,6 +876,10 @@ Test(limits, cgroup_limit_is_found_behind_long_mount_tables)
     put(dir, "v2/svc/worker/memory.max", "max\n");
     put(dir, "v2/svc/memory.max", "123456789\n");
     cr_assert_eq(limit_in(dir, "cgroup2"), 123456789);
+    /* A cgroup outside this namespace's view ("/.." in the path): unknown, not the limit of a directory above. */
+    put(dir, "v2/memory.max", "8000000\n");
+    put(dir, "cgroup2-outside", "0::/../sibling\n");
+    cr_assert_eq(limit_in(dir, "cgroup2-outside"), 0);
     /* v1: the memory controller's line wins over the unified one, and the mount's root is cut from the path. */
     put(dir, "cgroup1", "5:cpu,cpuacct:/docker/c1\n4:memory:/docker/c1\n0::/\n");
     put(dir, "v1/c1/memory.limit_in_bytes", "9223372036854771712\n");

@@ -163,8 +163,8 @@ size_t _hak_cgroup_limit(const char *cgroup_file, const char *mountinfo_file)
     cgroup_t g = {.cg = ""};
     each_line(cgroup_file, cgroup_line, &g);
     mount_t m = {.v2 = g.v2};
-    if (!g.cg[0] || !each_line(mountinfo_file, mount_line, &m))
-        return 0;
+    if (!g.cg[0] || strstr(g.cg, "/..") || !each_line(mountinfo_file, mount_line, &m))
+        return 0; /* (a cgroup outside this namespace's view is shown as /../name: its files are not ours to read) */
     const char *rel = g.cg;
     size_t      rlen = strlen(m.root);
     if (strcmp(m.root, "/") != 0 && strncmp(g.cg, m.root, rlen) == 0)
