@@ -125,9 +125,9 @@ int _hak_check_locked(hak_arena_t *a)
         if (++nhuge > a->nhuge || (h->next && h->next->prev != h) || h->chunk.magic != HAK_CHUNK_MAGIC ||
             h->chunk.kind != HAK_CHUNK_HUGE || h->chunk.arena != a || h->chunk.fast ||
             _hak_registry_find(h->block) != &h->chunk ||
-            (uint8_t *)h->block + h->bsize != (uint8_t *)h + h->chunk.size)
+            hak_huge_used(h) > h->chunk.size)
             FAIL("huge block");
-        committed += h->chunk.size;
+        committed += hak_huge_used(h);
         reserved += h->chunk.size;
     }
     for (int i = 0; i < HAK_HUGE_SPARES; i++) { /* kept for reuse: committed, dirty, in no list or registry */
@@ -135,11 +135,11 @@ int _hak_check_locked(hak_arena_t *a)
         if (!h)
             continue;
         obj = h;
-        if (a->policy != HAK_POLICY_FAST || h->chunk.size > HAK_HUGE_SPARE_MAX || _hak_registry_find(h))
+        if (a->policy != HAK_POLICY_FAST || hak_huge_used(h) > HAK_HUGE_SPARE_MAX || _hak_registry_find(h))
             FAIL("spare huge chunk");
-        committed += h->chunk.size;
+        committed += hak_huge_used(h);
         reserved += h->chunk.size;
-        dirty += h->chunk.size;
+        dirty += hak_huge_used(h);
     }
     obj = a;
     if (nslabs != a->nslabs || nhuge != a->nhuge)

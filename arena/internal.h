@@ -287,6 +287,13 @@ typedef struct hak_huge {
     size_t           bsize; /* usable bytes from block to the end of the mapping */
 } hak_huge_t;
 _Static_assert(sizeof(hak_huge_t) <= HAK_HUGE_HDR, "huge header fits before the block");
+/* The bytes of a huge chunk counted as committed: header, block and the block's page rounding. On Linux the
+ * mapping (chunk.size) extends further, to a multiple of HAK_CHUNK_ALIGN, so that neighbouring huge chunks touch and
+ * merge into one VMA; that tail is never written and never resident. */
+HAK_INLINE size_t hak_huge_used(const hak_huge_t *h)
+{
+    return (size_t)((uint8_t *)h->block - (uint8_t *)h) + h->bsize;
+}
 #define HAK_HUGE_SPARES    (HAK_CFG_FREESTANDING ? 0 : 2) /* freed huge chunks a fast arena keeps (large.c) */
 #define HAK_HUGE_SPARE_MAX ((size_t)32 << 20) /* ... if they are no larger than this */
 

@@ -8,7 +8,10 @@
  *
  * Huge blocks (more than half a SuperSlab) get their own chunk: a hak_huge_t header at the start of the
  * mapping and the block right after it (or at the requested alignment). The chunk is registered for every
- * granule it covers and unmapped (or returned to the pool) on free. Huge blocks are counted fully committed.
+ * granule it covers and unmapped (or returned to the pool) on free. On Linux the mapping is rounded up to the chunk
+ * alignment, so that huge chunks placed side by side merge into one VMA (one VMA each would stop a program at
+ * vm.max_map_count, 65,530, live huge blocks, where glibc's merged mappings do not); only the header, the block and
+ * its page rounding count as committed (hak_huge_used): the rest is never touched.
  * realloc of a huge block to another huge size maps a chunk of the new size and has the platform move the old
  * chunk's pages into it (Linux: mremap), header included: no copy, and never both resident at once.
  *
@@ -63,33 +66,43 @@ bool _hak_large_resize(hak_arena_t *a, hak_superslab_t *ss, hak_page_t *page, si
     return true;
 }
 
-/* A fresh chunk of `bytes` for a huge block, committed and counted; NULL if the cap, the budget or the platform
- * refuse it. */
+/* The mapping for a huge chunk whose first `bytes` are used (see the top of this file). */
+static size_t huge_mapping(const hak_arena_t *a, size_t bytes)
+{
+    if (HAK_CFG_FREESTANDING || a->pool)
+        return bytes;
+    return (bytes + HAK_CHUNK_ALIGN - 1) & ~(HAK_CHUNK_ALIGN - 1);
+}
+
+/* A fresh chunk for a huge block using `bytes` of it, committed and counted; NULL if the cap, the budget or the
+ * platform refuse it. */
 static hak_huge_t *huge_map(hak_arena_t *a, size_t bytes, size_t align)
 {
     if (!_hak_may_commit(a, bytes, true))
         return NULL;
-    hak_huge_t *h = _hak_chunk_get(a, bytes, align);
+    size_t      map = huge_mapping(a, bytes);
+    hak_huge_t *h = _hak_chunk_get(a, map, align);
     if (!h)
         return NULL;
     unsigned calls = 0;
     bool     ok = a->pool || hak_platform_commit(h, bytes, &calls);
     a->platform_calls += calls;
     if (!ok) {
-        _hak_chunk_put(a, h, bytes);
+        _hak_chunk_put(a, h, map);
         return NULL;
     }
-    a->reserved += bytes;
+    h->chunk.size = map;
+    a->reserved += map;
     _hak_commit_add(a, bytes);
     return h;
 }
 
 /* Gives a huge chunk (out of the registry, counted) back to the platform. */
-static void huge_unmap(hak_arena_t *a, hak_huge_t *h, size_t bytes)
+static void huge_unmap(hak_arena_t *a, hak_huge_t *h)
 {
-    a->reserved -= bytes;
-    _hak_commit_sub(a, bytes);
-    _hak_chunk_put(a, h, bytes);
+    a->reserved -= h->chunk.size;
+    _hak_commit_sub(a, hak_huge_used(h));
+    _hak_chunk_put(a, h, h->chunk.size);
 }
 
 /* The smallest spare that holds `bytes` without wasting half of it, with its start aligned to `align`. */
@@ -98,22 +111,22 @@ static hak_huge_t *take_spare(hak_arena_t *a, size_t bytes, size_t align)
     int best = -1;
     for (int i = 0; i < HAK_HUGE_SPARES; i++) {
         hak_huge_t *s = a->huge_spare[i];
-        if (s && s->chunk.size >= bytes && s->chunk.size / 2 < bytes && !((uintptr_t)s & (align - 1)) &&
-            (best < 0 || s->chunk.size < a->huge_spare[best]->chunk.size))
+        if (s && hak_huge_used(s) >= bytes && hak_huge_used(s) / 2 < bytes && !((uintptr_t)s & (align - 1)) &&
+            (best < 0 || hak_huge_used(s) < hak_huge_used(a->huge_spare[best])))
             best = i;
     }
     if (best < 0)
         return NULL;
     hak_huge_t *s = a->huge_spare[best];
     a->huge_spare[best] = NULL;
-    a->dirty -= s->chunk.size;
+    a->dirty -= hak_huge_used(s);
     return s;
 }
 
 /* Keeps a freed huge chunk (unlinked, still registered) as a spare if the arena keeps spares and has room. */
 static bool keep_spare(hak_arena_t *a, hak_huge_t *h)
 {
-    if (HAK_CFG_FREESTANDING || a->pool || a->policy != HAK_POLICY_FAST || h->chunk.size > HAK_HUGE_SPARE_MAX)
+    if (HAK_CFG_FREESTANDING || a->pool || a->policy != HAK_POLICY_FAST || hak_huge_used(h) > HAK_HUGE_SPARE_MAX)
         return false;
     for (int i = 0; i < HAK_HUGE_SPARES; i++)
         if (!a->huge_spare[i]) {
@@ -121,7 +134,7 @@ static bool keep_spare(hak_arena_t *a, hak_huge_t *h)
             _hak_registry_set(h, h->chunk.size, NULL);
             _hak_global_unlock();
             a->huge_spare[i] = h; /* (valgrind builds: its block stays no-access, as free left it) */
-            a->dirty += h->chunk.size;
+            a->dirty += hak_huge_used(h);
             return true;
         }
     return false;
@@ -134,9 +147,9 @@ size_t _hak_huge_drop_spares(hak_arena_t *a)
         hak_huge_t *s = a->huge_spare[i];
         if (s) {
             a->huge_spare[i] = NULL;
-            a->dirty -= s->chunk.size;
-            released += s->chunk.size;
-            huge_unmap(a, s, s->chunk.size);
+            a->dirty -= hak_huge_used(s);
+            released += hak_huge_used(s);
+            huge_unmap(a, s);
         }
     }
     return released;
@@ -155,21 +168,22 @@ void *_hak_huge_alloc(hak_arena_t *a, size_t size, size_t align, bool zeroed)
     size_t      bytes = (offset + size + page - 1) & ~(page - 1);
     hak_huge_t *h = zeroed ? NULL : take_spare(a, bytes, align);
     if (h) {
-        bytes = h->chunk.size; /* already committed and counted */
+        bytes = hak_huge_used(h); /* already committed and counted */
     } else {
         if (!zeroed)
             _hak_huge_drop_spares(a); /* none fits: the sizes changed, and the spares would only hold memory */
         if (!(h = huge_map(a, bytes, align)))
             return NULL;
     }
-    if (!_hak_registry_claim(h, bytes, &h->chunk)) {
-        huge_unmap(a, h, bytes);
+    size_t map = h->chunk.size;
+    h->block = (uint8_t *)h + offset; /* (hak_huge_used reads these two) */
+    h->bsize = bytes - offset;
+    if (!_hak_registry_claim(h, map, &h->chunk)) {
+        huge_unmap(a, h);
         return NULL;
     }
     HAK_VG_HEADER(h, offset); /* valgrind builds: see internal.h */
-    h->chunk = (hak_chunk_t){.magic = HAK_CHUNK_MAGIC, .kind = HAK_CHUNK_HUGE, .arena = a, .size = bytes};
-    h->block = (uint8_t *)h + offset;
-    h->bsize = bytes - offset;
+    h->chunk = (hak_chunk_t){.magic = HAK_CHUNK_MAGIC, .kind = HAK_CHUNK_HUGE, .arena = a, .size = map};
     h->prev = NULL;
     h->next = a->huge;
     if (a->huge)
@@ -186,37 +200,38 @@ void *_hak_huge_move(hak_arena_t *a, hak_huge_t *h, size_t size)
     if (HAK_CFG_FREESTANDING || a->pool || HAK_VG_ACTIVE() || size > SIZE_MAX / 2 - offset - page)
         return NULL; /* static memory has no pages to move; under valgrind memcheck would lose the moved contents'
                         definedness: copy instead */
-    size_t old = h->chunk.size, bytes = (offset + size + page - 1) & ~(page - 1);
-    if (bytes > old && !_hak_may_commit(a, bytes - old, true))
+    size_t old = h->chunk.size, old_used = hak_huge_used(h), bytes = (offset + size + page - 1) & ~(page - 1);
+    if (bytes > old_used && !_hak_may_commit(a, bytes - old_used, true))
         return NULL;
-    hak_huge_t *to = _hak_chunk_get(a, bytes, offset > HAK_HUGE_HDR ? offset : HAK_MIN_ALIGN);
+    size_t      map = huge_mapping(a, bytes);
+    hak_huge_t *to = _hak_chunk_get(a, map, offset > HAK_HUGE_HDR ? offset : HAK_MIN_ALIGN);
     if (!to)
         return NULL;
     /* The new range is registered before the move (nothing points into it yet) and the old one cleared: once
      * the old range is unmapped another thread may map and register it at once. Restoring it cannot fail (its
      * registry leaves exist). */
     _hak_global_lock();
-    bool ok = _hak_registry_set(to, bytes, &to->chunk);
+    bool ok = _hak_registry_set(to, map, &to->chunk);
     if (!ok)
-        _hak_registry_set(to, bytes, NULL);
+        _hak_registry_set(to, map, NULL);
     else
         _hak_registry_set(h, old, NULL);
     _hak_global_unlock();
     unsigned calls = 0;
-    if (ok && !hak_platform_move(h, old, to, bytes, &calls)) {
+    if (ok && !hak_platform_move(h, old, to, map, &calls)) {
         _hak_global_lock();
-        _hak_registry_set(to, bytes, NULL);
+        _hak_registry_set(to, map, NULL);
         _hak_registry_set(h, old, &h->chunk);
         _hak_global_unlock();
         ok = false;
     }
     a->platform_calls += calls;
     if (!ok) {
-        _hak_chunk_put(a, to, bytes);
+        _hak_chunk_put(a, to, map);
         return NULL;
     }
     _hak_global_reserved(0, old); /* the old mapping is gone */
-    to->chunk.size = bytes;
+    to->chunk.size = map;
     to->block = (uint8_t *)to + offset;
     to->bsize = bytes - offset;
     if (to->prev)
@@ -225,11 +240,11 @@ void *_hak_huge_move(hak_arena_t *a, hak_huge_t *h, size_t size)
         a->huge = to;
     if (to->next)
         to->next->prev = to;
-    a->reserved += bytes - old;
-    if (bytes > old)
-        _hak_commit_add(a, bytes - old);
+    a->reserved += map - old;
+    if (bytes > old_used)
+        _hak_commit_add(a, bytes - old_used);
     else
-        _hak_commit_sub(a, old - bytes);
+        _hak_commit_sub(a, old_used - bytes);
     return to->block;
 }
 
@@ -238,11 +253,10 @@ static void huge_release(hak_arena_t *a, hak_huge_t *h, bool may_keep)
 {
     if (may_keep && keep_spare(a, h))
         return;
-    size_t bytes = h->chunk.size;
     _hak_global_lock();
-    _hak_registry_set(h, bytes, NULL);
+    _hak_registry_set(h, h->chunk.size, NULL);
     _hak_global_unlock();
-    huge_unmap(a, h, bytes);
+    huge_unmap(a, h);
 }
 
 void _hak_huge_free(hak_arena_t *a, hak_huge_t *h, bool may_keep)

@@ -583,7 +583,7 @@ void _hak_slabs_reset(hak_arena_t *a)
 {
     a->dirty = 0;
     for (int i = 0; i < HAK_HUGE_SPARES; i++) /* a fast arena's spare huge chunks (large.c) stay as they are */
-        a->dirty += a->huge_spare[i] ? a->huge_spare[i]->chunk.size : 0;
+        a->dirty += a->huge_spare[i] ? hak_huge_used(a->huge_spare[i]) : 0;
     for (hak_superslab_t *ss = a->slabs; ss; ss = ss->next) {
         runs_set(a, ss, 0);
         slab_reset(ss, true);

@@ -1,5 +1,6 @@
 /* Every public function and every failure case of include/hakmem.h. */
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "model.h"
@@ -677,6 +678,44 @@ Test(api, arenas_are_independent)
     hak_free(pb);
     check(b);
     hak_arena_destroy(b);
+}
+
+static int mappings(void)
+{
+    FILE *f = fopen("/proc/self/maps", "r");
+    cr_assert_not_null(f);
+    int n = 0, c;
+    while ((c = fgetc(f)) != EOF)
+        n += c == '\n';
+    fclose(f);
+    return n;
+}
+
+/* Huge blocks side by side share VMAs (a mapping each would stop a program at vm.max_map_count live blocks, where
+ * glibc's merged mappings do not): their mappings are rounded up to the chunk alignment, and only the used pages
+ * count as committed. */
+Test(api, huge_blocks_share_mappings)
+{
+    LINUX_ONLY("VMAs are Linux's");
+    hak_arena_t *a = make(&(hak_arena_config_t){.policy = HAK_POLICY_FAST, .flags = HAK_ARENA_UNSYNCHRONIZED});
+    size_t size = SLAB_MAX / 2 + 4096; /* huge in every build */
+    static unsigned char *b[300];
+    int before = mappings();
+    for (int i = 0; i < 300; i++) {
+        cr_assert_not_null(b[i] = hak_alloc(a, size));
+        b[i][0] = b[i][size - 1] = (unsigned char)i;
+    }
+    int after = mappings();
+    cr_assert_lt(after - before, 60, "300 huge blocks took %d new mappings", after - before);
+    hak_arena_stats_t s;
+    hak_arena_stats(a, &s);
+    cr_assert_leq(s.committed, 300 * (size + 2 * 16384), "committed counts the used pages, not the rounding");
+    check(a);
+    for (int i = 0; i < 300; i++) {
+        cr_assert_eq(b[i][size - 1], (unsigned char)i);
+        hak_free(b[i]);
+    }
+    hak_arena_destroy(a);
 }
 
 Test(api, pool_arena_uses_only_the_pool)
