@@ -374,7 +374,7 @@ test-shim: test-deps $(SHIM_TEST_BIN) $(BUILD)/libhakmem-malloc.so
 #   scripts/soak.sh MINUTES         the soak workload (not part of make bench)
 BENCH_FLAGS  := -std=c11 -O2 -g -Wall -Wextra -Werror -Wshadow -Iinclude -Wl,--gc-sections # (every driver alike)
 BENCH_SRC    := $(wildcard bench/*.c)
-BENCH_ALLOCS := hakmem glibc mimalloc jemalloc tcmalloc
+BENCH_ALLOCS := hakmem glibc mimalloc jemalloc tcmalloc floor
 BENCH_BINS   := $(addprefix $(BUILD)/bench/bench_,$(BENCH_ALLOCS) hakmem_static)
 BENCH_LIBS_mimalloc := -lmimalloc
 BENCH_LIBS_jemalloc := -ljemalloc

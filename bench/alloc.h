@@ -73,6 +73,59 @@ static inline const char *alloc_version(void)
     return v;
 }
 
+#elif defined(BENCH_FLOOR)
+/* Not a peer: the least work any size-class allocator can do per op, as a floor for the benchmark loop's own
+ * cost. 16-byte classes up to 1 KiB, each in its own 64 MiB region, so a block's class is its address shifted;
+ * alloc pops the class's free list or bumps, free pushes. No metadata, no checks, no thread safety, no reuse
+ * across classes; sizes above 1 KiB are refused. */
+#include <sys/mman.h>
+#define ALLOC_NAME    "floor"
+#define VARIANTS      "classes"
+#define HEAP_DISCARDS 1
+#define FLOOR_SHIFT   26
+typedef struct {
+    unsigned char *base;
+    void          *head[65];
+    unsigned char *bump[65];
+} heap_t;
+
+static inline void heap_new(heap_t *h, const char *variant)
+{
+    (void)variant;
+    h->base = mmap(NULL, (size_t)65 << FLOOR_SHIFT, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (h->base == MAP_FAILED)
+        die("mmap failed");
+    for (int c = 0; c < 65; c++)
+        h->head[c] = NULL, h->bump[c] = h->base + ((size_t)c << FLOOR_SHIFT);
+}
+__attribute__((noinline)) static void *floor_alloc(heap_t *h, size_t n)
+{
+    if (n > 1024)
+        return NULL;
+    size_t c = (n + 15) >> 4;
+    void  *p = h->head[c];
+    if (__builtin_expect(p != NULL, 1)) {
+        h->head[c] = *(void **)p;
+        return p;
+    }
+    p = h->bump[c];
+    h->bump[c] += c << 4;
+    return p;
+}
+__attribute__((noinline)) static void floor_free(heap_t *h, void *p)
+{
+    size_t c = (size_t)((unsigned char *)p - h->base) >> FLOOR_SHIFT;
+    *(void **)p = h->head[c];
+    h->head[c] = p;
+}
+#define RAW_ALLOC(h, n)      floor_alloc(h, n)
+#define RAW_REALLOC(h, p, n) ((void)(h), (void)(p), (void)(n), (void *)NULL)
+#define RAW_FREE(h, p)       floor_free(h, p)
+static inline void heap_destroy(heap_t *h) { munmap(h->base, (size_t)65 << FLOOR_SHIFT); }
+static inline void heap_thread_done(void) {}
+static inline const char *alloc_version(void) { return "floor"; }
+
 #elif defined(BENCH_JEMALLOC)
 #include <jemalloc/jemalloc.h>
 #define ALLOC_NAME    "jemalloc"

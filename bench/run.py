@@ -33,13 +33,16 @@ VARIANTS = {
     "tcmalloc": ("tcmalloc", "malloc", "tcmalloc (gperftools)"),
     "hk-preload": ("glibc", "malloc", "hakmem shim (LD_PRELOAD)"),
     "mi-preload": ("glibc", "malloc", "mimalloc (LD_PRELOAD)"),
+    # Not an allocator: the benchmark loop around a bare pop and push per size class (bench/alloc.h, BENCH_FLOOR),
+    # i.e. the most any size-class allocator could reach on random_mixed.
+    "floor": ("floor", "classes", "floor: bare size-class lists, no allocator"),
 }
 # Variants that run the glibc driver with another malloc preloaded (issue 7): the library for LD_PRELOAD, relative
 # to the directory of the bench binaries where it starts with "../".
 PRELOAD = {"hk-preload": "../libhakmem-malloc.so", "mi-preload": "/usr/lib/x86_64-linux-gnu/libmimalloc.so.2"}
 COLOURS = {"hk-unsync": "#4b2991", "hk-default": "#8c5fc7", "hk-lean": "#c7b3e6", "hk-static": "#6a3d9a", "glibc": "#e6ab02",
            "mimalloc": "#1b9e77", "je-arena": "#1f78b4", "je-tcache": "#a6cee3", "tcmalloc": "#e31a1c",
-           "hk-preload": "#b15928", "mi-preload": "#66a61e"}
+           "hk-preload": "#b15928", "mi-preload": "#66a61e", "floor": "#999999"}
 PEERS = ["glibc", "mimalloc", "je-arena", "je-tcache", "tcmalloc"]
 SINGLE = ["hk-unsync", "hk-default", "hk-lean"] + PEERS  # single-thread workloads
 SHARED = ["hk-default"] + PEERS  # two threads: hakmem needs thread-safe arenas
@@ -56,7 +59,7 @@ class Workload:
 # Arguments after the variant: full size (BENCHMARKS.md), quick size, and the near-empty run strace subtracts.
 WORKLOADS = [
     Workload("random_mixed", "alloc or free; sizes 16..1024, ws 400, seed 1",
-             ["20000000", "400", "1"], ["2000000", "400", "1"], ["1", "400", "1"], SINGLE),
+             ["20000000", "400", "1"], ["2000000", "400", "1"], ["1", "400", "1"], SINGLE + ["floor"]),
     Workload("random_mixed_large", "alloc or free; sizes 1..64 KiB, ws 400, seed 1",
              ["2000000", "400", "1"], ["200000", "400", "1"], ["1", "400", "1"], SINGLE),
     Workload("arena_lifecycle", "allocation; cycles of create + 100 allocs of 16..512 B + destroy",
@@ -183,7 +186,9 @@ def targets(summaries):
     def ratio(wl, key, goal, what):
         if wl in by and key in by[wl]:
             v = by[wl][key]["ratio"]
-            out.append((f"{wl}, {what}: >= {goal}x mimalloc", f"{v:.3f}x", v >= goal))
+            floor = by[wl].get("floor")  # what the loop allows at all
+            note = f" (the floor: {floor['ratio']:.3f}x)" if floor else ""
+            out.append((f"{wl}, {what}: >= {goal}x mimalloc", f"{v:.3f}x{note}", v >= goal))
 
     ratio("random_mixed", "hk-unsync", 1.25, "unsynchronized arena")
     ratio("random_mixed", "hk-default", 1.10, "default (thread-safe) arena")
