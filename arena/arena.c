@@ -34,6 +34,7 @@ static void         *g_handler_arg;
 static uint64_t      g_seed; /* under g_lock */
 static bool          g_seeded;
 static atomic_int    g_env_policy = -1; /* -1: not read yet; 0: unset; else a hak_policy_t */
+static atomic_uint   g_env_bad;         /* HAK_ENV_BAD_* bits: variables found unreadable, not reported yet */
 #if HAK_CFG_VALGRIND
 atomic_bool _hak_vg_running; /* see internal.h */
 #endif
@@ -139,6 +140,23 @@ void hak_set_error_handler(hak_error_fn *fn, void *arg)
     hak_unlock(&g_lock);
 }
 
+void _hak_env_bad(unsigned which)
+{
+    atomic_fetch_or_explicit(&g_env_bad, which, memory_order_relaxed);
+}
+
+/* Variables are read under locks the error handler may need, so what was found is reported here, after them. */
+void _hak_env_report(void)
+{
+    if (HAK_LIKELY(!atomic_load_explicit(&g_env_bad, memory_order_relaxed)))
+        return;
+    unsigned bad = atomic_exchange_explicit(&g_env_bad, 0, memory_order_relaxed);
+    if (bad & HAK_ENV_BAD_POLICY)
+        _hak_report(HAK_ERR_BAD_ENV, "HAKMEM_POLICY is neither fast nor lean: ignored", NULL);
+    if (bad & HAK_ENV_BAD_LIMIT)
+        _hak_report(HAK_ERR_BAD_ENV, "HAKMEM_LIMIT is no size, percentage (0-100%) or off: ignored", NULL);
+}
+
 void _hak_report(int code, const char *msg, const void *ptr)
 {
     hak_lock(&g_lock);
@@ -146,7 +164,7 @@ void _hak_report(int code, const char *msg, const void *ptr)
     void         *arg = g_handler_arg;
     hak_unlock(&g_lock);
     fn(code, msg, (void *)ptr, arg);
-    if (HAK_CFG_INVALID_FREE_ABORT && code != HAK_ERR_CORRUPT)
+    if (HAK_CFG_INVALID_FREE_ABORT && code != HAK_ERR_CORRUPT && code != HAK_ERR_BAD_ENV)
         hak_platform_abort();
 }
 
@@ -307,6 +325,8 @@ static hak_policy_t default_policy(void)
     if (p < 0) {
         const char *s = hak_platform_getenv("HAKMEM_POLICY");
         p = !s ? 0 : str_eq(s, "fast") ? HAK_POLICY_FAST : str_eq(s, "lean") ? HAK_POLICY_LEAN : 0;
+        if (s && !p)
+            _hak_env_bad(HAK_ENV_BAD_POLICY);
         atomic_store_explicit(&g_env_policy, p, memory_order_relaxed);
     }
     return p ? (hak_policy_t)p : (hak_policy_t)HAK_CFG_POLICY;
@@ -427,6 +447,7 @@ int hak_arena_create(hak_arena_t **out, const hak_arena_config_t *cfg)
     a->magic = HAK_ARENA_MAGIC;
     _hak_arena_list_add(a);
     hak_unlock(&a->lock);
+    _hak_env_report();
     *out = a;
     return 0;
 }

@@ -108,8 +108,11 @@ static void budget_init_locked(void)
     if (!HAK_CFG_FREESTANDING) { /* no container and no environment without an OS: no default budget */
         size_t      cgroup = hak_platform_memory_limit();
         const char *env = hak_platform_getenv("HAKMEM_LIMIT");
-        if (!env || !parse_limit(env, cgroup, &budget))
+        if (!env || !parse_limit(env, cgroup, &budget)) {
             budget = percent_of(cgroup, HAK_CFG_CGROUP_LIMIT_PERCENT);
+            if (env)
+                _hak_env_bad(HAK_ENV_BAD_LIMIT);
+        }
     }
     atomic_store_explicit(&g_budget, budget, memory_order_relaxed);
     atomic_store_explicit(&g_budget_ready, 1, memory_order_release);
@@ -153,6 +156,7 @@ size_t hak_memory_limit(void)
         _hak_global_lock();
         budget_init_locked();
         _hak_global_unlock();
+        _hak_env_report();
     }
     return atomic_load_explicit(&g_budget, memory_order_relaxed);
 }

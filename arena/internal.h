@@ -436,6 +436,10 @@ int   _hak_arena_enter(const hak_arena_t *a); /* validates a handle (0, HAK_EINV
 void  _hak_global_lock(void);
 void  _hak_global_unlock(void);
 void  _hak_report(int code, const char *msg, const void *ptr);
+/* Environment variables found unreadable (HAK_ENV_BAD_*), reported by _hak_env_report once no lock is held. */
+enum { HAK_ENV_BAD_POLICY = 1, HAK_ENV_BAD_LIMIT = 2 };
+void _hak_env_bad(unsigned which);
+void _hak_env_report(void);
 void  _hak_commit_add(hak_arena_t *a, size_t bytes);
 void  _hak_commit_sub(hak_arena_t *a, size_t bytes);
 void *_hak_chunk_get(hak_arena_t *a, size_t size, size_t align);

@@ -53,7 +53,9 @@ enum hak_error_code {
     HAK_ERR_INTERIOR_PTR = 1002, /* pointer into a hakmem region that is not the start of a live block */
     HAK_ERR_DOUBLE_FREE  = 1003, /* the block is already free */
     HAK_ERR_CORRUPT      = 1004, /* hak_arena_check found an inconsistent structure */
-    HAK_ERR_BAD_ARENA    = 1005  /* a handle that is not a live arena (destroyed, or never created) */
+    HAK_ERR_BAD_ARENA    = 1005, /* a handle that is not a live arena (destroyed, or never created) */
+    HAK_ERR_BAD_ENV      = 1006  /* HAKMEM_POLICY or HAKMEM_LIMIT holds a value hakmem cannot read: ignored, the
+                                    default applies (reported once, by the call that first reads it) */
 };
 
 #define HAK_MIN_ALIGN      16u
@@ -63,7 +65,8 @@ enum hak_error_code {
 typedef struct hak_arena hak_arena_t; /* opaque; defined only inside the library */
 
 typedef enum {
-    HAK_POLICY_DEFAULT = 0, /* the build's default (Kconfig HAK_POLICY_*), or $HAKMEM_POLICY=fast|lean */
+    HAK_POLICY_DEFAULT = 0, /* the build's default (Kconfig HAK_POLICY_*), or $HAKMEM_POLICY=fast|lean (any other
+                               value is reported as HAK_ERR_BAD_ENV and ignored) */
     HAK_POLICY_FAST,        /* emptied pages and SuperSlabs stay committed for reuse: no syscalls in steady state;
                                the last two freed huge blocks of up to 32 MiB are kept for huge blocks they fit */
     HAK_POLICY_LEAN         /* emptied pages go back to the platform in batches (while the arena churns, at most
@@ -166,7 +169,8 @@ HAK_API int hak_arena_set_limit(hak_arena_t *arena, size_t bytes);
  * default, read when the first arena is created, is HAK_CGROUP_LIMIT_PERCENT (Kconfig, 90) of the memory limit
  * of the container's cgroup (v2 memory.max or v1 memory.limit_in_bytes, smallest over the ancestors; none =
  * no budget); the environment variable HAKMEM_LIMIT overrides it with bytes ("512MiB", "2g", "1048576"), a
- * percentage of the cgroup limit ("75%") or "off" (or 0: no budget); a value it cannot read is ignored. At the budget an arena gives back its own empty memory,
+ * percentage of the cgroup limit ("75%") or "off" (or 0: no budget); a value it cannot read is reported
+ * (HAK_ERR_BAD_ENV) and ignored. At the budget an arena gives back its own empty memory,
  * then the SuperSlabs destroyed arenas left cached for reuse, then other arenas' empty memory (lean ones first;
  * only synchronized arenas that are not busy), calls its on_limit, and then fails with ENOMEM. Allocations racing in different arenas may overshoot it by one chunk each.
  * hak_set_memory_limit(0) removes the budget. Thread-safe.
@@ -274,7 +278,7 @@ HAK_API int hak_arena_check(hak_arena_t *arena);
  * It is called from the thread that made the bad call, possibly with the arena's lock held: it must not call
  * back into hakmem for that arena. Passing fn = NULL restores the default handler, which writes one line to
  * the platform's error output. If the build is configured with HAK_INVALID_FREE_ABORT, the process aborts
- * after the handler returns. Thread-safe.
+ * after the handler returns from an invalid or double free (not from HAK_ERR_CORRUPT or HAK_ERR_BAD_ENV). Thread-safe.
  */
 typedef void hak_error_fn(int code, const char *message, void *ptr, void *arg);
 HAK_API void hak_set_error_handler(hak_error_fn *fn, void *arg);

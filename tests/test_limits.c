@@ -348,8 +348,23 @@ Test(limits, shrinking_realloc_at_the_cap_keeps_the_block)
     hak_arena_destroy(a);
 }
 
-/* hak_memory_limit() of a new process with HAKMEM_LIMIT=value (unset for NULL): the variable is read once. */
-static size_t limit_in_child(const char *value)
+static void count_env_reports(int code, const char *message, void *ptr, void *arg)
+{
+    (void)message, (void)ptr;
+    if (code == HAK_ERR_BAD_ENV)
+        ++*(int *)arg;
+}
+
+/* In a new process with environment variable `name` set to `value` (unset for NULL): the process budget after
+ * creating an arena, that arena's stats as JSON, and how often HAK_ERR_BAD_ENV was reported (the variables are
+ * read once; a second arena must not report again). */
+typedef struct {
+    size_t limit;
+    int    env_reports;
+    char   json[512];
+} env_answer_t;
+
+static env_answer_t env_in_child(const char *name, const char *value)
 {
     int fd[2];
     cr_assert_eq(pipe(fd), 0);
@@ -357,25 +372,42 @@ static size_t limit_in_child(const char *value)
     pid_t pid = fork();
     if (pid == 0) {
         if (value)
-            setenv("HAKMEM_LIMIT", value, 1);
+            setenv(name, value, 1);
         else
-            unsetenv("HAKMEM_LIMIT");
-        size_t v = hak_memory_limit();
-        _exit(write(fd[1], &v, sizeof v) == sizeof v ? 0 : 1);
+            unsetenv(name);
+        env_answer_t ans = {0};
+        hak_set_error_handler(count_env_reports, &ans.env_reports);
+        hak_arena_t *a, *b;
+        if (hak_arena_create(&a, NULL) || hak_arena_create(&b, NULL) ||
+            hak_arena_stats_json(a, ans.json, sizeof ans.json) <= 0)
+            _exit(2);
+        ans.limit = hak_memory_limit();
+        hak_arena_destroy(a);
+        hak_arena_destroy(b);
+        _exit(write(fd[1], &ans, sizeof ans) == sizeof ans ? 0 : 1);
     }
-    size_t v = 0;
-    cr_assert_eq(read(fd[0], &v, sizeof v), (ssize_t)sizeof v, "HAKMEM_LIMIT=%s: no answer", value);
+    env_answer_t ans;
+    cr_assert_eq(read(fd[0], &ans, sizeof ans), (ssize_t)sizeof ans, "%s=%s: no answer", name, value);
     int status = 0;
     cr_assert_eq(waitpid(pid, &status, 0), pid);
     close(fd[0]);
     close(fd[1]);
-    return v;
+    return ans;
+}
+
+static size_t limit_in_child(const char *value, int *reports)
+{
+    env_answer_t ans = env_in_child("HAKMEM_LIMIT", value);
+    *reports = ans.env_reports;
+    return ans.limit;
 }
 
 Test(limits, hakmem_limit_environment_variable)
 {
     LINUX_ONLY("no environment without an OS");
-    size_t dflt = limit_in_child(NULL); /* what a value that cannot be read leaves: the cgroup's share */
+    int    reports;
+    size_t dflt = limit_in_child(NULL, &reports); /* what a value that cannot be read leaves: the cgroup's share */
+    cr_assert_eq(reports, 0);
     static const struct { const char *value; uint64_t bytes; bool unreadable; } cases[] = {
         {"12MiB", 12u << 20, false}, {"12m", 12u << 20, false}, {"3GiB", (uint64_t)3 << 30, false},
         {"65536", 65536, false}, {"64KiB", 64u << 10, false}, {"off", 0, false}, {"OFF", 0, false},
@@ -385,9 +417,28 @@ Test(limits, hakmem_limit_environment_variable)
         {"16EiB", 0, true}, {"20000000TiB", 0, true},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
-        size_t got = limit_in_child(cases[i].value); /* (a size beyond size_t, e.g. on -m32, cannot be read) */
+        size_t got = limit_in_child(cases[i].value, &reports); /* (beyond size_t, e.g. on -m32: unreadable) */
         bool   readable = !cases[i].unreadable && cases[i].bytes <= SIZE_MAX;
         cr_assert_eq(got, readable ? (size_t)cases[i].bytes : dflt, "HAKMEM_LIMIT=\"%s\": %zu", cases[i].value, got);
+        cr_assert_eq(reports, !readable, "HAKMEM_LIMIT=\"%s\": reported %d times", cases[i].value, reports);
+    }
+}
+
+Test(limits, hakmem_policy_environment_variable)
+{
+    LINUX_ONLY("no environment without an OS");
+    static const struct { const char *value, *policy; int reports; } cases[] = {
+        {"lean", "\"policy\":\"lean\"", 0}, {"fast", "\"policy\":\"fast\"", 0},
+        {"Lean", NULL, 1}, {"slow", NULL, 1}, {"", NULL, 1}, {NULL, NULL, 0},
+    };
+    env_answer_t unset = env_in_child("HAKMEM_POLICY", NULL); /* the build's default policy */
+    const char  *dflt = strstr(unset.json, "\"policy\":\"lean\"") ? "\"policy\":\"lean\"" : "\"policy\":\"fast\"";
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        env_answer_t ans = env_in_child("HAKMEM_POLICY", cases[i].value);
+        const char  *want = cases[i].policy ? cases[i].policy : dflt;
+        cr_assert(strstr(ans.json, want), "HAKMEM_POLICY=%s: %s", cases[i].value, ans.json);
+        cr_assert_eq(ans.env_reports, cases[i].reports, "HAKMEM_POLICY=%s: reported %d times", cases[i].value,
+                     ans.env_reports);
     }
 }
 
