@@ -105,8 +105,7 @@ $(BUILD):
 # `make CFLAGS=...` or SAN=1 on an existing build directory rebuilds the library instead of mixing flags.
 FLAGS_NOW = $(CC) $(CPPFLAGS) $(ALL_CFLAGS)
 same      = $(and $(findstring x$(1),x$(2)),$(findstring x$(2),x$(1)))
-$(BUILD)/.flags: FORCE
-	@mkdir -p $(dir $@)
+$(BUILD)/.flags: FORCE | $(BUILD) # (the directory first: make expands the whole recipe before running it)
 	$(if $(call same,$(FLAGS_NOW),$(file <$@)),,$(file >$@,$(FLAGS_NOW)))
 
 $(BUILD)/obj/%.o: %.c $(HEADERS) $(AUTOCONF) $(BUILD)/.flags

@@ -68,15 +68,19 @@ HAK_INLINE void *handed_out(void *p)
     return p;
 }
 
-/* After the cap or the budget refused memory (and the arena's own empty memory was already given back): calls
- * the arena's on_limit callback without the lock, so it may free blocks of the arena, and says whether to retry
- * once. Entered and left with the lock held (if any). */
+/* After the cap or the budget refused memory (and the arena's own empty memory was already given back): the
+ * blocks in the calling thread's cache go back to their pages (they count as used, so pages holding only such
+ * blocks could not be given back), then the arena's on_limit callback runs without the lock, so it may free
+ * blocks of the arena. Says whether to retry once. Entered and left with the lock held (if any). */
 static bool limit_callback(hak_arena_t *a)
 {
     size_t wanted = a->limit_wanted;
     a->limit_wanted = 0;
-    if (!wanted || !a->on_limit)
+    if (!wanted)
         return false;
+    bool flushed = _hak_tcache_flush_locked(a);
+    if (!a->on_limit)
+        return flushed;
     arena_unlock(a);
     a->on_limit(a, wanted, a->on_limit_arg);
     arena_lock(a);
@@ -249,6 +253,13 @@ HAK_INLINE bool tcached(const hak_arena_t *a)
     return HAK_CFG_TCACHE && a->sync && !a->pool;
 }
 
+/* Whether block b of page is free: on the page's free list, in the calling thread's cache, or (`marked`, in an arena
+ * with thread caches) in another thread's cache, where nothing but its marker shows it. Caller holds the lock. */
+HAK_INLINE bool block_is_free(hak_arena_t *a, hak_page_t *page, const hak_block_t *b, bool marked)
+{
+    return _hak_page_has_free(a, page, b) || _hak_tcache_holds(a, b, page->cls) || (marked && tcached(a));
+}
+
 /* Validates that p starts a live block of chunk c; returns its kind or -(error code). Caller holds the lock. */
 HAK_INLINE int classify(hak_arena_t *a, hak_chunk_t *c, const void *p, hak_page_t **pagep)
 {
@@ -261,8 +272,7 @@ HAK_INLINE int classify(hak_arena_t *a, hak_chunk_t *c, const void *p, hak_page_
         return -HAK_ERR_INTERIOR_PTR;
     const hak_block_t *b = p;
     bool               marked = hak_is_marked(a, b);
-    if (HAK_UNLIKELY(marked || HAK_CFG_DEBUG >= 2) &&
-        (_hak_page_has_free(a, page, b) || _hak_tcache_holds(a, b, page->cls) || (marked && tcached(a))))
+    if (HAK_UNLIKELY(marked || HAK_CFG_DEBUG >= 2) && block_is_free(a, page, b, marked))
         return -HAK_ERR_DOUBLE_FREE;
     return page->kind == HAK_PAGE_SMALL ? BLOCK_SMALL : BLOCK_LARGE;
 }
@@ -330,10 +340,12 @@ HAK_INLINE void free_push(hak_arena_t *a, hak_page_t *page, hak_block_t *b, bool
         hak_unlock(&a->lock);
 }
 
-/* The block carries its free marker (or the debug level asks for the walk): free only if it is not free. */
+/* The block carries its free marker (or the debug level asks for the walk): free only if it is not free. A
+ * synchronized arena comes here when the calling thread has no cache (e.g. in a TLS destructor after hakmem's
+ * own), so the block may sit in another thread's cache. */
 static HAK_NOINLINE void free_suspect(hak_arena_t *a, hak_chunk_t *c, hak_page_t *page, hak_block_t *b)
 {
-    if (_hak_page_has_free(a, page, b))
+    if (block_is_free(a, page, b, hak_is_marked(a, b)))
         return free_bad(a, -HAK_ERR_DOUBLE_FREE, b);
     if (page->kind != HAK_PAGE_SMALL)
         return free_rare(a, c, page, BLOCK_LARGE, false);
@@ -378,9 +390,14 @@ HAK_INLINE void cache_push(hak_arena_t *a, hak_tslot_t *s, hak_tbin_t *bin, hak_
         _hak_tcache_overflow(a, s, bin);
 }
 
-static HAK_NOINLINE void free_large_locking(hak_arena_t *a, hak_superslab_t *ss, hak_page_t *page)
+/* A large block of a synchronized arena, validated without the lock: validated again under it, where a second
+ * free of the same block racing this one (both saw it live) finds it gone. */
+static HAK_NOINLINE void free_large_locking(hak_arena_t *a, hak_superslab_t *ss, void *p)
 {
     hak_lock(&a->lock);
+    hak_page_t *page = NULL;
+    if (classify(a, &ss->chunk, p, &page) != BLOCK_LARGE)
+        return free_bad(a, -HAK_ERR_DOUBLE_FREE, p);
     free_rare(a, &ss->chunk, page, BLOCK_LARGE, false);
 }
 
@@ -397,7 +414,7 @@ static HAK_NOINLINE void free_cached_suspect(hak_arena_t *a, hak_tslot_t *s, hak
     if (free)
         return report_bad_free(HAK_ERR_DOUBLE_FREE, b);
     if (page->kind != HAK_PAGE_SMALL)
-        return free_large_locking(a, hak_page_slab(page), page);
+        return free_large_locking(a, hak_page_slab(page), b);
     cache_push(a, s, &s->bins[page->cls], b);
 }
 
@@ -412,7 +429,7 @@ HAK_INLINE void free_cached(hak_arena_t *a, hak_tslot_t *s, hak_superslab_t *ss,
     if (HAK_UNLIKELY(hak_is_marked(a, b) || HAK_CFG_DEBUG >= 2))
         return free_cached_suspect(a, s, page, b);
     if (HAK_UNLIKELY(page->kind != HAK_PAGE_SMALL))
-        return free_large_locking(a, ss, page);
+        return free_large_locking(a, ss, p);
     cache_push(a, s, &s->bins[page->cls], b);
 }
 

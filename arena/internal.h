@@ -466,7 +466,7 @@ hak_tslot_t *_hak_tslot_slow(hak_arena_t *a);             /* NULL: no cache for 
 hak_tslot_t *_hak_tslot_current(const hak_arena_t *a);    /* the calling thread's live slot of a, or NULL */
 void        *_hak_tcache_refill(hak_arena_t *a, hak_tslot_t *s, unsigned cls);
 void         _hak_tcache_overflow(hak_arena_t *a, hak_tslot_t *s, hak_tbin_t *bin);
-void         _hak_tcache_flush_locked(hak_arena_t *a);    /* the calling thread's blocks of a go back */
+bool         _hak_tcache_flush_locked(hak_arena_t *a);    /* the calling thread's blocks of a go back (any?) */
 bool         _hak_tcache_holds(const hak_arena_t *a, const hak_block_t *b, unsigned cls);
 
 /* The calling thread's slot for a if it is the one it used last (no call, no loop), else NULL. Generations are

@@ -246,14 +246,18 @@ void _hak_tcache_overflow(hak_arena_t *a, hak_tslot_t *s, hak_tbin_t *bin)
     hak_unlock(&a->lock);
 }
 
-void _hak_tcache_flush_locked(hak_arena_t *a)
+bool _hak_tcache_flush_locked(hak_arena_t *a)
 {
     hak_tslot_t *s = _hak_tslot_current(a);
     if (!s)
-        return;
+        return false;
     merge_stats_locked(a, s);
-    for (unsigned i = 0; i < HAK_NUM_CLASSES; i++)
+    bool any = false;
+    for (unsigned i = 0; i < HAK_NUM_CLASSES; i++) {
+        any |= s->bins[i].head != NULL;
         give_back_locked(a, &s->bins[i], UINT32_MAX);
+    }
+    return any;
 }
 
 bool _hak_tcache_holds(const hak_arena_t *a, const hak_block_t *b, unsigned cls)
@@ -293,9 +297,10 @@ void _hak_tcache_overflow(hak_arena_t *a, hak_tslot_t *s, hak_tbin_t *bin)
     (void)a, (void)s, (void)bin;
 }
 
-void _hak_tcache_flush_locked(hak_arena_t *a)
+bool _hak_tcache_flush_locked(hak_arena_t *a)
 {
     (void)a;
+    return false;
 }
 
 bool _hak_tcache_holds(const hak_arena_t *a, const hak_block_t *b, unsigned cls)

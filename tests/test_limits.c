@@ -945,3 +945,39 @@ Test(limits, cgroup_limit_is_found_behind_long_mount_tables)
     cr_assert_eq(system(cmd), 0);
 }
 #endif
+
+/* At its cap, a synchronized arena first takes back the free blocks its calling thread's cache holds (they count
+ * as used, so the pages holding them could not be given back): after everything was freed, as many large blocks
+ * fit as in an unsynchronized arena with the same history, and none more after a stats call flushes the cache. */
+static size_t large_blocks_after_churn(unsigned flags, size_t *after_flush)
+{
+    static void        *blocks[8192];
+    static const size_t sizes[] = {1024, 1536, 2048, 3072, 4096, 6144, 8192, 12288, 16384};
+    hak_arena_t        *a;
+    cr_assert_eq(hak_arena_create(&a, &(hak_arena_config_t){.flags = flags, .limit = 4u << 20}), 0);
+    size_t n = 0;
+    while (n < 8192 && (blocks[n] = hak_alloc(a, sizes[n % 9])))
+        n++;
+    cr_assert(n > 100 && n < 8192, "%zu blocks under a 4 MiB cap", n);
+    for (size_t i = 0; i < n; i++)
+        hak_free(blocks[i]);
+    size_t big = 0;
+    while (hak_alloc(a, 200u << 10))
+        big++;
+    hak_arena_stats_t st;
+    cr_assert_eq(hak_arena_stats(a, &st), 0); /* flushes the calling thread's cache */
+    *after_flush = 0;
+    while (hak_alloc(a, 200u << 10))
+        ++*after_flush;
+    hak_arena_destroy(a);
+    return big;
+}
+
+Test(limits, a_capped_arena_takes_back_its_thread_cache)
+{
+    size_t flushed, unsync_flushed;
+    size_t sync = large_blocks_after_churn(0, &flushed);
+    size_t unsync = large_blocks_after_churn(HAK_ARENA_UNSYNCHRONIZED, &unsync_flushed);
+    cr_assert_eq(flushed, 0, "%zu large blocks fit only after the cache was flushed", flushed);
+    cr_assert_eq(sync, unsync, "synchronized %zu, unsynchronized %zu", sync, unsync);
+}

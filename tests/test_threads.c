@@ -88,3 +88,48 @@ Test(threads, concurrent_create_and_destroy)
     for (int i = 0; i < THREADS; i++)
         pthread_join(t[i], NULL);
 }
+
+/* A second free of a block that sits in another thread's cache, from a thread that has no cache of its own any
+ * more (a TLS destructor that runs after hakmem's thread-exit hook): reported, and the block is not handed out
+ * twice. */
+static hak_arena_t  *dtor_arena;
+static void         *dtor_block;
+static pthread_key_t dtor_key;
+
+static void free_in_destructor(void *unused)
+{
+    (void)unused;
+    hak_free(dtor_block);
+}
+
+static void *exit_with_late_destructor(void *unused)
+{
+    (void)unused;
+    hak_free(hak_alloc(dtor_arena, 64)); /* this thread's cache exists: hakmem's exit hook is registered */
+    pthread_setspecific(dtor_key, (void *)1);
+    return NULL;
+}
+
+Test(threads, double_free_from_a_thread_without_a_cache)
+{
+    record_errors();
+    cr_assert_eq(hak_arena_create(&dtor_arena, NULL), 0);
+    void *first = hak_alloc(dtor_arena, 64);
+    hak_free(first); /* hakmem's thread-exit key exists before ours: ours runs later */
+    cr_assert_eq(pthread_key_create(&dtor_key, free_in_destructor), 0);
+    dtor_block = hak_alloc(dtor_arena, 64);
+    hak_free(dtor_block); /* now in this thread's cache */
+    pthread_t t;
+    pthread_create(&t, NULL, exit_with_late_destructor, NULL);
+    pthread_join(t, NULL);
+    cr_assert_eq(reported.count, 1, "the second free was not reported");
+    cr_assert_eq(reported.last_code, HAK_ERR_DOUBLE_FREE);
+    void *got[512];
+    int   seen = 0;
+    for (int i = 0; i < 512; i++)
+        seen += (got[i] = hak_alloc(dtor_arena, 64)) == dtor_block;
+    cr_assert_eq(seen, 1, "the block was handed out %d times", seen);
+    cr_assert_eq(hak_arena_check(dtor_arena), 0);
+    hak_arena_destroy(dtor_arena);
+    pthread_key_delete(dtor_key);
+}
