@@ -90,7 +90,7 @@ static bool limit_callback(hak_arena_t *a)
 
 static void *big_once(hak_arena_t *a, size_t size, size_t align, bool zeroed)
 {
-    if (size <= a->slab_size / 2 && align <= HAK_GRANULE / 2)
+    if (_hak_large_fits(a, size, align))
         return _hak_large_alloc(a, size, align);
     return _hak_huge_alloc(a, size, align, zeroed);
 }

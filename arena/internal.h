@@ -521,6 +521,9 @@ size_t _hak_bins_shrink(hak_arena_t *a);       /* out of slices: pages give back
 size_t _hak_bins_release_empty(hak_arena_t *a); /* empty pages kept at bin heads go back; returns how many */
 
 /* large.c */
+/* Whether a block of `size` aligned to `align` is large: at most half a SuperSlab, and its run fits a fresh one
+ * of a's beside the header (and the guard slice); else it is huge. */
+bool  _hak_large_fits(const hak_arena_t *a, size_t size, size_t align);
 void *_hak_large_alloc(hak_arena_t *a, size_t size, size_t align);
 void  _hak_large_free(hak_arena_t *a, hak_superslab_t *ss, hak_page_t *page);
 bool  _hak_large_resize(hak_arena_t *a, hak_superslab_t *ss, hak_page_t *page, size_t size); /* in place */

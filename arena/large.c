@@ -28,15 +28,30 @@
  */
 #include "arena/internal.h"
 
+HAK_INLINE size_t run_slices(size_t size)
+{
+    return size ? (size + HAK_SLICE - 1) >> HAK_SLICE_SHIFT : 1; /* size 0 here: a big alignment */
+}
+
+HAK_INLINE size_t run_align(size_t align)
+{
+    return align > HAK_SLICE ? align >> HAK_SLICE_SHIFT : 1;
+}
+
+bool _hak_large_fits(const hak_arena_t *a, size_t size, size_t align)
+{
+    size_t guard = HAK_CFG_GUARD_PAGES && !a->pool;
+    return size <= a->slab_size / 2 && align <= HAK_GRANULE / 2 &&
+           HAK_HDR_SLICES + run_slices(size) + run_align(align) - 1 + guard <= a->slab_size >> HAK_SLICE_SHIFT;
+}
+
 void *_hak_large_alloc(hak_arena_t *a, size_t size, size_t align)
 {
-    size_t n = size ? (size + HAK_SLICE - 1) >> HAK_SLICE_SHIFT : 1; /* size 0 here: a big alignment */
-    size_t align_slices = align > HAK_SLICE ? align >> HAK_SLICE_SHIFT : 1;
-    hak_page_t *page = _hak_slices_alloc(a, n, align_slices);
+    hak_page_t *page = _hak_slices_alloc(a, run_slices(size), run_align(align));
     if (!page)
         return NULL;
     page->kind = HAK_PAGE_LARGE;
-    page->bsize = (uint32_t)(n << HAK_SLICE_SHIFT);
+    page->bsize = (uint32_t)(run_slices(size) << HAK_SLICE_SHIFT);
     page->recip = 1; /* only offset 0 is a block start */
     page->free = NULL;
     page->used = 1;

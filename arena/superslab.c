@@ -363,7 +363,8 @@ static hak_superslab_t *slab_from_cache(hak_arena_t *a)
 }
 
 /* Bytes for a new SuperSlab: slab_size, or on freestanding and in caller pools as much as is left if that is less
- * (a pool's last SuperSlab ends where the pool does); 0 if that cannot hold `slices` slices besides the header. */
+ * (a pool's last SuperSlab ends where the pool does); 0 if that cannot hold `slices` slices besides the header
+ * (and the guard slice slab_new takes, if any). */
 static size_t slab_bytes(hak_arena_t *a, size_t slices)
 {
     size_t size = a->slab_size;
@@ -372,7 +373,8 @@ static size_t slab_bytes(hak_arena_t *a, size_t slices)
         if (room < size)
             size = room;
     }
-    return size >= ((HAK_HDR_SLICES + slices) << HAK_SLICE_SHIFT) ? size : 0;
+    size_t guard = HAK_CFG_GUARD_PAGES && !a->pool;
+    return size >= ((HAK_HDR_SLICES + slices + guard) << HAK_SLICE_SHIFT) ? size : 0;
 }
 
 HAK_INLINE bool over_cap(const hak_arena_t *a, size_t more)

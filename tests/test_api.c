@@ -905,3 +905,25 @@ Test(api, version_macros)
 {
     cr_assert_geq(HAKMEM_VERSION_MAJOR * 10000 + HAKMEM_VERSION_MINOR * 100 + HAKMEM_VERSION_PATCH, 1);
 }
+
+/* An aligned block whose run cannot fit a SuperSlab beside its header (and, in builds with guard pages, the guard
+ * slice) is served as a huge block, not refused after mapping a SuperSlab that cannot hold it. */
+Test(api, aligned_blocks_too_big_for_a_run_are_huge)
+{
+    LINUX_ONLY("512 KiB SuperSlabs");
+    hak_arena_t *a = make(&(hak_arena_config_t){.slab_size = 512u << 10});
+    void        *p[8];
+    for (int i = 0; i < 8; i++) {
+        p[i] = hak_aligned_alloc(a, 256u << 10, 250u << 10);
+        cr_assert_not_null(p[i], "try %d: errno %d", i, errno);
+        cr_assert_eq((uintptr_t)p[i] & ((256u << 10) - 1), 0);
+        memset(p[i], i, 250u << 10);
+    }
+    hak_arena_stats_t st;
+    cr_assert_eq(hak_arena_stats(a, &st), 0);
+    cr_assert_leq(st.reserved, (size_t)8 * (1u << 20), "reserved %zu", st.reserved);
+    cr_assert_eq(hak_arena_check(a), 0);
+    for (int i = 0; i < 8; i++)
+        hak_free(p[i]);
+    hak_arena_destroy(a);
+}
