@@ -38,20 +38,31 @@ else
 endif
 
 AUTOCONF := $(BUILD)/generated/autoconf.h
+.DELETE_ON_ERROR: # (a configuration kconfig refused is not left behind for the next make to use)
+
+# Where the build directory's configuration comes from (.config, or a defconfig), kept in a stamp that is rewritten
+# only when it changes: switching CONFIG_SRC or removing .config regenerates $(BUILD)/.config and autoconf.h, which
+# their timestamps alone would not. Until then the platform is read from the new source itself.
+same         = $(and $(findstring x$(1),x$(2)),$(findstring x$(2),x$(1)))
+CONFIG_FROM := $(if $(filter .config,$(CONFIG_FILE)),.config,$(CONFIG_SRC))
+CONFIG_STAMP := $(BUILD)/.config-src
+CONFIG_STALE := $(if $(call same,$(CONFIG_FROM),$(file <$(CONFIG_STAMP))),,1)
+$(CONFIG_STAMP): FORCE | $(BUILD)
+	$(if $(CONFIG_STALE),$(file >$@,$(CONFIG_FROM)))
 
 ifneq ($(CONFIG_FILE),.config)
-$(CONFIG_FILE): $(CONFIG_SRC) Kconfig | $(BUILD)
+$(CONFIG_FILE): $(CONFIG_SRC) Kconfig $(CONFIG_STAMP) | $(BUILD)
 	@KCONFIG_CONFIG=$@ $(KCONFIG) defconfig --kconfig Kconfig $(CONFIG_SRC) >/dev/null
 endif
 
-$(AUTOCONF): $(CONFIG_FILE) Kconfig
+$(AUTOCONF): $(CONFIG_FILE) Kconfig $(CONFIG_STAMP)
 	@mkdir -p $(dir $@)
 	@KCONFIG_CONFIG=$(CONFIG_FILE) $(KCONFIG) genconfig --header-path $@ Kconfig
 	@touch $@
 
 # ---- the platform: Linux, or freestanding (possibly cross-compiled), read from the configuration ----------------
 # (.config, or the defconfig being built: a defconfig lists every value that differs from Kconfig's defaults)
-CONFIG_READ := $(firstword $(wildcard $(CONFIG_FILE)) $(CONFIG_SRC))
+CONFIG_READ := $(if $(and $(CONFIG_STALE),$(CONFIG_SRC)),$(CONFIG_SRC),$(firstword $(wildcard $(CONFIG_FILE)) $(CONFIG_SRC)))
 config_str   = $(shell sed -n 's/^$(1)="\(.*\)"$$/\1/p' $(CONFIG_READ) 2>/dev/null)
 FREESTANDING := $(if $(CONFIG_READ),$(shell grep -q '^CONFIG_HAK_PLATFORM_FREESTANDING=y' $(CONFIG_READ) && echo 1))
 ifeq ($(FREESTANDING),1)
@@ -104,7 +115,6 @@ $(BUILD):
 # The compiler command the objects were built with: rewritten (and so newer than them) only when it changes, so that
 # `make CFLAGS=...` or SAN=1 on an existing build directory rebuilds the library instead of mixing flags.
 FLAGS_NOW = $(CC) $(CPPFLAGS) $(ALL_CFLAGS)
-same      = $(and $(findstring x$(1),x$(2)),$(findstring x$(2),x$(1)))
 $(BUILD)/.flags: FORCE | $(BUILD) # (the directory first: make expands the whole recipe before running it)
 	$(if $(call same,$(FLAGS_NOW),$(file <$@)),,$(file >$@,$(FLAGS_NOW)))
 

@@ -18,7 +18,29 @@ for bad in 'CONFIG_HAK_DEBUG_LEVEL=9' 'CONFIG_HAK_NO_SUCH_OPTION=y'; do
     fi
     rm -rf build/bad
 done
-echo "kconfig test: passed (out-of-range values and unknown symbols fail the build)"
+for bad in 'CONFIG_HAK_DEBUG_LEVEL=9' 'CONFIG_HAK_NO_SUCH_OPTION=y'; do # the same in .config, twice: no half-written
+    printf '%s\n' "$bad" > .config                                      # configuration may let the second make pass
+    for try in 1 2; do
+        if make -s BUILD=build/bad all >/dev/null 2>&1; then
+            echo "kconfig test: FAILED ('$bad' in .config accepted by make number $try)"; exit 1
+        fi
+    done
+    rm -rf build/bad .config
+done
+echo "kconfig test: passed (out-of-range values and unknown symbols fail the build, every time)"
+
+# The build directory follows the configuration it is given: another CONFIG_SRC, or .config removed.
+policy() { sed -n 's/^#define CONFIG_HAK_POLICY_\(FAST\|LEAN\) 1$/\1/p' build/sw/generated/autoconf.h; }
+make -s BUILD=build/sw CONFIG_SRC=config/defconfig all >/dev/null 2>&1
+make -s BUILD=build/sw CONFIG_SRC=config/linux_lean_defconfig all >/dev/null 2>&1
+[ "$(policy)" = LEAN ] || { echo "kconfig test: FAILED (CONFIG_SRC switched to lean, built $(policy))"; exit 1; }
+cp config/linux_lean_defconfig .config
+make -s BUILD=build/sw all >/dev/null 2>&1
+rm .config
+make -s BUILD=build/sw all >/dev/null 2>&1
+[ "$(policy)" = FAST ] || { echo "kconfig test: FAILED (.config removed, built $(policy))"; exit 1; }
+rm -rf build/sw
+echo "kconfig test: passed (switching CONFIG_SRC or removing .config reconfigures the build directory)"
 
 if ! command -v tmux >/dev/null; then
     echo "menuconfig test: SKIPPED (tmux is not installed)"
