@@ -148,7 +148,7 @@ void _hak_env_bad(unsigned which)
 /* Variables are read under locks the error handler may need, so what was found is reported here, after them. */
 void _hak_env_report(void)
 {
-    if (HAK_LIKELY(!atomic_load_explicit(&g_env_bad, memory_order_relaxed)))
+    if (HAK_CFG_FREESTANDING || HAK_LIKELY(!atomic_load_explicit(&g_env_bad, memory_order_relaxed)))
         return;
     unsigned bad = atomic_exchange_explicit(&g_env_bad, 0, memory_order_relaxed);
     if (bad & HAK_ENV_BAD_POLICY)

@@ -927,3 +927,29 @@ Test(api, aligned_blocks_too_big_for_a_run_are_huge)
         hak_free(p[i]);
     hak_arena_destroy(a);
 }
+
+/* Under the kernel's default overcommit heuristics, a block no machine here could back fails with ENOMEM, as
+ * glibc's malloc does, instead of succeeding and meeting the OOM killer when touched. */
+Test(api, impossible_sizes_fail_with_enomem)
+{
+    LINUX_ONLY("the kernel's overcommit policy");
+    FILE *f = fopen("/proc/sys/vm/overcommit_memory", "r");
+    int   mode = -1;
+    if (f) {
+        if (fscanf(f, "%d", &mode) != 1)
+            mode = -1;
+        fclose(f);
+    }
+    if (mode != 0 && mode != 2)
+        cr_skip_test("vm.overcommit_memory is %d: every mapping is allowed", mode);
+    if (sizeof(size_t) < 8)
+        cr_skip_test("32-bit: no such size to ask for");
+    hak_arena_t *a = make(NULL);
+    errno = 0;
+    cr_assert_null(hak_alloc(a, (size_t)1 << 46)); /* 64 TiB */
+    cr_assert_eq(errno, ENOMEM);
+    hak_arena_stats_t st;
+    cr_assert_eq(hak_arena_stats(a, &st), 0);
+    cr_assert_lt(st.committed, (size_t)1 << 30, "committed %zu", st.committed);
+    hak_arena_destroy(a);
+}

@@ -55,7 +55,10 @@ static _Atomic uintptr_t next_hint; /* where the next chunk would sit right belo
 static void *map_at(void *hint, size_t size, unsigned *calls)
 {
     count(calls, 1);
-    void *p = mmap(hint, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    /* No MAP_NORESERVE: the kernel's overcommit policy applies as it does to glibc's mappings, so a request no
+     * machine could back (malloc(1 << 46)) fails with ENOMEM here instead of succeeding and meeting the OOM
+     * killer when touched. */
+    void *p = mmap(hint, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     return p == MAP_FAILED ? NULL : p;
 }
 
