@@ -641,11 +641,13 @@ void _hak_lean_maybe_purge(hak_arena_t *a)
         batch = a->committed / 8;
     if (a->policy != HAK_POLICY_LEAN || !a->fresh || a->fresh + a->idle < batch)
         return;
-    if (HAK_CFG_LEAN_INTERVAL_MS && a->taken >= a->fresh / 2) {
+#if HAK_CFG_LEAN_INTERVAL_MS > 0 /* (0: no pacing; as an `if`, the comparison below would not compile) */
+    if (a->taken >= a->fresh / 2) {
         uint64_t now = hak_platform_clock_ms(); /* 0: no clock, no pacing */
         if (now && now - a->purged_ms < HAK_CFG_LEAN_INTERVAL_MS)
             return;
     }
+#endif
     _hak_lean_purge_now(a, false);
 }
 

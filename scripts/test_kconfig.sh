@@ -29,6 +29,15 @@ for bad in 'CONFIG_HAK_DEBUG_LEVEL=9' 'CONFIG_HAK_NO_SUCH_OPTION=y'; do # the sa
 done
 echo "kconfig test: passed (out-of-range values and unknown symbols fail the build, every time)"
 
+# Values Kconfig documents as valid build: 0 for the lean pacing interval and the trim delays ("no limit", "never").
+for edge in 'CONFIG_HAK_LEAN_INTERVAL_MS=0' 'CONFIG_HAK_LEAN_TRIM_MS=0' 'CONFIG_HAK_FAST_TRIM_MS=0'; do
+    { cat config/defconfig; printf '%s\n' "$edge"; } > edge_defconfig
+    make -s BUILD=build/edge CONFIG_SRC=edge_defconfig all >/dev/null 2>&1 ||
+        { echo "kconfig test: FAILED ('$edge' does not build)"; exit 1; }
+    rm -rf build/edge
+done
+echo "kconfig test: passed (documented edge values build)"
+
 # The build directory follows the configuration it is given: another CONFIG_SRC, or .config removed.
 policy() { sed -n 's/^#define CONFIG_HAK_POLICY_\(FAST\|LEAN\) 1$/\1/p' build/sw/generated/autoconf.h; }
 make -s BUILD=build/sw CONFIG_SRC=config/defconfig all >/dev/null 2>&1
