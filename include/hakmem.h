@@ -288,7 +288,8 @@ HAK_API void hak_set_error_handler(hak_error_fn *fn, void *arg);
  * Arenas without a pool of their own draw from the platform's regions: the static pool (Kconfig
  * HAK_STATIC_POOL_SIZE, in .bss) and those added here. hak_platform_add_region gives [base, base+size) to the
  * allocator for good (regions may be added at any time; aligning base to 16 KiB wastes nothing). Returns 0,
- * HAK_EINVAL for a NULL, wrapping or sub-64-byte region, HAK_ENOMEM when HAK_MAX_REGIONS regions exist already.
+ * HAK_EINVAL for a NULL, wrapping or sub-64-byte region or one overlapping a region given before (the static pool
+ * included), HAK_ENOMEM when HAK_MAX_REGIONS regions were added already (the static pool is not one of them).
  *
  * With HAK_THREADS=y arenas take a spinlock; hak_platform_lock()/hak_platform_unlock() are called around every
  * such lock and are weak no-ops: a firmware that allocates from interrupt handlers defines them to mask

@@ -254,6 +254,9 @@ static void test_setup(void)
     hak_set_error_handler(on_error, &errors);
     check(hak_platform_add_region(NULL, 4096) == HAK_EINVAL, "add_region(NULL) is refused");
     check(hak_platform_add_region(__hak_region_start, region) == 0, "add_region(linker region) accepted");
+    check(hak_platform_add_region(__hak_region_start, region) == HAK_EINVAL, "the same region twice is refused");
+    check(hak_platform_add_region(__hak_region_start + region / 2, region) == HAK_EINVAL,
+          "a region overlapping one given before is refused");
 
     check_n(FW_POOL_SIZE >= hak_pool_size_min(0), "pools are at least hak_pool_size_min(0)", "needed",
             hak_pool_size_min(0));

@@ -32,7 +32,10 @@
 #define UNIT     ((size_t)64) /* the platform's page: what map rounds to and aligns to at least */
 
 static hak_extent_t *free_list;   /* under region_lock */
-static unsigned      regions;     /* added so far (the static pool included) */
+/* The regions given so far, the static pool first (it takes none of the firmware's HAK_MAX_REGIONS). */
+#define REGIONS_MAX (HAK_CFG_MAX_REGIONS + (HAK_CFG_STATIC_POOL_SIZE > 0))
+static struct { uintptr_t base, end; } region[REGIONS_MAX];
+static unsigned regions;
 static atomic_flag   region_lock = ATOMIC_FLAG_INIT;
 
 #if HAK_CFG_STATIC_POOL_SIZE > 0
@@ -62,8 +65,12 @@ static int add_region_locked(void *base, size_t size)
     uintptr_t e = ((uintptr_t)base + size) & ~(uintptr_t)(UNIT - 1);
     if (!base || (uintptr_t)base + size < (uintptr_t)base || e <= b)
         return HAK_EINVAL;
-    if (regions >= HAK_CFG_MAX_REGIONS)
+    for (unsigned i = 0; i < regions; i++)
+        if (b < region[i].end && region[i].base < e)
+            return HAK_EINVAL; /* memory given before: handing it out twice would corrupt the heap */
+    if (regions >= REGIONS_MAX)
         return HAK_ENOMEM;
+    region[regions].base = b, region[regions].end = e;
     regions++;
     hak_extent_give(&free_list, (void *)b, e - b);
     return 0;
