@@ -35,6 +35,7 @@
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <malloc.h>
 #include <pthread.h>
 #include <sched.h>
@@ -322,6 +323,16 @@ SHIM_API size_t malloc_usable_size(void *p)
 
 /* The arena's and the global lock are held across fork, so the child gets them in a consistent state; fork
  * handlers other libraries registered before the shim run inside that hold and may allocate (arena.c). */
+/* Where HAKMEM_STATS=1 writes: a copy of stderr taken at start-up, so the line still gets out of programs that
+ * close their stderr at exit (coreutils do, before the destructors run). -1: not asked for. */
+static int g_stats_fd = -1;
+
+static bool stats_wanted(void)
+{
+    const char *env = getenv("HAKMEM_STATS");
+    return env && env[0] == '1' && !env[1];
+}
+
 static void fork_prepare(void)
 {
     hak_arena_t *a = arena();
@@ -338,12 +349,17 @@ __attribute__((constructor)) static void shim_start(void)
 {
     arena(); /* the handlers lock it, so it must exist before the first fork */
     pthread_atfork(fork_prepare, fork_release, fork_release);
+    if (stats_wanted()) {
+        int saved = errno;
+        g_stats_fd = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 64); /* (high: out of the way of fds the program reuses) */
+        errno = saved;
+    }
 }
 
 static void write_all(const char *s, size_t n)
 {
     while (n) {
-        ssize_t w = write(STDERR_FILENO, s, n);
+        ssize_t w = write(g_stats_fd, s, n);
         if (w <= 0)
             return;
         s += w, n -= (size_t)w;
@@ -367,9 +383,8 @@ static void stats_line(const char *line, void *arg)
 
 __attribute__((destructor)) static void shim_stop(void)
 {
-    const char  *env = getenv("HAKMEM_STATS");
     hak_arena_t *a = atomic_load_explicit(&g_arena, memory_order_acquire);
-    if (a && env && env[0] == '1' && !env[1]) {
+    if (a && g_stats_fd >= 0) {
         int saved = errno;
         hak_arena_report(a, stats_line, NULL); /* the arena itself stays: later destructors may still free */
         errno = saved;
