@@ -67,17 +67,40 @@ static void put_u64(sink_t *s, uint64_t v)
     put(s, d);
 }
 
+/* Bytes of the well-formed UTF-8 sequence at t (RFC 3629: no overlong forms, surrogates or values above
+ * U+10FFFF), or 0. A name cut at HAK_NAME_MAX - 1 bytes may end inside one. */
+static size_t utf8_len(const unsigned char *t)
+{
+    unsigned char c = t[0];
+    size_t        n = c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+    unsigned char lo = c == 0xe0 ? 0xa0 : c == 0xf0 ? 0x90 : 0x80, hi = c == 0xed ? 0x9f : c == 0xf4 ? 0x8f : 0xbf;
+    if (!n || t[1] < lo || t[1] > hi)
+        return 0;
+    for (size_t i = 2; i < n; i++)
+        if ((t[i] & 0xc0) != 0x80)
+            return 0;
+    return n;
+}
+
+/* A name as text or a JSON string: quotes and backslashes escaped (JSON), control characters and bytes that are
+ * not well-formed UTF-8 shown as '?', so the output is always valid UTF-8 (as JSON requires). */
 static void put_escaped(sink_t *s, const char *text, bool json)
 {
-    char one[2] = {0, 0};
-    for (; *text; text++) {
-        unsigned char c = (unsigned char)*text;
-        if (json && (c == '"' || c == '\\')) {
-            one[0] = '\\';
-            put(s, one);
+    char one[5] = {0};
+    for (const unsigned char *t = (const unsigned char *)text; *t;) {
+        size_t n = *t < 0x80 ? 1 : utf8_len(t);
+        if (json && (*t == '"' || *t == '\\'))
+            put(s, "\\");
+        if (n == 0 || *t < 0x20) {
+            put(s, "?");
+            t++;
+            continue;
         }
-        one[0] = c < 0x20 ? '?' : (char)c;
+        for (size_t i = 0; i < n; i++)
+            one[i] = (char)t[i];
+        one[n] = 0;
         put(s, one);
+        t += n;
     }
 }
 

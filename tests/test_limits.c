@@ -981,3 +981,22 @@ Test(limits, a_capped_arena_takes_back_its_thread_cache)
     cr_assert_eq(flushed, 0, "%zu large blocks fit only after the cache was flushed", flushed);
     cr_assert_eq(sync, unsync, "synchronized %zu, unsynchronized %zu", sync, unsync);
 }
+
+/* Arena names reach JSON as valid UTF-8: well-formed characters as they are, a stray byte or a character the
+ * 31-byte name limit cut in two as '?'. */
+Test(limits, stats_json_is_valid_utf8)
+{
+    static const struct { const char *name, *want; } cases[] = {
+        {"caf\xc3\xa9 \xff!", "\"name\":\"caf\xc3\xa9 ?!\""},
+        {"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\xc3\xa9", "\"name\":\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxx?\""},
+        {"\xe2\x82\xac \xed\xa0\x80 \xf0\x9f\x98\x80", "\"name\":\"\xe2\x82\xac ??? \xf0\x9f\x98\x80\""},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        hak_arena_t *a;
+        char         buf[512];
+        cr_assert_eq(hak_arena_create(&a, &(hak_arena_config_t){.name = cases[i].name}), 0);
+        cr_assert_gt(hak_arena_stats_json(a, buf, sizeof buf), 0);
+        cr_assert(strstr(buf, cases[i].want), "case %zu: %s", i, buf);
+        hak_arena_destroy(a);
+    }
+}
