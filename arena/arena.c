@@ -401,7 +401,8 @@ int hak_arena_create(hak_arena_t **out, const hak_arena_config_t *cfg)
     size_t lock_at = offsetof(hak_arena_t, lock), lock_end = lock_at + sizeof a->lock;
     memset(a, 0, lock_at);
     memset((uint8_t *)a + lock_end, 0, sizeof *a - lock_end);
-    atomic_store_explicit(&a->gen, _hak_new_generation(), memory_order_relaxed);
+    a->birth = _hak_new_generation();
+    atomic_store_explicit(&a->gen, a->birth, memory_order_relaxed);
     for (unsigned i = 0; i < HAK_NUM_CLASSES; i++)
         a->bins[i].page = &_hak_empty_page;
     a->trim_cls = HAK_NUM_CLASSES; /* no round of page-tail trims under way (small.c) */
@@ -497,6 +498,7 @@ void hak_arena_reset(hak_arena_t *a)
     if (!a || a->magic != HAK_ARENA_MAGIC)
         return;
     hak_lock(&a->lock);
+    _hak_tcache_flush_locked(a); /* (its stats count; the blocks go with everything else) */
     atomic_store_explicit(&a->gen, _hak_new_generation(), memory_order_relaxed); /* thread caches go stale */
     vg_free_blocks(a);
     _hak_bins_clear(a);

@@ -315,7 +315,9 @@ _Static_assert(sizeof(hak_tbin_t) <= 16, "a bin is indexed by a shift");
 
 typedef struct hak_tslot {
     hak_arena_t *arena;
-    uintptr_t    gen; /* the arena's generation when the slot was claimed */
+    uintptr_t    gen;   /* the arena's generation when the slot was claimed */
+    uintptr_t    birth; /* the arena's birth then: a stale slot of the same arena (reset since) still merges its
+                           stats into it */
     uint64_t     allocs, frees;
     hak_tbin_t   bins[HAK_NUM_CLASSES];
 } hak_tslot_t;
@@ -338,6 +340,7 @@ struct hak_arena {
     bool       sync;
     hak_lock_t lock;
     uint64_t   allocs, frees, failed_allocs;
+    uintptr_t  birth; /* its generation at create: unlike gen, kept by reset (whose stats carry on) */
 
     uint32_t         magic;
     uint8_t          policy; /* HAK_POLICY_FAST or HAK_POLICY_LEAN */

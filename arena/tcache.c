@@ -112,6 +112,8 @@ static void slot_flush(hak_tslot_t *s, bool exiting)
             give_back_locked(a, &s->bins[i], UINT32_MAX);
         if (exiting && a->policy == HAK_POLICY_LEAN && (a->dirty || a->idle))
             _hak_lean_purge_now(a, true); /* all of it: no later batch may come to give it back */
+    } else if (a->birth == s->birth) {
+        merge_stats_locked(a, s); /* reset since: the blocks are gone, the counts stay */
     }
     hak_unlock(&a->lock);
     slot_clear(s);
@@ -174,7 +176,7 @@ hak_tslot_t *_hak_tslot_slow(hak_arena_t *a)
         if (s->arena == a && s->gen == gen)
             return _hak_t_last = s;
         if (s->arena == a)
-            slot_clear(s); /* the arena was reset or destroyed since: its blocks are not ours to give back */
+            slot_flush(s, false); /* reset or destroyed since: its blocks are not ours to give back (counts are) */
         if (!s->arena && !free_slot)
             free_slot = s;
     }
@@ -185,6 +187,7 @@ hak_tslot_t *_hak_tslot_slow(hak_arena_t *a)
     }
     free_slot->arena = a;
     free_slot->gen = gen;
+    free_slot->birth = a->birth; /* (written under the lock at create, as gen) */
     for (unsigned i = 0; i < HAK_NUM_CLASSES; i++) {
         free_slot->bins[i].cap = g_cap[i];
         free_slot->bins[i].batch = 2;

@@ -133,3 +133,55 @@ Test(threads, double_free_from_a_thread_without_a_cache)
     hak_arena_destroy(dtor_arena);
     pthread_key_delete(dtor_key);
 }
+
+/* hak_arena_reset keeps the arena's counts, including those still held in thread caches: the calling thread's,
+ * and another thread's, merged when that thread next finds its slot stale or exits. */
+static hak_arena_t *reset_arena;
+static atomic_int   reset_phase; /* the worker churns at even phases, main resets at odd ones */
+
+static void wait_phase(int phase)
+{
+    while (atomic_load(&reset_phase) != phase)
+        ;
+}
+
+static void churn(hak_arena_t *a, int n)
+{
+    void *b[16];
+    for (int i = 0; i < n; i++)
+        b[i] = hak_alloc(a, 32 + 16 * i);
+    for (int i = 0; i < n; i++)
+        hak_free(b[i]);
+}
+
+static void *churn_across_resets(void *unused)
+{
+    (void)unused;
+    for (int round = 0; round < 3; round++) {
+        wait_phase(2 * round);
+        churn(reset_arena, 10);
+        atomic_store(&reset_phase, 2 * round + 1); /* main resets the arena now */
+    }
+    return NULL;
+}
+
+Test(threads, reset_keeps_the_counts_of_thread_caches)
+{
+    cr_assert_eq(hak_arena_create(&reset_arena, NULL), 0);
+    atomic_store(&reset_phase, 0);
+    pthread_t t;
+    pthread_create(&t, NULL, churn_across_resets, NULL);
+    for (int round = 0; round < 3; round++) {
+        churn(reset_arena, 16);
+        wait_phase(2 * round + 1);
+        hak_arena_reset(reset_arena);
+        atomic_store(&reset_phase, 2 * round + 2);
+    }
+    pthread_join(t, NULL);
+    hak_arena_stats_t st;
+    cr_assert_eq(hak_arena_stats(reset_arena, &st), 0);
+    uint64_t want = HAK_CFG_STATS ? 3 * (16 + 10) : 0;
+    cr_assert_eq(st.allocs, want, "allocs %llu, want %llu", (unsigned long long)st.allocs, (unsigned long long)want);
+    cr_assert_eq(st.frees, want, "frees %llu, want %llu", (unsigned long long)st.frees, (unsigned long long)want);
+    hak_arena_destroy(reset_arena);
+}
