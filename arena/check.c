@@ -127,7 +127,7 @@ int _hak_check_locked(hak_arena_t *a)
             _hak_registry_find(h->block) != &h->chunk ||
             hak_huge_used(h) > h->chunk.size)
             FAIL("huge block");
-        committed += hak_huge_used(h);
+        committed += _hak_huge_committed(a, h);
         reserved += h->chunk.size;
     }
     for (int i = 0; i < HAK_HUGE_SPARES; i++) { /* kept for reuse: committed, dirty, in no list or registry */
@@ -137,7 +137,7 @@ int _hak_check_locked(hak_arena_t *a)
         obj = h;
         if (a->policy != HAK_POLICY_FAST || hak_huge_used(h) > HAK_HUGE_SPARE_MAX || _hak_registry_find(h))
             FAIL("spare huge chunk");
-        committed += hak_huge_used(h);
+        committed += _hak_huge_committed(a, h);
         reserved += h->chunk.size;
         dirty += hak_huge_used(h);
     }

@@ -294,6 +294,14 @@ HAK_INLINE size_t hak_huge_used(const hak_huge_t *h)
 {
     return (size_t)((uint8_t *)h->block - (uint8_t *)h) + h->bsize;
 }
+/* The whole OS pages between a huge chunk's header page and its block, which a block aligned to more than a page
+ * leaves untouched, for a block `offset` bytes into the chunk: not committed. (Pools count whole extents.) */
+HAK_INLINE size_t hak_huge_gap(bool in_pool, size_t offset, size_t page)
+{
+    return HAK_CFG_FREESTANDING || in_pool || offset < 2 * page ? 0 : (offset & ~(page - 1)) - page;
+}
+/* What a huge chunk counts as committed: hak_huge_used, less that gap. */
+size_t _hak_huge_committed(const hak_arena_t *a, const hak_huge_t *h);
 #define HAK_HUGE_SPARES    (HAK_CFG_FREESTANDING ? 0 : 2) /* freed huge chunks a fast arena keeps (large.c) */
 #define HAK_HUGE_SPARE_MAX ((size_t)32 << 20) /* ... if they are no larger than this */
 

@@ -89,11 +89,17 @@ static size_t huge_mapping(const hak_arena_t *a, size_t bytes)
     return (bytes + HAK_CHUNK_ALIGN - 1) & ~(HAK_CHUNK_ALIGN - 1);
 }
 
-/* A fresh chunk for a huge block using `bytes` of it, committed and counted; NULL if the cap, the budget or the
- * platform refuse it. */
-static hak_huge_t *huge_map(hak_arena_t *a, size_t bytes, size_t align)
+size_t _hak_huge_committed(const hak_arena_t *a, const hak_huge_t *h)
 {
-    if (!_hak_may_commit(a, bytes, true))
+    size_t offset = (size_t)((uint8_t *)h->block - (uint8_t *)h);
+    return hak_huge_used(h) - hak_huge_gap(a->pool != NULL, offset, hak_platform_page_size());
+}
+
+/* A fresh chunk for a huge block using `bytes` of it, of which `gap` stay untouched (hak_huge_gap), committed and
+ * counted; NULL if the cap, the budget or the platform refuse it. */
+static hak_huge_t *huge_map(hak_arena_t *a, size_t bytes, size_t gap, size_t align)
+{
+    if (!_hak_may_commit(a, bytes - gap, true))
         return NULL;
     size_t      map = huge_mapping(a, bytes);
     hak_huge_t *h = _hak_chunk_get(a, map, align);
@@ -108,7 +114,7 @@ static hak_huge_t *huge_map(hak_arena_t *a, size_t bytes, size_t align)
     }
     h->chunk.size = map;
     a->reserved += map;
-    _hak_commit_add(a, bytes);
+    _hak_commit_add(a, bytes - gap);
     return h;
 }
 
@@ -116,7 +122,7 @@ static hak_huge_t *huge_map(hak_arena_t *a, size_t bytes, size_t align)
 static void huge_unmap(hak_arena_t *a, hak_huge_t *h)
 {
     a->reserved -= h->chunk.size;
-    _hak_commit_sub(a, hak_huge_used(h));
+    _hak_commit_sub(a, _hak_huge_committed(a, h));
     _hak_chunk_put(a, h, h->chunk.size);
 }
 
@@ -141,7 +147,8 @@ static hak_huge_t *take_spare(hak_arena_t *a, size_t bytes, size_t align)
 /* Keeps a freed huge chunk (unlinked, still registered) as a spare if the arena keeps spares and has room. */
 static bool keep_spare(hak_arena_t *a, hak_huge_t *h)
 {
-    if (HAK_CFG_FREESTANDING || a->pool || a->policy != HAK_POLICY_FAST || hak_huge_used(h) > HAK_HUGE_SPARE_MAX)
+    if (HAK_CFG_FREESTANDING || a->pool || a->policy != HAK_POLICY_FAST || hak_huge_used(h) > HAK_HUGE_SPARE_MAX ||
+        _hak_huge_committed(a, h) != hak_huge_used(h)) /* (spares are whole: any block may reuse them) */
         return false;
     for (int i = 0; i < HAK_HUGE_SPARES; i++)
         if (!a->huge_spare[i]) {
@@ -180,14 +187,14 @@ void *_hak_huge_alloc(hak_arena_t *a, size_t size, size_t align, bool zeroed)
         size = 1; /* the block must lie inside the mapping */
     if (offset > SIZE_MAX / 4 || size > SIZE_MAX / 2 - offset - page) /* (an alignment of 2^63 would wrap) */
         return NULL;
-    size_t      bytes = (offset + size + page - 1) & ~(page - 1);
-    hak_huge_t *h = zeroed ? NULL : take_spare(a, bytes, align);
+    size_t      bytes = (offset + size + page - 1) & ~(page - 1), gap = hak_huge_gap(a->pool != NULL, offset, page);
+    hak_huge_t *h = zeroed || gap ? NULL : take_spare(a, bytes, align);
     if (h) {
         bytes = hak_huge_used(h); /* already committed and counted */
     } else {
         if (!zeroed)
             _hak_huge_drop_spares(a); /* none fits: the sizes changed, and the spares would only hold memory */
-        if (!(h = huge_map(a, bytes, align)))
+        if (!(h = huge_map(a, bytes, gap, align)))
             return NULL;
     }
     size_t map = h->chunk.size;

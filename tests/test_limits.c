@@ -1000,3 +1000,29 @@ Test(limits, stats_json_is_valid_utf8)
         hak_arena_destroy(a);
     }
 }
+
+/* A huge block aligned beyond a page leaves the pages between its chunk's header and itself untouched: they do not
+ * count as committed, so they use up neither the cap nor the budget. */
+Test(limits, aligned_huge_blocks_count_only_their_pages)
+{
+    LINUX_ONLY("committed on demand");
+    hak_arena_t *a;
+    cr_assert_eq(hak_arena_create(&a, &(hak_arena_config_t){.limit = 16u << 20}), 0);
+    void *p[8];
+    for (int i = 0; i < 8; i++) {
+        p[i] = hak_aligned_alloc(a, 4u << 20, 16);
+        cr_assert_not_null(p[i], "block %d of 16 bytes aligned to 4 MiB under a 16 MiB cap: errno %d", i, errno);
+        cr_assert_eq((uintptr_t)p[i] & ((4u << 20) - 1), 0);
+        memset(p[i], 1, 16);
+    }
+    hak_arena_stats_t st;
+    cr_assert_eq(hak_arena_stats(a, &st), 0);
+    cr_assert_lt(st.committed, (size_t)1 << 20, "committed %zu", st.committed);
+    cr_assert_eq(hak_arena_check(a), 0);
+    for (int i = 0; i < 8; i++)
+        hak_free(p[i]);
+    cr_assert_eq(hak_arena_check(a), 0);
+    cr_assert_eq(hak_arena_stats(a, &st), 0);
+    cr_assert_lt(st.committed, (size_t)1 << 20, "committed %zu after the frees", st.committed);
+    hak_arena_destroy(a);
+}
