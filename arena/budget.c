@@ -91,7 +91,8 @@ static bool parse_limit(const char *s, size_t cgroup, size_t *out)
             *out = 0;
             return true;
         }
-        if (v > (SIZE_MAX >> units[u].shift))
+        if (v > (UINT64_MAX >> units[u].shift) || (v << units[u].shift) > SIZE_MAX) /* (64-bit shifts: on 32-bit
+                                                                     ones, SIZE_MAX >> 40 would be undefined) */
             return false;
         *out = (size_t)(v << units[u].shift);
         return true;
