@@ -339,17 +339,20 @@ static size_t pool_chunks_min(size_t slab_size)
     return HAK_CFG_FREESTANDING ? HAK_SLAB_HDR + HAK_SLICE : slab_size;
 }
 
-size_t hak_pool_size_min(size_t slab_size)
-{
-    if (!slab_size)
-        slab_size = HAK_CFG_SLAB_SIZE;
-    return ARENA_STRUCT_SIZE + 64 + HAK_GRANULE + pool_chunks_min(slab_size);
-}
-
 static bool valid_slab_size(size_t s)
 {
     return s >= HAK_CFG_SLAB_MIN && s <= HAK_CFG_SLAB_MAX && (s & (s - 1)) == 0;
 }
+
+size_t hak_pool_size_min(size_t slab_size)
+{
+    if (!slab_size)
+        slab_size = HAK_CFG_SLAB_SIZE;
+    if (!valid_slab_size(slab_size))
+        return 0;
+    return ARENA_STRUCT_SIZE + 64 + HAK_GRANULE + pool_chunks_min(slab_size);
+}
+
 
 int hak_arena_create(hak_arena_t **out, const hak_arena_config_t *cfg)
 {

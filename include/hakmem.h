@@ -121,7 +121,8 @@ typedef struct hak_arena_config {
  */
 HAK_API int hak_arena_create(hak_arena_t **out, const hak_arena_config_t *cfg);
 
-/* Smallest pool_size that hak_arena_create accepts for a pool at an arbitrary 16-byte-aligned address. */
+/* A pool_size that hak_arena_create accepts for a pool at any 16-byte-aligned address (the worst alignment needs
+ * this much; a pool aligned to the registry granule may be smaller). 0 for a slab_size create would refuse. */
 HAK_API size_t hak_pool_size_min(size_t slab_size);
 
 /*
@@ -134,7 +135,9 @@ HAK_API size_t hak_pool_size_min(size_t slab_size);
  * handed out again, the stale pointer is that block's (freeing it is the caller's use-after-free). Blocks of the
  * arena still sitting in other threads' caches are dropped by those threads unseen (each arena has a
  * generation, renewed by destroy and reset), so a later arena — even one reusing the same handle — never
- * receives them.
+ * receives them. The handle itself is dead until hak_arena_create reuses it: hak_arena_stats, _check and
+ * _set_limit return HAK_ERR_BAD_ARENA for it, _trim 0, _reset does nothing and _destroy reports it; the allocation
+ * calls do not check (it would cost every call a test), so allocating from a destroyed arena is the caller's bug.
  */
 HAK_API void hak_arena_destroy(hak_arena_t *arena);
 
@@ -297,14 +300,23 @@ HAK_API void hak_set_error_handler(hak_error_fn *fn, void *arg);
  * the global one): the platform's region lock comes third, and a purge under the process budget holds several
  * arenas' locks at once. So the hooks count: the first lock saves the previous state and enters, the matching
  * last unlock restores it (tests/freestanding/posix_shim.c checks that every call is matched).
- * Other weak hooks a firmware may define: hak_platform_error_output(const char *line) (where the default error
- * handler writes; default nowhere), hak_platform_abort(void) (default: trap), hak_platform_yield(void), and
- * uint64_t hak_platform_entropy(void): 64 random bits, read once when the first arena is made, from which every
- * arena's secrets derive (free markers, hardened link keys, random allocation order). The default is not random;
- * a firmware with a hardware random number generator should supply it. */
-HAK_API int  hak_platform_add_region(void *base, size_t size);
-HAK_API void hak_platform_lock(void);
-HAK_API void hak_platform_unlock(void);
+ * Other weak hooks a firmware may define (declared below; none may allocate): hak_platform_error_output (where
+ * the default error handler writes one line; default nowhere), hak_platform_abort (default: trap),
+ * hak_platform_yield (called while spinning on a busy lock), hak_platform_clock_ms (a monotonic millisecond tick,
+ * may be coarse; default 0, no clock: lean purges are then paced by freed bytes alone) and hak_platform_entropy: 64
+ * random bits, read once when the first arena is made, from which every arena's secrets derive (free markers,
+ * hardened link keys, random allocation order). The default is not random; a firmware with a hardware random
+ * number generator should supply it. */
+HAK_API int      hak_platform_add_region(void *base, size_t size);
+HAK_API void     hak_platform_lock(void);
+HAK_API void     hak_platform_unlock(void);
+/* (The hooks below exist in Linux builds too, inside the library: declared without HAK_API so that they stay
+ * internal there.) */
+void     hak_platform_error_output(const char *line);
+void     hak_platform_abort(void); /* must not return */
+void     hak_platform_yield(void);
+uint64_t hak_platform_clock_ms(void);
+uint64_t hak_platform_entropy(void);
 
 #ifdef __cplusplus
 }
