@@ -138,7 +138,7 @@ $(BUILD)/libhakmem.a: $(LIB_OBJ)
 
 $(BUILD)/libhakmem.so: $(LIB_OBJ)
 	@echo "  LD      $@"
-	@$(CC) -shared $(SANFLAGS) -o $@ $^
+	@$(CC) -shared $(SANFLAGS) -Wl,-soname,libhakmem.so -o $@ $^
 
 # ---- the demo --------------------------------------------------------------------------------------------------
 $(BUILD)/examples/%: examples/%.c $(BUILD)/libhakmem.a
@@ -479,5 +479,5 @@ clean:
 	rm -rf build
 
 help:
-	@sed -n '2,12p' Makefile
+	@sed -n '2,/^$$/s/^# \{0,1\}//p' Makefile
 FORCE:

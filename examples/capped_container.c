@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "hakmem.h"
@@ -35,8 +36,8 @@ static void print(const char *line, void *arg)
 
 int main(void)
 {
-    if (!hak_memory_limit())
-        hak_set_memory_limit((size_t)48 << 20); /* not in a capped container: pretend to be */
+    if (!hak_memory_limit() && !getenv("HAKMEM_LIMIT"))
+        hak_set_memory_limit((size_t)48 << 20); /* not in a capped container: pretend to be (HAKMEM_LIMIT=off: not) */
     hak_arena_t *cache_arena, *request;
     if (hak_arena_create(&cache_arena, &(hak_arena_config_t){.name = "cache", .on_limit = shed}) ||
         hak_arena_create(&request, &(hak_arena_config_t){.name = "request", .flags = HAK_ARENA_UNSYNCHRONIZED}))
