@@ -304,6 +304,10 @@ FW_CPU := cortex-m4
 FW_OUT := build/target/firmware
 FW_LIB := build/target/cortex_m4/libhakmem.a # built by test-targets' loop over the cross defconfigs
 include examples/firmware/firmware.mk
+ifneq ($(BUILD)/libhakmem.a,$(strip $(FW_LIB)))
+$(FW_LIB): FORCE # (so that `make fw-run` works on its own)
+	@$(MAKE) --no-print-directory BUILD=$(patsubst %/,%,$(dir $@)) CONFIG_SRC=config/cortex_m4_defconfig $@
+endif
 
 .PHONY: test-targets target-deps FORCE
 target-deps:
@@ -471,7 +475,7 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
 	install -m 644 include/hakmem.h $(DESTDIR)$(PREFIX)/include/
 	install -m 644 $(BUILD)/libhakmem.a $(DESTDIR)$(PREFIX)/lib/
-	install -m 755 $(BUILD)/libhakmem.so $(DESTDIR)$(PREFIX)/lib/
+	$(if $(FREESTANDING),,install -m 755 $(BUILD)/libhakmem.so $(DESTDIR)$(PREFIX)/lib/) # (firmware: no .so)
 	printf 'prefix=%s\nlibdir=$${prefix}/lib\nincludedir=$${prefix}/include\n\nName: hakmem\nDescription: %s\nVersion: %s\nLibs: -L$${libdir} -lhakmem\nLibs.private: -pthread\nCflags: -I$${includedir}\n' \
 	    '$(PREFIX)' 'explicit-arena memory allocator' '$(VERSION)' > $(DESTDIR)$(PREFIX)/lib/pkgconfig/hakmem.pc
 
