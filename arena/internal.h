@@ -321,10 +321,20 @@ typedef struct hak_tbin {
 } hak_tbin_t;
 _Static_assert(sizeof(hak_tbin_t) <= 16, "a bin is indexed by a shift");
 
+/* Arena generations (tcache.c): 64 bits wherever there are thread caches, so they never wrap (a 32-bit count of
+ * creates and resets wraps after 2^32: an arena reset 100,000 times a second gets there in 12 hours, and an idle
+ * thread's stale slot would then match again); builds without thread caches (firmware: no 64-bit atomics on
+ * Cortex-M) keep a word. */
+#if HAK_CFG_TCACHE
+typedef uint64_t hak_gen_t;
+#else
+typedef uintptr_t hak_gen_t;
+#endif
+
 typedef struct hak_tslot {
     hak_arena_t *arena;
-    uintptr_t    gen;   /* the arena's generation when the slot was claimed */
-    uintptr_t    birth; /* the arena's birth then: a stale slot of the same arena (reset since) still merges its
+    hak_gen_t    gen;   /* the arena's generation when the slot was claimed */
+    hak_gen_t    birth; /* the arena's birth then: a stale slot of the same arena (reset since) still merges its
                            stats into it */
     uint64_t     allocs, frees;
     hak_tbin_t   bins[HAK_NUM_CLASSES];
@@ -344,11 +354,11 @@ struct hak_arena {
     uintptr_t  cookie;                /* free-marker key */
     uintptr_t  link_key;              /* hardened builds: free-list link key (a second secret) */
     uint64_t   rng;                   /* HAK_RANDOM_ORDER: the arena's random generator (xorshift) */
-    atomic_uintptr_t gen;             /* new on create, reset and destroy: thread caches of older ones are stale */
+    _Atomic(hak_gen_t) gen;          /* new on create, reset and destroy: thread caches of older ones are stale */
     bool       sync;
     hak_lock_t lock;
     uint64_t   allocs, frees, failed_allocs;
-    uintptr_t  birth; /* its generation at create: unlike gen, kept by reset (whose stats carry on) */
+    hak_gen_t  birth; /* its generation at create: unlike gen, kept by reset (whose stats carry on) */
 
     uint32_t         magic;
     uint8_t          policy; /* HAK_POLICY_FAST or HAK_POLICY_LEAN */
@@ -472,7 +482,7 @@ void _hak_arena_list_remove(hak_arena_t *a);
 extern _Thread_local hak_tslot_t *_hak_t_last __attribute__((tls_model("initial-exec")));
 extern hak_tslot_t                _hak_no_slot;
 #endif
-uintptr_t    _hak_new_generation(void);
+hak_gen_t    _hak_new_generation(void);
 hak_tslot_t *_hak_tslot_slow(hak_arena_t *a);             /* NULL: no cache for this thread or arena */
 hak_tslot_t *_hak_tslot_current(const hak_arena_t *a);    /* the calling thread's live slot of a, or NULL */
 void        *_hak_tcache_refill(hak_arena_t *a, hak_tslot_t *s, unsigned cls);
@@ -481,14 +491,12 @@ bool         _hak_tcache_flush_locked(hak_arena_t *a);    /* the calling thread'
 bool         _hak_tcache_holds(const hak_arena_t *a, const hak_block_t *b, unsigned cls);
 
 /* The calling thread's slot for a if it is the one it used last (no call, no loop), else NULL. Generations are
- * unique over all arenas and never 0, so where they cannot wrap (64 bits) the generation alone says it; 32-bit
- * builds compare the arena too. */
+ * unique over all arenas, never 0 and never wrap, so the generation alone says it. */
 HAK_INLINE hak_tslot_t *hak_last_slot(hak_arena_t *a)
 {
 #if HAK_CFG_TCACHE
     hak_tslot_t *s = _hak_t_last;
-    if (HAK_LIKELY(s->gen == atomic_load_explicit(&a->gen, memory_order_relaxed) &&
-                   (UINTPTR_MAX > 0xffffffffu || s->arena == a)))
+    if (HAK_LIKELY(s->gen == atomic_load_explicit(&a->gen, memory_order_relaxed)))
         return s;
 #else
     (void)a;

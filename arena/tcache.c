@@ -25,9 +25,10 @@
  */
 #include "arena/internal.h"
 
-static atomic_uintptr_t g_gen;
+static _Atomic(hak_gen_t) g_gen;
+_Static_assert(!HAK_CFG_TCACHE || sizeof(hak_gen_t) == 8, "thread caches need generations that never wrap");
 
-uintptr_t _hak_new_generation(void)
+hak_gen_t _hak_new_generation(void)
 {
     return atomic_fetch_add_explicit(&g_gen, 1, memory_order_relaxed) + 1;
 }
@@ -169,7 +170,7 @@ hak_tslot_t *_hak_tslot_slow(hak_arena_t *a)
             return NULL;
     }
     hak_tcache_t *tc = t_cache;
-    uintptr_t     gen = atomic_load_explicit(&a->gen, memory_order_relaxed);
+    hak_gen_t     gen = atomic_load_explicit(&a->gen, memory_order_relaxed);
     hak_tslot_t  *free_slot = NULL;
     for (unsigned i = 0; i < HAK_TC_SLOTS; i++) {
         hak_tslot_t *s = &tc->slot[i];
@@ -199,7 +200,7 @@ hak_tslot_t *_hak_tslot_current(const hak_arena_t *a)
 {
     if (!t_cache || t_cache == TC_DEAD || t_cache == TC_BUSY)
         return NULL;
-    uintptr_t gen = atomic_load_explicit(&((hak_arena_t *)a)->gen, memory_order_relaxed);
+    hak_gen_t gen = atomic_load_explicit(&((hak_arena_t *)a)->gen, memory_order_relaxed);
     for (unsigned i = 0; i < HAK_TC_SLOTS; i++)
         if (t_cache->slot[i].arena == a && t_cache->slot[i].gen == gen)
             return &t_cache->slot[i];
