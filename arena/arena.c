@@ -377,7 +377,8 @@ int hak_arena_create(hak_arena_t **out, const hak_arena_config_t *cfg)
         /* Chunks start on a granule boundary; the arena struct goes in the gap before it if it fits there, else
          * at the very end of the pool, where the last SuperSlab stops short of it. */
         uintptr_t base = (uintptr_t)c.pool, end = base + c.pool_size;
-        if ((base & (HAK_MIN_ALIGN - 1)) || c.pool_size < ARENA_STRUCT_SIZE || end < base)
+        if ((base & (HAK_MIN_ALIGN - 1)) || c.pool_size < ARENA_STRUCT_SIZE || end < base ||
+            base > UINTPTR_MAX - (HAK_GRANULE - 1)) /* (rounding up to the granule would wrap) */
             return HAK_EINVAL;
         uintptr_t first = (base + HAK_GRANULE - 1) & ~(uintptr_t)(HAK_GRANULE - 1), last;
         if (first >= base + ARENA_STRUCT_SIZE) {

@@ -953,3 +953,16 @@ Test(api, impossible_sizes_fail_with_enomem)
     cr_assert_lt(st.committed, (size_t)1 << 30, "committed %zu", st.committed);
     hak_arena_destroy(a);
 }
+
+/* Memory at the very top of the address space, where rounding up to an alignment wraps to 0: refused before a
+ * byte of it is touched (these addresses are not even mapped). */
+Test(api, pools_and_regions_at_the_top_of_the_address_space_are_refused)
+{
+    uintptr_t top = (UINTPTR_MAX - 0x1fff) & ~(uintptr_t)15; /* 8 KiB below the end: the granule round-up wraps */
+    hak_arena_t *a = (hak_arena_t *)1;
+    cr_assert_eq(hak_arena_create(&a, &(hak_arena_config_t){.pool = (void *)top, .pool_size = 0x1000}), HAK_EINVAL);
+    cr_assert_null(a);
+#if HAK_CFG_FREESTANDING
+    cr_assert_eq(hak_platform_add_region((void *)(UINTPTR_MAX - 47), 32), HAK_EINVAL);
+#endif
+}

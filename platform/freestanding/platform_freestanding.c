@@ -63,7 +63,8 @@ static int add_region_locked(void *base, size_t size)
 {
     uintptr_t b = ((uintptr_t)base + UNIT - 1) & ~(uintptr_t)(UNIT - 1);
     uintptr_t e = ((uintptr_t)base + size) & ~(uintptr_t)(UNIT - 1);
-    if (!base || (uintptr_t)base + size < (uintptr_t)base || e <= b)
+    if (!base || (uintptr_t)base + size < (uintptr_t)base || b < (uintptr_t)base || e <= b) /* (b < base: the
+                                                                             round-up wrapped) */
         return HAK_EINVAL;
     for (unsigned i = 0; i < regions; i++)
         if (b < region[i].end && region[i].base < e)
