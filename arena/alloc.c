@@ -71,16 +71,18 @@ HAK_INLINE void *handed_out(void *p)
 /* After the cap or the budget refused memory (and the arena's own empty memory was already given back): the
  * blocks in the calling thread's cache go back to their pages (they count as used, so pages holding only such
  * blocks could not be given back), then the arena's on_limit callback runs without the lock, so it may free
- * blocks of the arena. Says whether to retry once. Entered and left with the lock held (if any). */
-static bool limit_callback(hak_arena_t *a)
+ * blocks of the arena. Says whether to retry once: also when the failed attempt itself gave memory back (the
+ * arena held `before` bytes when it began), since a search after that may find room the first one did not.
+ * Entered and left with the lock held (if any). */
+static bool limit_callback(hak_arena_t *a, size_t before)
 {
     size_t wanted = a->limit_wanted;
     a->limit_wanted = 0;
     if (!wanted)
         return false;
-    bool flushed = _hak_tcache_flush_locked(a);
+    bool retry = _hak_tcache_flush_locked(a) || a->committed < before;
     if (!a->on_limit)
-        return flushed;
+        return retry;
     arena_unlock(a);
     a->on_limit(a, wanted, a->on_limit_arg);
     arena_lock(a);
@@ -101,8 +103,9 @@ static HAK_NOINLINE void *alloc_big(hak_arena_t *a, size_t size, size_t align, b
 {
     arena_lock(a);
     a->limit_wanted = 0;
-    void *p = big_once(a, size, align, zeroed);
-    if (!p && limit_callback(a))
+    size_t before = a->committed;
+    void  *p = big_once(a, size, align, zeroed);
+    if (!p && limit_callback(a, before))
         p = big_once(a, size, align, zeroed);
     if (HAK_CFG_STATS) {
         if (p)
@@ -119,8 +122,9 @@ static HAK_NOINLINE void *alloc_big(hak_arena_t *a, size_t size, size_t align, b
 static HAK_NOINLINE void *alloc_class_slow(hak_arena_t *a, unsigned cls)
 {
     a->limit_wanted = 0;
-    void *p = _hak_alloc_slow(a, cls);
-    if (!p && limit_callback(a))
+    size_t before = a->committed;
+    void  *p = _hak_alloc_slow(a, cls);
+    if (!p && limit_callback(a, before))
         p = _hak_alloc_slow(a, cls);
     if (HAK_CFG_STATS) {
         if (p)

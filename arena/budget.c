@@ -212,7 +212,9 @@ bool _hak_may_commit(hak_arena_t *a, size_t more, bool may_purge)
         _hak_purge(a, 0);
         if (_hak_commit_fits(a, more))
             return true;
-        if (!a->pool && atomic_load_explicit(&g_budget, memory_order_relaxed)) {
+        bool own_cap = a->limit && (a->committed > a->limit || more > a->limit - a->committed);
+        if (!own_cap && !a->pool && atomic_load_explicit(&g_budget, memory_order_relaxed)) { /* (the arena's own
+                                                         cap refused: other arenas' memory would not help it) */
             _hak_slab_cache_drop(a); /* memory no arena uses goes first */
             if (_hak_commit_fits(a, more))
                 return true;

@@ -386,24 +386,24 @@ HAK_INLINE bool over_cap(const hak_arena_t *a, size_t more)
  * needs room for its alignment but commits only itself). */
 static hak_superslab_t *slab_new(hak_arena_t *a, size_t room, size_t slices)
 {
+    size_t least = HAK_SLAB_HDR + (slices << HAK_SLICE_SHIFT); /* what any SuperSlab must commit for the run */
+    if (over_cap(a, least)) { /* the arena's own empty memory first; the process's cache stays if that is not enough */
+        _hak_bins_release_empty(a);
+        _hak_purge(a, 0);
+        if (over_cap(a, least)) {
+            if (!a->limit_wanted || least > a->limit_wanted)
+                a->limit_wanted = least;
+            return NULL;
+        }
+    }
     hak_superslab_t *ss = slab_from_cache(a);
     if (ss) {
-        /* Its committed bytes are already counted process-wide; only the arena's own cap applies, and the
-         * arena gives back its own empty memory before that cap refuses it, as for a fresh SuperSlab. */
+        /* Its committed bytes are already counted process-wide; only the arena's own cap applies, which leaves
+         * room for the header and the run (above): what else it keeps committed goes if that would not fit. */
         size_t c = _hak_slab_committed(ss), run = slices << HAK_SLICE_SHIFT; /* (the run may be dirty already) */
         if (over_cap(a, c + run)) {
             decommit_free_runs(NULL, ss, false, false);
             c = HAK_SLAB_HDR;
-        }
-        if (over_cap(a, c + run)) {
-            _hak_bins_release_empty(a);
-            _hak_purge(a, 0);
-        }
-        if (over_cap(a, c + run)) {
-            _hak_global_committed(0, c);
-            chunk_forget(a, ss);
-            a->limit_wanted = c + run;
-            return NULL;
         }
         a->committed += c; /* not _hak_commit_add: the process total already has it */
         if (a->committed > a->peak_committed)
@@ -548,8 +548,18 @@ hak_page_t *_hak_slices_alloc(hak_arena_t *a, size_t n, size_t align)
          * empty pages bins keep for reuse go back (_hak_chunk_get may have done so already), and we search again. */
         _hak_bins_release_empty(a);
         ss = find_slab(a, n, align, &at);
-        if (!ss && _hak_bins_shrink(a)) /* then the slices pages never used */
+        if (!ss && _hak_bins_shrink(a)) { /* then the slices pages never used */
             ss = find_slab(a, n, align, &at);
+            if (!ss && (ss = slab_new(a, n + align - 1, n)) != NULL) /* (under a cap, it first gives back what the
+                                                                      shrink freed) */
+                at = find_run(ss, (unsigned)n, (unsigned)align);
+        }
+        /* The run found may need memory committed that the cap refuses until the free slices just made are given
+         * back (which may release the SuperSlab found: search again after it). */
+        if (ss && !_hak_commit_fits(a, (size_t)map_zeros(ss->commit_map, (unsigned)at, (unsigned)n) << HAK_SLICE_SHIFT)) {
+            _hak_may_commit(a, (size_t)map_zeros(ss->commit_map, (unsigned)at, (unsigned)n) << HAK_SLICE_SHIFT, true);
+            ss = find_slab(a, n, align, &at);
+        }
     }
     if (!ss || at < 0)
         return NULL;

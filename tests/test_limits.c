@@ -1026,3 +1026,88 @@ Test(limits, aligned_huge_blocks_count_only_their_pages)
     cr_assert_lt(st.committed, (size_t)1 << 20, "committed %zu after the frees", st.committed);
     hak_arena_destroy(a);
 }
+
+/* A capped arena out of free slices: the free slices its pages' unused tails give back (the shrink) are given back
+ * to the cap as well before the run that needs new memory is refused (the same call used to fail once, then pass). */
+Test(limits, a_capped_arena_out_of_slices_gives_back_before_refusing)
+{
+    LINUX_ONLY("2 MiB SuperSlabs of 16 KiB slices");
+    hak_arena_t *a;
+    cr_assert_eq(hak_arena_create(&a, &(hak_arena_config_t){.trim_ms = HAK_TRIM_NEVER, .slab_size = 2u << 20,
+                                                           .flags = HAK_ARENA_UNSYNCHRONIZED,
+                                                           .policy = HAK_POLICY_FAST}), 0);
+    size_t k = 1024;
+    void  *page_a = hak_alloc(a, 8192), *l5 = hak_alloc(a, 5 * 16 * k), *page_b = hak_alloc(a, 16384);
+    void  *l64 = hak_alloc(a, 64 * 16 * k), *l46 = hak_alloc(a, (46 - HAK_CFG_GUARD_PAGES) * 16 * k); /* full */
+    cr_assert(page_a && l5 && page_b && l64 && l46);
+    hak_free(l5);
+    hak_arena_trim(a); /* five slices free and decommitted */
+    hak_arena_stats_t st;
+    cr_assert_eq(hak_arena_stats(a, &st), 0);
+    cr_assert_eq(hak_arena_set_limit(a, st.committed + 64 * k), 0);
+    void *p = hak_alloc(a, 8 * 16 * k); /* eight slices: the pages' unused tails and five decommitted ones */
+    if (!HAK_CFG_RANDOM_ORDER) /* (blocks at random places in their pages leave tails that may not be free) */
+        cr_assert_not_null(p, "errno %d", errno);
+    else if (!p)
+        cr_assert_null(p = hak_alloc(a, 8 * 16 * k), "the same call succeeded right after ENOMEM");
+    cr_assert_eq(hak_arena_stats(a, &st), 0);
+    cr_assert_leq(st.committed, st.limit);
+    cr_assert_eq(hak_arena_check(a), 0);
+    hak_arena_destroy(a);
+}
+
+/* An arena refused by its own cap leaves other arenas and the process-wide SuperSlab cache alone (they cannot help
+ * it): neither another arena's free memory nor the cached SuperSlabs are given back on its account. */
+Test(limits, an_arena_at_its_own_cap_leaves_other_memory_alone)
+{
+    LINUX_ONLY("a process budget and a SuperSlab cache");
+    hak_set_memory_limit((size_t)1 << 30); /* far away */
+    hak_arena_t *other, *gone, *capped;
+    cr_assert_eq(hak_arena_create(&other, &(hak_arena_config_t){.policy = HAK_POLICY_FAST}), 0);
+    cr_assert_eq(hak_arena_create(&gone, NULL), 0);
+    void *p[32];
+    for (int i = 0; i < 32; i++)
+        cr_assert_not_null(p[i] = hak_alloc(other, 200 * 1024));
+    for (int i = 0; i < 32; i++)
+        hak_free(p[i]); /* fast: the slices stay committed for reuse */
+    cr_assert_not_null(hak_alloc(gone, 100));
+    hak_arena_destroy(gone); /* its SuperSlab goes to the process cache */
+    hak_arena_stats_t before, total_before, after, total_after;
+    cr_assert_eq(hak_arena_stats(other, &before), 0);
+    hak_stats_total(&total_before);
+    cr_assert_eq(hak_arena_create(&capped, &(hak_arena_config_t){.limit = 1u << 20}), 0);
+    int n = 0;
+    while (n < 100 && hak_alloc(capped, 100 * 1024))
+        n++;
+    cr_assert(n > 0 && n < 100, "%d blocks under a 1 MiB cap", n);
+    cr_assert_eq(hak_arena_stats(other, &after), 0);
+    hak_stats_total(&total_after);
+    cr_assert_eq(after.committed, before.committed, "the other arena gave back %zu bytes",
+                 before.committed - after.committed);
+    cr_assert_geq(total_after.reserved, total_before.reserved, "the cache was dropped");
+    hak_arena_destroy(capped);
+    hak_arena_destroy(other);
+    hak_set_memory_limit(0);
+}
+
+/* Refusals by an arena's own cap do not unmap the SuperSlabs destroyed arenas left in the process-wide cache. */
+Test(limits, refusals_at_a_cap_keep_the_superslab_cache)
+{
+    LINUX_ONLY("the process-wide SuperSlab cache");
+    hak_set_memory_limit(0);
+    hak_arena_t *c[4], *capped;
+    for (int i = 0; i < 4; i++) {
+        cr_assert_eq(hak_arena_create(&c[i], NULL), 0);
+        cr_assert_not_null(hak_alloc(c[i], 100));
+    }
+    for (int i = 0; i < 4; i++)
+        hak_arena_destroy(c[i]);
+    hak_arena_stats_t before, after;
+    hak_stats_total(&before);
+    cr_assert_eq(hak_arena_create(&capped, &(hak_arena_config_t){.limit = 64u << 10}), 0);
+    for (int i = 0; i < 4; i++)
+        cr_assert_null(hak_alloc(capped, 100 * 1024));
+    hak_stats_total(&after);
+    cr_assert_geq(after.reserved, before.reserved, "reserved %zu -> %zu", before.reserved, after.reserved);
+    hak_arena_destroy(capped);
+}
