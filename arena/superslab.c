@@ -526,6 +526,12 @@ static hak_superslab_t *find_slab(hak_arena_t *a, size_t n, size_t align, int *a
     return ss;
 }
 
+/* Bytes a run of n slices at `at` of ss must commit (its slices not committed yet); n of them if there is no ss. */
+HAK_INLINE size_t run_fresh(const hak_superslab_t *ss, int at, size_t n)
+{
+    return (ss ? map_zeros(ss->commit_map, (unsigned)at, (unsigned)n) : n) << HAK_SLICE_SHIFT;
+}
+
 hak_page_t *_hak_slices_alloc(hak_arena_t *a, size_t n, size_t align)
 {
     if (n == 0 || n >= (a->slab_size >> HAK_SLICE_SHIFT) || align > (HAK_GRANULE >> HAK_SLICE_SHIFT))
@@ -535,7 +541,7 @@ hak_page_t *_hak_slices_alloc(hak_arena_t *a, size_t n, size_t align)
     /* Room under the cap and the budget for what the run must commit (nothing if its slices are dirty: at the
      * budget, an arena reset after every request reuses them as they are; an arena over its lowered cap purges
      * anyway), made before any SuperSlab is taken, since the purge that makes it may release the one found. */
-    size_t fresh = (ss ? map_zeros(ss->commit_map, (unsigned)at, (unsigned)n) : n) << HAK_SLICE_SHIFT;
+    size_t fresh = run_fresh(ss, at, n);
     if (!_hak_commit_fits(a, fresh)) {
         _hak_may_commit(a, fresh, true);
         ss = find_slab(a, n, align, &at);
@@ -556,8 +562,8 @@ hak_page_t *_hak_slices_alloc(hak_arena_t *a, size_t n, size_t align)
         }
         /* The run found may need memory committed that the cap refuses until the free slices just made are given
          * back (which may release the SuperSlab found: search again after it). */
-        if (ss && !_hak_commit_fits(a, (size_t)map_zeros(ss->commit_map, (unsigned)at, (unsigned)n) << HAK_SLICE_SHIFT)) {
-            _hak_may_commit(a, (size_t)map_zeros(ss->commit_map, (unsigned)at, (unsigned)n) << HAK_SLICE_SHIFT, true);
+        if (ss && !_hak_commit_fits(a, fresh = run_fresh(ss, at, n))) {
+            _hak_may_commit(a, fresh, true);
             ss = find_slab(a, n, align, &at);
         }
     }

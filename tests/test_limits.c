@@ -988,7 +988,7 @@ Test(limits, stats_json_is_valid_utf8)
 {
     static const struct { const char *name, *want; } cases[] = {
         {"caf\xc3\xa9 \xff!", "\"name\":\"caf\xc3\xa9 ?!\""},
-        {"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\xc3\xa9", "\"name\":\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxx?\""},
+        {"012345678901234567890123456789\xc3\xa9", "\"name\":\"012345678901234567890123456789?\""},
         {"\xe2\x82\xac \xed\xa0\x80 \xf0\x9f\x98\x80", "\"name\":\"\xe2\x82\xac ??? \xf0\x9f\x98\x80\""},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
