@@ -47,11 +47,12 @@ bool _hak_large_fits(const hak_arena_t *a, size_t size, size_t align)
 
 void *_hak_large_alloc(hak_arena_t *a, size_t size, size_t align)
 {
-    hak_page_t *page = _hak_slices_alloc(a, run_slices(size), run_align(align));
+    size_t      n = run_slices(size);
+    hak_page_t *page = _hak_slices_alloc(a, n, run_align(align));
     if (!page)
         return NULL;
     page->kind = HAK_PAGE_LARGE;
-    page->bsize = (uint32_t)(run_slices(size) << HAK_SLICE_SHIFT);
+    page->bsize = (uint32_t)(n << HAK_SLICE_SHIFT);
     page->recip = 1; /* only offset 0 is a block start */
     page->free = NULL;
     page->used = 1;
