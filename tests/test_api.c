@@ -966,3 +966,38 @@ Test(api, pools_and_regions_at_the_top_of_the_address_space_are_refused)
     cr_assert_eq(hak_platform_add_region((void *)(UINTPTR_MAX - 47), 32), HAK_EINVAL);
 #endif
 }
+
+/* A mapping that fails at first and succeeds once the arena has given back its empty memory: the allocation
+ * succeeds, and errno is what it was (a first failed mmap used to leave ENOMEM behind a block handed out). The
+ * address space is capped just above what the process maps, so that the 4 MiB block fits only after the arena's
+ * ~10 MiB of empty SuperSlabs are unmapped. */
+#include <sys/resource.h>
+Test(api, a_successful_allocation_leaves_errno_alone)
+{
+    LINUX_ONLY("mmap and the address-space limit");
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+    cr_skip_test("a sanitizer's shadow memory does not fit an address-space limit");
+#endif
+    static void *blocks[20000];
+    hak_arena_t *a = make(&(hak_arena_config_t){.policy = HAK_POLICY_FAST});
+    for (int i = 0; i < 20000; i++)
+        cr_assert_not_null(blocks[i] = hak_alloc(a, 512));
+    for (int i = 0; i < 20000; i++)
+        hak_free(blocks[i]);
+    unsigned long pages = 0;
+    FILE         *f = fopen("/proc/self/statm", "r");
+    cr_assert(f && fscanf(f, "%lu", &pages) == 1);
+    fclose(f);
+    struct rlimit old, capped;
+    cr_assert_eq(getrlimit(RLIMIT_AS, &old), 0);
+    capped = (struct rlimit){(rlim_t)pages * 4096 + (1u << 20), old.rlim_max};
+    cr_assert_eq(setrlimit(RLIMIT_AS, &capped), 0);
+    errno = 0;
+    void *big = hak_alloc(a, 4u << 20);
+    int   err = errno;
+    cr_assert_eq(setrlimit(RLIMIT_AS, &old), 0);
+    cr_assert_not_null(big, "errno %d", err);
+    cr_assert_eq(err, 0, "errno %d after a successful allocation", err);
+    hak_free(big);
+    hak_arena_destroy(a);
+}

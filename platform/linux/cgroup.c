@@ -9,6 +9,7 @@
  * read line by line; a path or a line too long for its buffer is skipped).
  */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <string.h>
@@ -92,6 +93,21 @@ static bool field(const char *line, int n, char *out, size_t cap)
     return true;
 }
 
+/* Decodes in place the octal escapes mountinfo writes for space, tab, newline and backslash in paths (\040...). */
+static void unescape(char *s)
+{
+    char *out = s;
+    for (; *s; s++) {
+        if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' && s[3] >= '0' && s[3] <= '7') {
+            *out++ = (char)((s[1] - '0') << 6 | (s[2] - '0') << 3 | (s[3] - '0'));
+            s += 3;
+        } else {
+            *out++ = *s;
+        }
+    }
+    *out = 0;
+}
+
 /* out = a + b, truncated to cap. */
 static void join(char *out, size_t cap, const char *a, const char *b)
 {
@@ -140,10 +156,14 @@ static bool cgroup_line(char *line, void *ctx)
     return mem_v1; /* the memory controller's own hierarchy: look no further */
 }
 
-/* The mount of that hierarchy (cgroup2, or cgroup with the memory controller): its mount point and root. */
+/* A mount of that hierarchy (cgroup2, or cgroup with the memory controller) that shows the process's cgroup: its
+ * mount point and root. A mount shows the subtree below its root, so the root must be "/" or the cgroup path or
+ * one of its ancestors; a mount made outside this process's cgroup namespace has a root above the namespace's
+ * ("/.." or "/../.."), and the cgroup's own directory is then not below it: such mounts are passed over. */
 typedef struct {
-    bool v2;
-    char point[PATH_LEN], root[PATH_LEN];
+    bool        v2;
+    const char *cg;
+    char        point[PATH_LEN], root[PATH_LEN];
 } mount_t;
 
 static bool mount_line(char *line, void *ctx)
@@ -155,20 +175,23 @@ static bool mount_line(char *line, void *ctx)
         return false;
     bool ok = m->v2 ? strcmp(type, "cgroup2") == 0
                     : strcmp(type, "cgroup") == 0 && (strstr(opts, ",memory") || strncmp(opts, "memory", 6) == 0);
-    return ok && field(line, 3, m->root, PATH_LEN) && field(line, 4, m->point, PATH_LEN);
+    if (!ok || !field(line, 3, m->root, PATH_LEN) || !field(line, 4, m->point, PATH_LEN))
+        return false;
+    unescape(m->root);
+    unescape(m->point);
+    size_t rlen = strlen(m->root);
+    return strcmp(m->root, "/") == 0 ||
+           (strncmp(m->cg, m->root, rlen) == 0 && (m->cg[rlen] == 0 || m->cg[rlen] == '/') && !strstr(m->root, "/.."));
 }
 
 size_t _hak_cgroup_limit(const char *cgroup_file, const char *mountinfo_file)
 {
     cgroup_t g = {.cg = ""};
     each_line(cgroup_file, cgroup_line, &g);
-    mount_t m = {.v2 = g.v2};
+    mount_t m = {.v2 = g.v2, .cg = g.cg};
     if (!g.cg[0] || strstr(g.cg, "/..") || !each_line(mountinfo_file, mount_line, &m))
         return 0; /* (a cgroup outside this namespace's view is shown as /../name: its files are not ours to read) */
-    const char *rel = g.cg;
-    size_t      rlen = strlen(m.root);
-    if (strcmp(m.root, "/") != 0 && strncmp(g.cg, m.root, rlen) == 0)
-        rel = g.cg + rlen; /* the mount shows only the subtree below `root` */
+    const char *rel = strcmp(m.root, "/") == 0 ? g.cg : g.cg + strlen(m.root); /* the path below the mount's root */
     char dir[2 * PATH_LEN + sizeof LIMIT_FILE]; /* the cgroup's directory, then each ancestor's, + the file */
     join(dir, 2 * PATH_LEN, m.point, strcmp(rel, "/") == 0 ? "" : rel);
     uint64_t best = 0;
@@ -190,5 +213,8 @@ size_t _hak_cgroup_limit(const char *cgroup_file, const char *mountinfo_file)
 
 size_t hak_platform_memory_limit(void)
 {
-    return _hak_cgroup_limit("/proc/self/cgroup", "/proc/self/mountinfo");
+    int    saved = errno; /* a missing file (no /proc, v2's root has no memory.max) is no error of the caller's */
+    size_t limit = _hak_cgroup_limit("/proc/self/cgroup", "/proc/self/mountinfo");
+    errno = saved;
+    return limit;
 }

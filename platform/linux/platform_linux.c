@@ -110,7 +110,10 @@ void *hak_platform_map(size_t size, size_t align, unsigned *calls)
         align = page;
     if (injected_fault())
         return NULL;
-    return map_aligned(size, align, calls);
+    int   saved = errno; /* a first attempt that failed must not leave ENOMEM behind a call that succeeds */
+    void *p = map_aligned(size, align, calls);
+    errno = saved;
+    return p;
 }
 
 void hak_platform_unmap(void *base, size_t size, unsigned *calls)
