@@ -13,6 +13,29 @@
         return HAK_ERR_CORRUPT;                                                                             \
     } while (0)
 
+/* Whether a link read from a header may be followed: the registry (which reads only its own tables, whatever the
+ * address) must map it to a chunk of this arena of that kind, so that an overwritten link is reported, not
+ * dereferenced. */
+static bool is_slab_of(const hak_arena_t *a, const hak_superslab_t *ss)
+{
+    return _hak_registry_find(ss) == &ss->chunk && ss->chunk.kind == HAK_CHUNK_SUPERSLAB && ss->chunk.arena == a;
+}
+
+static bool is_huge_of(const hak_arena_t *a, const hak_huge_t *h)
+{
+    return _hak_registry_find(h) == &h->chunk && h->chunk.kind == HAK_CHUNK_HUGE && h->chunk.arena == a;
+}
+
+/* The page header of one of this arena's SuperSlabs, at the exact place of one. */
+static bool is_page_of(const hak_arena_t *a, const hak_page_t *page)
+{
+    hak_superslab_t *ss = (hak_superslab_t *)_hak_registry_find(page);
+    if (!ss || (uintptr_t)page < (uintptr_t)ss->pages || !is_slab_of(a, ss))
+        return false;
+    size_t off = (uintptr_t)page - (uintptr_t)ss->pages;
+    return off % sizeof(hak_page_t) == 0 && off / sizeof(hak_page_t) < ss->nslices - HAK_HDR_SLICES;
+}
+
 int _hak_check_page(hak_arena_t *a, hak_superslab_t *ss, hak_page_t *page)
 {
     const void *obj = page;
@@ -110,9 +133,11 @@ int _hak_check_locked(hak_arena_t *a)
     const void *obj = a;
     size_t      committed = 0, dirty = 0, in_bins = 0, nslabs = 0, nhuge = 0, reserved = 0;
     size_t with_runs = 0, in_buckets = 0;
+    if (a->slabs && !is_slab_of(a, a->slabs))
+        FAIL("SuperSlab list");
     for (hak_superslab_t *ss = a->slabs; ss; ss = ss->next) {
         obj = ss;
-        if (++nslabs > a->nslabs || (ss->next && ss->next->prev != ss))
+        if (++nslabs > a->nslabs || (ss->next && (!is_slab_of(a, ss->next) || ss->next->prev != ss)))
             FAIL("SuperSlab list");
         with_runs += ss->longest != 0;
         reserved += ss->chunk.size;
@@ -122,7 +147,10 @@ int _hak_check_locked(hak_arena_t *a)
     }
     for (hak_huge_t *h = a->huge; h; h = h->next) {
         obj = h;
-        if (++nhuge > a->nhuge || (h->next && h->next->prev != h) || h->chunk.magic != HAK_CHUNK_MAGIC ||
+        if (!is_huge_of(a, h))
+            FAIL("huge block list");
+        if (++nhuge > a->nhuge || (h->next && (!is_huge_of(a, h->next) || h->next->prev != h)) ||
+            h->chunk.magic != HAK_CHUNK_MAGIC ||
             h->chunk.kind != HAK_CHUNK_HUGE || h->chunk.arena != a || h->chunk.fast ||
             _hak_registry_find(h->block) != &h->chunk ||
             hak_huge_used(h) > h->chunk.size)
@@ -149,8 +177,8 @@ int _hak_check_locked(hak_arena_t *a)
             FAIL("free-run bucket map");
         for (hak_superslab_t *ss = a->runs[b], *prev = NULL; ss; prev = ss, ss = ss->rnext) {
             obj = ss;
-            if (++in_buckets > with_runs || ss->rprev != prev || !ss->longest || hak_run_bucket(ss->longest) != b ||
-                ss->chunk.arena != a)
+            if (++in_buckets > with_runs || !is_slab_of(a, ss) || ss->rprev != prev || !ss->longest ||
+                hak_run_bucket(ss->longest) != b)
                 FAIL("free-run bucket list");
         }
     }
@@ -168,8 +196,8 @@ int _hak_check_locked(hak_arena_t *a)
             continue;
         for (hak_page_t *prev = NULL; page; prev = page, page = page->next) {
             obj = page;
-            if (++linked > in_bins || page->prev != prev || !page->in_bin || page->kind != HAK_PAGE_SMALL ||
-                page->cls != cls || hak_page_slab(page)->chunk.arena != a)
+            if (++linked > in_bins || !is_page_of(a, page) || page->prev != prev || !page->in_bin ||
+                page->kind != HAK_PAGE_SMALL || page->cls != cls)
                 FAIL("bin list");
         }
     }

@@ -394,8 +394,10 @@ struct hak_arena {
     size_t           limit_wanted; /* bytes the last commit refused by the cap or the budget wanted (0: none) */
     void           (*on_limit)(hak_arena_t *, size_t wanted, void *arg);
     void            *on_limit_arg;
+    bool             in_on_limit; /* on_limit is running (alloc.c): refusals meanwhile do not call it again */
     struct hak_arena *next_free; /* arena-struct free list */
     struct hak_arena *all_next, *all_prev; /* every live arena (budget.c), under the global lock */
+    unsigned          purge_epoch;          /* the last budget purge that visited it (budget.c), ditto */
     char             name[HAK_NAME_MAX];
 };
 
@@ -416,13 +418,16 @@ extern hak_page_t _hak_empty_page; /* bins with no page point here: free == NULL
 extern hak_page_t _hak_free_slice; /* slice_page[] of free slices points here */
 
 /* registry.c: a two-level radix table, granule -> chunk header (see registry.c) */
-#if HAK_CFG_FREESTANDING
-#define HAK_REG_ADDR_BITS HAK_CFG_ADDR_BITS /* memory above this is refused (a map that fails) */
+#define HAK_PTR_BITS (UINTPTR_MAX > 0xffffffffu ? 64 : 32)
+#if HAK_CFG_FREESTANDING /* memory above 2^bits is refused (a map that fails); no more bits than a pointer has */
+#define HAK_REG_ADDR_BITS (HAK_CFG_ADDR_BITS < HAK_PTR_BITS ? HAK_CFG_ADDR_BITS : HAK_PTR_BITS)
 #elif UINTPTR_MAX > 0xffffffffu
 #define HAK_REG_ADDR_BITS 48
 #else
 #define HAK_REG_ADDR_BITS 32
 #endif
+/* Whether some addresses lie above the registry's span (and must be refused before they index its root). */
+#define HAK_REG_BOUNDED (HAK_REG_ADDR_BITS < HAK_PTR_BITS)
 #define HAK_REG_INDEX_BITS (HAK_REG_ADDR_BITS - HAK_GRANULE_SHIFT)
 /* Linux: leaves of 16 Ki entries under a small root; freestanding: root and leaves of equal size (1-2 KiB each on a
  * 32-bit target with small SuperSlabs), since one leaf usually covers all of a microcontroller's RAM. */
@@ -437,7 +442,7 @@ extern _Atomic(hak_reg_entry_t *) _hak_reg_root[(size_t)1 << HAK_REG_ROOT_BITS];
 HAK_INLINE hak_chunk_t *_hak_registry_find(const void *p)
 {
     uintptr_t x = (uintptr_t)p;
-#if HAK_REG_ADDR_BITS < 64 && UINTPTR_MAX > 0xffffffffu
+#if HAK_REG_BOUNDED
     if (HAK_UNLIKELY(x >> HAK_REG_ADDR_BITS))
         return NULL;
 #endif

@@ -16,7 +16,7 @@ _Atomic(hak_reg_entry_t *) _hak_reg_root[(size_t)1 << HAK_REG_ROOT_BITS];
 
 HAK_INLINE bool reg_in_range(uintptr_t x)
 {
-#if HAK_REG_ADDR_BITS < 64 && UINTPTR_MAX > 0xffffffffu
+#if HAK_REG_BOUNDED
     return (x >> HAK_REG_ADDR_BITS) == 0;
 #else
     (void)x;

@@ -27,11 +27,22 @@ for bad in 'CONFIG_HAK_DEBUG_LEVEL=9' 'CONFIG_HAK_NO_SUCH_OPTION=y'; do # the sa
     done
     rm -rf build/bad .config
 done
-echo "kconfig test: passed (out-of-range values and unknown symbols fail the build, every time)"
+# A freestanding geometry whose page headers would not fit (64 KiB SuperSlabs of 512-byte slices: 128 slices).
+printf 'CONFIG_HAK_PLATFORM_FREESTANDING=y\nCONFIG_HAK_FS_SLAB_64K=y\nCONFIG_HAK_FS_SLICE_SHIFT=9\n' > bad_defconfig
+if make -s BUILD=build/bad CONFIG_SRC=bad_defconfig all >/dev/null 2>&1; then
+    echo "kconfig test: FAILED (a SuperSlab of 128 slices was accepted)"; exit 1
+fi
+rm -rf build/bad
+echo "kconfig test: passed (out-of-range values, unknown symbols and impossible geometries fail the build, every time)"
 
 # Values Kconfig documents as valid build: 0 for the lean pacing interval and the trim delays ("no limit", "never").
-for edge in 'CONFIG_HAK_LEAN_INTERVAL_MS=0' 'CONFIG_HAK_LEAN_TRIM_MS=0' 'CONFIG_HAK_FAST_TRIM_MS=0'; do
-    { cat config/defconfig; printf '%s\n' "$edge"; } > edge_defconfig
+# So do the freestanding geometries at the ends of what Kconfig offers (16 KiB SuperSlabs of 32 slices, 256 KiB
+# ones of 16).
+fs_edge='CONFIG_HAK_PLATFORM_FREESTANDING=y CONFIG_HAK_FS_ADDR_BITS=48 CONFIG_HAK_FS_OWN_LIBC=n'
+for edge in 'CONFIG_HAK_LEAN_INTERVAL_MS=0' 'CONFIG_HAK_LEAN_TRIM_MS=0' 'CONFIG_HAK_FAST_TRIM_MS=0' \
+            "$fs_edge CONFIG_HAK_FS_SLAB_16K=y CONFIG_HAK_FS_SLICE_SHIFT=9" \
+            "$fs_edge CONFIG_HAK_FS_SLAB_256K=y CONFIG_HAK_FS_SLICE_SHIFT=14"; do
+    { [ "${edge#$fs_edge}" != "$edge" ] || cat config/defconfig; printf '%s\n' $edge; } > edge_defconfig
     make -s BUILD=build/edge CONFIG_SRC=edge_defconfig all >/dev/null 2>&1 ||
         { echo "kconfig test: FAILED ('$edge' does not build)"; exit 1; }
     rm -rf build/edge
