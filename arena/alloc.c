@@ -71,7 +71,8 @@ HAK_INLINE void *handed_out(void *p)
 /* After the cap or the budget refused memory (and the arena's own empty memory was already given back): the
  * blocks in the calling thread's cache go back to their pages (they count as used, so pages holding only such
  * blocks could not be given back), then the arena's on_limit callback runs without the lock, so it may free
- * blocks of the arena. Says whether to retry once: also when the failed attempt itself gave memory back (the
+ * blocks of the arena (unless it is running already: in this thread, that is the callback's own allocation
+ * refused, which would recurse without end). Says whether to retry once: also when the failed attempt itself gave memory back (the
  * arena held `before` bytes when it began), since a search after that may find room the first one did not.
  * Entered and left with the lock held (if any). */
 static bool limit_callback(hak_arena_t *a, size_t before)
@@ -81,11 +82,13 @@ static bool limit_callback(hak_arena_t *a, size_t before)
     if (!wanted)
         return false;
     bool retry = _hak_tcache_flush_locked(a) || a->committed < before;
-    if (!a->on_limit)
+    if (!a->on_limit || a->in_on_limit) /* not re-entered: an allocation the callback makes at the cap fails */
         return retry;
+    a->in_on_limit = true;
     arena_unlock(a);
     a->on_limit(a, wanted, a->on_limit_arg);
     arena_lock(a);
+    a->in_on_limit = false;
     _hak_tcache_flush_locked(a); /* what the callback freed went to this thread's cache */
     return true;
 }

@@ -91,10 +91,10 @@ static bool parse_limit(const char *s, size_t cgroup, size_t *out)
             *out = 0;
             return true;
         }
-        if (v > (UINT64_MAX >> units[u].shift) || (v << units[u].shift) > SIZE_MAX) /* (64-bit shifts: on 32-bit
-                                                                     ones, SIZE_MAX >> 40 would be undefined) */
+        if (v > (UINT64_MAX >> units[u].shift))
             return false;
-        *out = (size_t)(v << units[u].shift);
+        v <<= units[u].shift; /* a budget beyond the address space (8GiB on a 32-bit build) bounds nothing: SIZE_MAX */
+        *out = v > SIZE_MAX ? SIZE_MAX : (size_t)v;
         return true;
     }
     return false;
@@ -180,25 +180,38 @@ static bool try_lock_other(hak_arena_t *o)
     return !HAK_CFG_THREADS || (o->sync && hak_trylock(&o->lock));
 }
 
-/* Gives back empty memory of other synchronized arenas that are not busy: lean ones, then fast ones. The arenas
- * are try-locked under the global lock (never waited for: the lock order is arena, then global) and purged after
- * it is released, since purging takes the global lock itself; a locked arena cannot be destroyed meanwhile
- * (destroy waits for its lock). At most PURGE_BATCH arenas per pass. */
+/* Gives back empty memory of other synchronized arenas that are not busy, lean ones first, until `more` fits.
+ * The arenas are try-locked under the global lock (never waited for: the lock order is arena, then global) in
+ * batches of at most PURGE_BATCH, and purged after it is released, since purging takes the global lock itself; a
+ * locked arena cannot be destroyed meanwhile (destroy waits for its lock). Each arena is visited once per call
+ * (marked with the call's epoch), so batches go on down the list to the oldest arenas. */
 #define PURGE_BATCH 32
-static void purge_others(hak_arena_t *self)
+static unsigned g_purge_epoch; /* under the global lock */
+
+static void purge_others(hak_arena_t *self, size_t more)
 {
+    _hak_global_lock();
+    unsigned epoch = ++g_purge_epoch;
+    _hak_global_unlock();
     for (int pass = 0; pass < 2; pass++) {
-        hak_arena_t *locked[PURGE_BATCH];
-        int          n = 0;
-        _hak_global_lock();
-        for (hak_arena_t *o = g_arenas; o && n < PURGE_BATCH; o = o->all_next)
-            if (o != self && !o->pool && (pass == 0) == (o->policy == HAK_POLICY_LEAN) && try_lock_other(o))
-                locked[n++] = o;
-        _hak_global_unlock();
-        for (int i = 0; i < n; i++) {
-            _hak_bins_release_empty(locked[i]);
-            _hak_purge(locked[i], 0);
-            hak_unlock(&locked[i]->lock);
+        for (int n = PURGE_BATCH; n == PURGE_BATCH;) {
+            hak_arena_t *locked[PURGE_BATCH];
+            n = 0;
+            _hak_global_lock();
+            for (hak_arena_t *o = g_arenas; o && n < PURGE_BATCH; o = o->all_next)
+                if (o != self && !o->pool && o->purge_epoch != epoch &&
+                    (pass == 0) == (o->policy == HAK_POLICY_LEAN) && try_lock_other(o)) {
+                    o->purge_epoch = epoch;
+                    locked[n++] = o;
+                }
+            _hak_global_unlock();
+            for (int i = 0; i < n; i++) {
+                _hak_bins_release_empty(locked[i]);
+                _hak_purge(locked[i], 0);
+                hak_unlock(&locked[i]->lock);
+            }
+            if (_hak_commit_fits(self, more))
+                return;
         }
     }
 }
@@ -218,7 +231,7 @@ bool _hak_may_commit(hak_arena_t *a, size_t more, bool may_purge)
             _hak_slab_cache_drop(a); /* memory no arena uses goes first */
             if (_hak_commit_fits(a, more))
                 return true;
-            purge_others(a);
+            purge_others(a, more);
             if (_hak_commit_fits(a, more))
                 return true;
         }

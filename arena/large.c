@@ -248,6 +248,8 @@ void *_hak_huge_move(hak_arena_t *a, hak_huge_t *h, size_t size)
         _hak_global_unlock();
         ok = false;
     }
+    if (ok && bytes < old_used) /* the move kept the pages past the shrunk block resident: no longer counted */
+        hak_platform_decommit((uint8_t *)to + bytes, (old_used < map ? old_used : map) - bytes, &calls);
     a->platform_calls += calls;
     if (!ok) {
         _hak_chunk_put(a, to, map);

@@ -587,9 +587,15 @@ void _hak_slices_release(hak_arena_t *a, hak_superslab_t *ss, hak_page_t *page)
 bool _hak_slices_resize(hak_arena_t *a, hak_superslab_t *ss, hak_page_t *page, size_t m)
 {
     unsigned i = page->slice, n = page->nslices;
-    if (m > n && (i + m > ss->nslices || map_zeros(ss->free_map, i + n, (unsigned)m - n) ||
-                  !take_slices(a, ss, i + n, (unsigned)m - n, page)))
-        return false;
+    if (m > n) {
+        if (i + m > ss->nslices || map_zeros(ss->free_map, i + n, (unsigned)m - n))
+            return false;
+        size_t fresh = run_fresh(ss, (int)(i + n), m - n);
+        if (!_hak_commit_fits(a, fresh)) /* at the cap: the arena's own empty memory first (never ss's slices in */
+            _hak_may_commit(a, fresh, true); /* use: the purge leaves the slices free, maybe no longer committed) */
+        if (!take_slices(a, ss, i + n, (unsigned)m - n, page))
+            return false;
+    }
     if (m < n)
         give_slices(a, ss, i + (unsigned)m, n - (unsigned)m);
     page->nslices = (uint16_t)m;

@@ -98,7 +98,8 @@ typedef struct hak_arena_config {
     /* Called when the cap or the process budget refuses memory, after the arena gave back its own empty memory
      * (and other arenas theirs): a chance to drop caches. It runs in the allocating thread without the arena's
      * lock, so it may hak_free blocks of this arena (and must not destroy it); the allocation is then retried
-     * once and fails with ENOMEM if memory is still short. NULL = none. */
+     * once and fails with ENOMEM if memory is still short. It is never re-entered: while it runs, refusals in
+     * this arena (of the callback's own allocations, or in other threads) fail without calling it. NULL = none. */
     void (*on_limit)(hak_arena_t *arena, size_t wanted, void *arg);
     void *on_limit_arg;
 } hak_arena_config_t;

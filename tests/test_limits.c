@@ -410,6 +410,7 @@ Test(limits, hakmem_limit_environment_variable)
     cr_assert_eq(reports, 0);
     static const struct { const char *value; uint64_t bytes; bool unreadable; } cases[] = {
         {"12MiB", 12u << 20, false}, {"12m", 12u << 20, false}, {"3GiB", (uint64_t)3 << 30, false},
+        {"8GiB", (uint64_t)8 << 30, false}, {"4294967296", (uint64_t)1 << 32, false},
         {"65536", 65536, false}, {"64KiB", 64u << 10, false}, {"off", 0, false}, {"OFF", 0, false},
         {" 512MiB\n", 512u << 20, false}, {"2tb", (uint64_t)2 << 40, false}, {"0", 0, false},
         {"18446744073709551615", UINT64_MAX, false}, {"18446744073709551616", 0, true}, {"1.5GiB", 0, true},
@@ -417,9 +418,10 @@ Test(limits, hakmem_limit_environment_variable)
         {"16EiB", 0, true}, {"20000000TiB", 0, true},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
-        size_t got = limit_in_child(cases[i].value, &reports); /* (beyond size_t, e.g. on -m32: unreadable) */
-        bool   readable = !cases[i].unreadable && cases[i].bytes <= SIZE_MAX;
-        cr_assert_eq(got, readable ? (size_t)cases[i].bytes : dflt, "HAKMEM_LIMIT=\"%s\": %zu", cases[i].value, got);
+        size_t got = limit_in_child(cases[i].value, &reports); /* (beyond size_t, e.g. 3GiB+ on -m32: SIZE_MAX) */
+        bool   readable = !cases[i].unreadable;
+        size_t bytes = cases[i].bytes > SIZE_MAX ? SIZE_MAX : (size_t)cases[i].bytes;
+        cr_assert_eq(got, readable ? bytes : dflt, "HAKMEM_LIMIT=\"%s\": %zu", cases[i].value, got);
         cr_assert_eq(reports, !readable, "HAKMEM_LIMIT=\"%s\": reported %d times", cases[i].value, reports);
     }
 }
@@ -566,6 +568,27 @@ static size_t resident_pages(const void *from, const void *to)
     for (size_t i = 0; i < n; i++)
         count += vec[i] & 1;
     return count;
+}
+
+/* A huge block shrunk by moving its pages (mremap) keeps no resident page past its new end: `committed` stops
+ * counting them, so they would be memory over the cap that no stats show. */
+Test(limits, a_huge_block_shrunk_by_a_move_leaves_no_pages_behind)
+{
+    LINUX_ONLY("resident pages (mincore)");
+    hak_arena_t *a;
+    cr_assert_eq(hak_arena_create(&a, &(hak_arena_config_t){.limit = 4u << 20}), 0);
+    char *p = hak_alloc(a, 1900u << 10);
+    cr_assert_not_null(p);
+    memset(p, 1, 1900u << 10);
+    char *q = hak_realloc(a, p, 600u << 10);
+    cr_assert_not_null(q);
+    cr_assert_eq(q[0], 1);
+    cr_assert_eq(q[(600u << 10) - 1], 1);
+    const char *end = (const char *)(((uintptr_t)q & ~(uintptr_t)((1u << 20) - 1)) + (1u << 20));
+    size_t      left = resident_pages(q + hak_usable_size(q), end);
+    cr_assert_eq(left, 0, "%zu pages past the block's end still resident", left);
+    cr_assert_eq(hak_arena_check(a), 0);
+    hak_arena_destroy(a);
 }
 
 /* The automatic trim tests give their arenas a short trim interval (the builds' are 1 and 10 s) and wait it out.
@@ -900,15 +923,39 @@ static size_t limit_in(const char *dir, const char *cgroup_file)
     return _hak_cgroup_limit(cg, mounts);
 }
 
-/* A host's mountinfo can run to thousands of lines; the cgroup mount may come last, after lines longer than any
- * path. The limit is the smallest over the cgroup and its ancestors, "max" and v1's unlimited sentinel aside. */
-Test(limits, cgroup_limit_is_found_behind_long_mount_tables)
+/* A scratch directory `dir` (a mkdtemp template) with a mount table being written: the caller closes it. */
+static FILE *scratch_mountinfo(char *dir)
 {
-    char dir[] = "/tmp/hakmem-cgroup-XXXXXX", path[512];
+    char path[512];
     cr_assert_not_null(mkdtemp(dir));
     snprintf(path, sizeof path, "%s/mountinfo", dir);
     FILE *f = fopen(path, "w");
     cr_assert_not_null(f);
+    return f;
+}
+
+static void make_dirs(const char *dir, const char *const *names, size_t n)
+{
+    char path[512];
+    for (size_t i = 0; i < n; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        cr_assert_eq(mkdir(path, 0700), 0, "%s", path);
+    }
+}
+
+static void remove_tree(const char *dir)
+{
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    cr_assert_eq(system(cmd), 0);
+}
+
+/* A host's mountinfo can run to thousands of lines; the cgroup mount may come last, after lines longer than any
+ * path. The limit is the smallest over the cgroup and its ancestors, "max" and v1's unlimited sentinel aside. */
+Test(limits, cgroup_limit_is_found_behind_long_mount_tables)
+{
+    char  dir[] = "/tmp/hakmem-cgroup-XXXXXX";
+    FILE *f = scratch_mountinfo(dir);
     for (int i = 0; i < 3000; i++)
         fprintf(f, "%d 1 0:%d / /mnt/filler%d rw,relatime - tmpfs tmpfs rw\n", 100 + i, i, i);
     fprintf(f, "99 1 0:7 / /mnt/");
@@ -919,10 +966,7 @@ Test(limits, cgroup_limit_is_found_behind_long_mount_tables)
     fprintf(f, "40 25 0:30 /docker %s/v1 rw - cgroup cgroup rw,memory", dir); /* the last line has no newline */
     fclose(f);
     const char *made[] = {"v2", "v2/svc", "v2/svc/worker", "v1", "v1/c1"};
-    for (size_t i = 0; i < sizeof made / sizeof made[0]; i++) {
-        snprintf(path, sizeof path, "%s/%s", dir, made[i]);
-        cr_assert_eq(mkdir(path, 0700), 0, "%s", path);
-    }
+    make_dirs(dir, made, sizeof made / sizeof made[0]);
     put(dir, "cgroup2", "0::/svc/worker\n");
     put(dir, "v2/svc/worker/memory.max", "max\n");
     put(dir, "v2/svc/memory.max", "123456789\n");
@@ -940,9 +984,32 @@ Test(limits, cgroup_limit_is_found_behind_long_mount_tables)
     put(dir, "v1/memory.limit_in_bytes", "9223372036854771712\n");
     cr_assert_eq(limit_in(dir, "cgroup1"), 0);
     cr_assert_eq(limit_in(dir, "nothing"), 0);
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    cr_assert_eq(system(cmd), 0);
+    remove_tree(dir);
+}
+/* Only a mount whose root is "/" or an ancestor of the cgroup shows the cgroup's directory. Passed over: a mount
+ * made outside this process's cgroup namespace (root "/../.."; the same path below it is another cgroup), a bind of
+ * another subtree, and a root that is a prefix of the path but not of its components ("/a" for "/ab/c"). Mount
+ * points are unescaped (mountinfo writes a space as \040). */
+Test(limits, cgroup_mounts_that_do_not_show_the_cgroup_are_passed_over)
+{
+    char  dir[] = "/tmp/hakmem-cgroup-XXXXXX";
+    FILE *f = scratch_mountinfo(dir);
+    fprintf(f, "31 25 0:26 /../.. %s/host rw - cgroup2 cgroup2 rw\n", dir);
+    fprintf(f, "32 25 0:26 /monitoring %s/agent ro - cgroup2 cgroup2 rw\n", dir);
+    fprintf(f, "33 25 0:26 /a %s/prefix rw - cgroup2 cgroup2 rw\n", dir);
+    fprintf(f, "34 25 0:26 / %s/my\\040cg rw - cgroup2 cgroup2 rw\n", dir);
+    fclose(f);
+    const char *made[] = {"host", "host/ab", "host/ab/c", "agent", "agent/ab", "agent/ab/c", "prefix", "prefix/b",
+                          "prefix/b/c", "my cg", "my cg/ab", "my cg/ab/c"};
+    make_dirs(dir, made, sizeof made / sizeof made[0]);
+    put(dir, "cgroup", "0::/ab/c\n");
+    put(dir, "host/ab/c/memory.max", "16000000\n");
+    put(dir, "agent/ab/c/memory.max", "17000000\n");
+    put(dir, "prefix/b/c/memory.max", "18000000\n");
+    put(dir, "my cg/ab/c/memory.max", "300000000\n");
+    put(dir, "my cg/ab/memory.max", "max\n");
+    cr_assert_eq(limit_in(dir, "cgroup"), 300000000);
+    remove_tree(dir);
 }
 #endif
 
@@ -1027,6 +1094,16 @@ Test(limits, aligned_huge_blocks_count_only_their_pages)
     hak_arena_destroy(a);
 }
 
+/* The arena is within its cap and consistent; then destroyed. */
+static void end_within_cap(hak_arena_t *a)
+{
+    hak_arena_stats_t st;
+    cr_assert_eq(hak_arena_stats(a, &st), 0);
+    cr_assert_leq(st.committed, st.limit);
+    cr_assert_eq(hak_arena_check(a), 0);
+    hak_arena_destroy(a);
+}
+
 /* A capped arena out of free slices: the free slices its pages' unused tails give back (the shrink) are given back
  * to the cap as well before the run that needs new memory is refused (the same call used to fail once, then pass). */
 Test(limits, a_capped_arena_out_of_slices_gives_back_before_refusing)
@@ -1050,10 +1127,90 @@ Test(limits, a_capped_arena_out_of_slices_gives_back_before_refusing)
         cr_assert_not_null(p, "errno %d", errno);
     else if (!p)
         cr_assert_null(p = hak_alloc(a, 8 * 16 * k), "the same call succeeded right after ENOMEM");
+    end_within_cap(a);
+}
+
+/* A large block that can grow in place at its cap once the arena gives back its own empty memory does: realloc
+ * gave it back only for the move it tried next (which needs the whole new size and failed), so the same call
+ * succeeded in place when made a second time. */
+Test(limits, growing_in_place_at_the_cap_first_gives_back_empty_memory)
+{
+    LINUX_ONLY("16 KiB slices: x and b are runs of 5 and 7 slices, side by side");
+    hak_arena_t *a;
+    cr_assert_eq(hak_arena_create(&a, &(hak_arena_config_t){.policy = HAK_POLICY_FAST}), 0);
+    void *x = hak_alloc(a, 80 << 10), *b = hak_alloc(a, 100 << 10);
+    cr_assert(x && b);
+    memset(b, 0x5a, 100 << 10);
+    hak_free(x); /* fast: its slices stay committed, empty */
+    hak_arena_stats_t st;
     cr_assert_eq(hak_arena_stats(a, &st), 0);
-    cr_assert_leq(st.committed, st.limit);
-    cr_assert_eq(hak_arena_check(a), 0);
-    hak_arena_destroy(a);
+    cr_assert_eq(hak_arena_set_limit(a, st.committed), 0);
+    errno = 0;
+    char *r = hak_realloc(a, b, 150 << 10); /* 3 more slices: they fit once x's are decommitted */
+    cr_assert_eq(r, b, "realloc at the cap: %p (errno %d)", (void *)r, errno);
+    cr_assert_eq(r[(100 << 10) - 1], 0x5a);
+    end_within_cap(a);
+}
+
+/* At the process budget, the empty memory of every other arena counts, the oldest's too: the purge went through
+ * the newest 32 arenas of each policy and stopped. */
+Test(limits, the_budget_reaches_the_oldest_arenas_empty_memory)
+{
+    LINUX_ONLY("a process budget over fast arenas that keep empty memory");
+    hak_arena_t *old, *others[40], *me;
+    void        *p[64];
+    cr_assert_eq(hak_arena_create(&old, &(hak_arena_config_t){.policy = HAK_POLICY_FAST}), 0);
+    for (int i = 0; i < 64; i++)
+        cr_assert_not_null(p[i] = hak_alloc(old, 100 << 10));
+    for (int i = 0; i < 64; i++)
+        hak_free(p[i]); /* ~7 MiB, empty and committed */
+    for (int i = 0; i < 40; i++)
+        cr_assert_eq(hak_arena_create(&others[i], &(hak_arena_config_t){.policy = HAK_POLICY_FAST}), 0);
+    cr_assert_eq(hak_arena_create(&me, &(hak_arena_config_t){.policy = HAK_POLICY_FAST}), 0);
+    hak_arena_stats_t total;
+    cr_assert_eq(hak_stats_total(&total), 0);
+    hak_set_memory_limit(total.committed + (1u << 20));
+    void *q = hak_alloc(me, 4u << 20);
+    hak_arena_stats_t st;
+    cr_assert_eq(hak_arena_stats(old, &st), 0);
+    hak_set_memory_limit(0);
+    cr_assert_not_null(q, "4 MiB refused while the oldest arena held %zu empty bytes", st.committed);
+    hak_free(q);
+    for (int i = 0; i < 40; i++)
+        hak_arena_destroy(others[i]);
+    hak_arena_destroy(me);
+    hak_arena_destroy(old);
+}
+
+/* An on_limit callback that allocates from its own full arena is not called again from inside itself (it recursed
+ * until the stack overflowed); the allocation it makes there fails, and the arena keeps working. */
+static int cb_depth, cb_max_depth, cb_calls;
+static void allocating_callback(hak_arena_t *a, size_t wanted, void *arg)
+{
+    (void)wanted, (void)arg;
+    cb_calls++;
+    if (++cb_depth > cb_max_depth)
+        cb_max_depth = cb_depth;
+    hak_free(hak_alloc(a, 64));
+    cb_depth--;
+}
+
+Test(limits, an_on_limit_callback_that_allocates_is_not_reentered)
+{
+    for (int sync = 0; sync < 2; sync++) {
+        cb_depth = cb_max_depth = cb_calls = 0;
+        hak_arena_t *a;
+        cr_assert_eq(hak_arena_create(&a, &(hak_arena_config_t){.limit = 1u << 20, .on_limit = allocating_callback,
+                                                                .flags = sync ? 0 : HAK_ARENA_UNSYNCHRONIZED}), 0);
+        int n = 0;
+        while (n < 1000000 && hak_alloc(a, 64))
+            n++;
+        cr_assert(n > 0 && n < 1000000);
+        cr_assert_geq(cb_calls, 1);
+        cr_assert_eq(cb_max_depth, 1, "callback nested %d deep", cb_max_depth);
+        cr_assert_eq(hak_arena_check(a), 0);
+        hak_arena_destroy(a);
+    }
 }
 
 /* An arena refused by its own cap leaves other arenas and the process-wide SuperSlab cache alone (they cannot help
