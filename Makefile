@@ -304,8 +304,8 @@ FW_CPU := cortex-m4
 FW_OUT := build/target/firmware
 FW_LIB := build/target/cortex_m4/libhakmem.a # built by test-targets' loop over the cross defconfigs
 include examples/firmware/firmware.mk
-ifneq ($(BUILD)/libhakmem.a,$(strip $(FW_LIB)))
-$(FW_LIB): FORCE # (so that `make fw-run` works on its own)
+ifeq ($(origin FW_LIB)$(filter $(BUILD)/libhakmem.a,$(strip $(FW_LIB))),file) # (a FW_LIB given on the command
+$(FW_LIB): FORCE # line is the caller's own build: not rebuilt here) so that `make fw-run` works on its own
 	@$(MAKE) --no-print-directory BUILD=$(patsubst %/,%,$(dir $@)) CONFIG_SRC=config/cortex_m4_defconfig $@
 endif
 
