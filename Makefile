@@ -345,8 +345,9 @@ test-deps:
 #   make shim         $(BUILD)/libhakmem-malloc.so (LD_PRELOAD) and $(BUILD)/libhakmem-malloc.a (link it in)
 #   make test-shim    the shim's unit suite (tests/shim/), then real programs under LD_PRELOAD against plain runs
 # Shim sources get the library's flags; GCC must not treat the functions they define as its malloc builtins.
-SHIM_SRC      := $(wildcard shim/*.c)
+SHIM_SRC      := shim/malloc.c
 SHIM_OBJ      := $(patsubst %.c,$(BUILD)/obj/%.o,$(SHIM_SRC))
+SHIM_SO_OBJ   := $(SHIM_OBJ) $(BUILD)/obj/shim/preload.o # (it interposes a libc function: LD_PRELOAD only)
 SHIM_NOBUILTIN := -fno-builtin-malloc -fno-builtin-calloc -fno-builtin-realloc -fno-builtin-free
 SHIM_TEST_BIN := $(BUILD)/tests/shim_tests
 
@@ -354,7 +355,7 @@ SHIM_TEST_BIN := $(BUILD)/tests/shim_tests
 
 shim: $(BUILD)/libhakmem-malloc.so $(BUILD)/libhakmem-malloc.a
 
-$(BUILD)/obj/shim/%.o: shim/%.c $(HEADERS) $(AUTOCONF) $(BUILD)/.flags
+$(BUILD)/obj/shim/%.o: shim/%.c $(HEADERS) shim/shim.h $(AUTOCONF) $(BUILD)/.flags
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
 	@$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(SHIM_NOBUILTIN) -c $< -o $@
@@ -364,7 +365,7 @@ $(BUILD)/libhakmem-malloc.a: $(SHIM_OBJ) $(LIB_OBJ)
 	@echo "  AR      $@"
 	@$(AR) rcs $@ $^
 
-$(BUILD)/libhakmem-malloc.so: $(SHIM_OBJ) $(LIB_OBJ)
+$(BUILD)/libhakmem-malloc.so: $(SHIM_SO_OBJ) $(LIB_OBJ)
 	@echo "  LD      $@"
 	@$(CC) -shared $(SANFLAGS) -Wl,--no-undefined -Wl,-Bsymbolic-functions -o $@ $^ -ldl
 

@@ -4,7 +4,8 @@
 # PYTHONMALLOC=malloc, and modules of CPython's own test suite), git (init, add, commit, log, gc, fsck on a
 # generated repository of 300 files), the sqlite3 CLI (100,000 inserts in a transaction, indexes, queries,
 # vacuum), gcc (the core's sources and a generated program, objects hashed and the program run), make (-j2,
-# pattern rules, recursion) and bash (arrays, associative arrays, subshells). A workload passes when its exit
+# pattern rules, recursion), bash (arrays, associative arrays, subshells) and a program that forks while another
+# thread allocates under a lock a library's fork handler takes. A workload passes when its exit
 # status and standard output are the same with and without the shim and the shim reported no invalid free
 # ("hakmem: ..." on stderr). The sqlite and python workloads also run with HAKMEM_POLICY=lean, and their peak
 # RSS (/usr/bin/time -f %M) is printed for the three allocators. Missing programs are installed with apt-get
@@ -205,6 +206,48 @@ M
 make -j2 | sort
 EOF
 
+# fork while another thread allocates holding a library's lock that the library's own fork handler takes (the
+# handler was registered by the library's constructor, before the shim's handler used to be: the fork waited for
+# the arena's lock, held by the thread waiting for the library's lock).
+cat > "$work/in/forklock.sh" <<'EOF'
+set -e
+cat > lib.c <<'C'
+#include <pthread.h>
+pthread_mutex_t lib_lock = PTHREAD_MUTEX_INITIALIZER;
+static void take(void) { pthread_mutex_lock(&lib_lock); }
+static void give(void) { pthread_mutex_unlock(&lib_lock); }
+__attribute__((constructor)) static void init(void) { pthread_atfork(take, give, give); }
+C
+cat > main.c <<'C'
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+extern pthread_mutex_t lib_lock;
+static void *worker(void *arg)
+{
+    for (;;) { pthread_mutex_lock(&lib_lock); free(malloc(100000)); pthread_mutex_unlock(&lib_lock); }
+    return arg;
+}
+int main(void)
+{
+    pthread_t t;
+    pthread_create(&t, NULL, worker, NULL);
+    for (int i = 0; i < 2000; i++) {
+        pid_t p = fork();
+        if (p == 0)
+            _exit(0);
+        waitpid(p, NULL, 0);
+    }
+    puts("2000 forks done");
+    return 0;
+}
+C
+gcc -shared -fPIC -o liblock.so lib.c -pthread
+gcc -o forklock main.c -L. -llock -Wl,-rpath,"$PWD" -pthread
+timeout 60 ./forklock
+EOF
 cat > "$work/in/bash.sh" <<'EOF'
 declare -A count
 declare -a words
@@ -267,8 +310,30 @@ for prog in "$py -c pass" "git --version" "sqlite3 -version" "gcc --version" "ma
     fi
 done
 
+# A program that opens a file of its own on the descriptor the shim keeps its copy of stderr on (64): the stats
+# line goes to stderr, not into the file.
+cat > "$work/fd64.c" <<'EOF'
+#include <fcntl.h>
+#include <unistd.h>
+int main(void)
+{
+    int fd = open("fd64.txt", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    dup2(fd, 64); /* a daemon's log at a fixed descriptor, say */
+    close(fd);
+    return write(64, "payload\n", 8) != 8;
+}
+EOF
+gcc -o "$work/fd64" "$work/fd64.c"
+(cd "$work" && HAKMEM_STATS=1 LD_PRELOAD="$so" ./fd64 2>fd64.err)
+if [ "$(cat "$work/fd64.txt")" = payload ] && grep -q '^hakmem-stats' "$work/fd64.err"; then
+    echo "  ok    HAKMEM_STATS=1 writes to stderr, not into a file the program opened on the shim's descriptor"
+else
+    echo "  FAIL  HAKMEM_STATS=1 with fd 64 reused: file '$(head -c 200 "$work/fd64.txt")', stderr '$(head -c 200 "$work/fd64.err")'"
+    failed=1
+fi
+
 set +e
-for name in python python-malloc python-tests sqlite git gcc make bash; do
+for name in python python-malloc python-tests sqlite git gcc make bash forklock; do
     [ "$name" != python-tests ] || [ -e "/usr/lib/python$pyver/test/test_dict.py" ] ||
         { echo "  SKIP  python-tests: libpython$pyver-testsuite is not installable here"; continue; }
     modes=(glibc hakmem)

@@ -25,7 +25,8 @@
  *
  * Fork. The arena's lock and the core's global lock are spinlocks that a fork could copy in the held state
  * into the child; a pthread_atfork handler takes both (arena first, then global: the core's lock order)
- * before the fork and releases them on both sides. The arena's per-thread caches (arena/tcache.c) go back at
+ * before the fork and releases them on both sides. It is registered before any other library's fork handlers,
+ * so that it runs after them (see _hak_shim_atfork). The arena's per-thread caches (arena/tcache.c) go back at
  * thread exit through the core's own hook; in a forked child, the caches of threads that do not exist there
  * are lost (leaked, never corrupted).
  *
@@ -41,11 +42,14 @@
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "arena/internal.h"
+#include "shim/shim.h"
 
 #define SHIM_API __attribute__((visibility("default")))
 
@@ -96,6 +100,35 @@ static void *boot_alloc(size_t size, size_t align)
     return g_boot + start; /* static storage: already zero */
 }
 
+/* ---- fork ---- */
+
+static hak_arena_t *arena(void);
+
+static void fork_prepare(void)
+{
+    hak_arena_t *a = arena();
+    _hak_fork_hold(a ? &a->lock : NULL);
+}
+
+static void fork_release(void)
+{
+    hak_arena_t *a = atomic_load_explicit(&g_arena, memory_order_acquire);
+    _hak_fork_release(a ? &a->lock : NULL);
+}
+
+/* Registers the fork handlers, once: when the arena is created, or (libhakmem-malloc.so, shim/preload.c) when
+ * another library registers fork handlers first, just before theirs. Prepare handlers run in the reverse order of
+ * registration, so ours runs after every other: the locks other handlers take (which their threads may hold while
+ * they allocate) are taken before the arena's, never after, or the fork would wait for them forever. (A program
+ * linked with libhakmem-malloc.a may still have handlers registered before ours, by shared libraries'
+ * constructors: those run inside the hold and may allocate, see _hak_fork_hold.) */
+void _hak_shim_atfork(void)
+{
+    static atomic_bool done;
+    if (!atomic_exchange_explicit(&done, true, memory_order_acq_rel))
+        pthread_atfork(fork_prepare, fork_release, fork_release);
+}
+
 /* ---- the default arena ---- */
 
 static HAK_NOINLINE hak_arena_t *arena_init(void)
@@ -115,9 +148,10 @@ static HAK_NOINLINE hak_arena_t *arena_init(void)
                 errno = ENOMEM;
                 return NULL;
             }
-            errno = saved;
             atomic_store_explicit(&g_arena, a, memory_order_release);
             atomic_store_explicit(&g_init_state, INIT_DONE, memory_order_release);
+            _hak_shim_atfork();
+            errno = saved;
             return a;
         }
         if (state == INIT_DONE)
@@ -243,7 +277,11 @@ SHIM_API void *realloc(void *p, size_t size)
     hak_arena_t *a = arena();
     if (HAK_UNLIKELY(!a))
         return NULL;
-    return hak_realloc(a, p, size);
+    int   saved = errno; /* a shrink that finds no room to move keeps the block: a success, after a failed try */
+    void *q = hak_realloc(a, p, size);
+    if (q)
+        errno = saved;
+    return q;
 }
 
 SHIM_API void *reallocarray(void *p, size_t count, size_t size)
@@ -319,74 +357,152 @@ SHIM_API size_t malloc_usable_size(void *p)
     return in_boot(p) ? boot_size(p) : 0;
 }
 
-/* ---- fork, and the statistics line at exit ---- */
+/* ---- glibc's extensions: programs call them, and glibc's own would act on its empty heap ---- */
 
-/* The arena's and the global lock are held across fork, so the child gets them in a consistent state; fork
- * handlers other libraries registered before the shim run inside that hold and may allocate (arena.c). */
-/* Where HAKMEM_STATS=1 writes: a copy of stderr taken at start-up, so the line still gets out of programs that
- * close their stderr at exit (coreutils do, before the destructors run). -1: not asked for. */
-static int g_stats_fd = -1;
-
-static bool stats_wanted(void)
+/* Gives back what the arena can (hak_arena_trim); 1 if that took any platform call, i.e. released memory. */
+SHIM_API int malloc_trim(size_t pad)
 {
-    const char *env = getenv("HAKMEM_STATS");
-    return env && env[0] == '1' && !env[1];
+    (void)pad;
+    hak_arena_t      *a = atomic_load_explicit(&g_arena, memory_order_acquire);
+    hak_arena_stats_t before, after;
+    if (!a || hak_arena_stats(a, &before))
+        return 0;
+    int saved = errno;
+    hak_arena_trim(a);
+    hak_arena_stats(a, &after);
+    errno = saved;
+    return after.platform_calls != before.platform_calls;
 }
 
-static void fork_prepare(void)
+/* The fields glibc's tools read: arena = bytes held from the OS, uordblks = in use, fordblks = held but free. */
+SHIM_API struct mallinfo2 mallinfo2(void)
 {
-    hak_arena_t *a = arena();
-    _hak_fork_hold(a ? &a->lock : NULL);
-}
-
-static void fork_release(void)
-{
-    hak_arena_t *a = atomic_load_explicit(&g_arena, memory_order_acquire);
-    _hak_fork_release(a ? &a->lock : NULL);
-}
-
-__attribute__((constructor)) static void shim_start(void)
-{
-    arena(); /* the handlers lock it, so it must exist before the first fork */
-    pthread_atfork(fork_prepare, fork_release, fork_release);
-    if (stats_wanted()) {
-        int saved = errno;
-        g_stats_fd = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 64); /* (high: out of the way of fds the program reuses) */
-        errno = saved;
+    struct mallinfo2  mi = {0};
+    hak_arena_t      *a = atomic_load_explicit(&g_arena, memory_order_acquire);
+    hak_arena_stats_t st;
+    if (a && hak_arena_stats(a, &st) == 0) {
+        mi.arena = st.committed;
+        mi.uordblks = st.in_use;
+        mi.fordblks = st.committed - st.in_use;
+        mi.usmblks = st.peak_committed;
     }
+    return mi;
 }
 
-static void write_all(const char *s, size_t n)
+SHIM_API struct mallinfo mallinfo(void) /* (int fields: glibc's old interface truncates them the same way) */
+{
+    struct mallinfo2 m = mallinfo2();
+    return (struct mallinfo){.arena = (int)m.arena, .uordblks = (int)m.uordblks, .fordblks = (int)m.fordblks,
+                             .usmblks = (int)m.usmblks};
+}
+
+static void write_all(int fd, const char *s, size_t n)
 {
     while (n) {
-        ssize_t w = write(g_stats_fd, s, n);
+        ssize_t w = write(fd, s, n);
         if (w <= 0)
             return;
         s += w, n -= (size_t)w;
     }
 }
 
+/* A report line to the file descriptor *arg: "hakmem-stats pid=PID LINE". */
 static void stats_line(const char *line, void *arg)
 {
-    (void)arg;
+    int  fd = *(const int *)arg;
     char pid[24], *d = pid + sizeof pid;
     long v = (long)getpid();
     do
         *--d = (char)('0' + v % 10);
     while (v /= 10);
-    write_all("hakmem-stats pid=", 17);
-    write_all(d, (size_t)(pid + sizeof pid - d));
-    write_all(" ", 1);
-    write_all(line, strlen(line));
-    write_all("\n", 1);
+    write_all(fd, "hakmem-stats pid=", 17);
+    write_all(fd, d, (size_t)(pid + sizeof pid - d));
+    write_all(fd, " ", 1);
+    write_all(fd, line, strlen(line));
+    write_all(fd, "\n", 1);
+}
+
+SHIM_API void malloc_stats(void) /* (glibc's prints to stderr too) */
+{
+    hak_arena_t *a = atomic_load_explicit(&g_arena, memory_order_acquire);
+    int          saved = errno, fd = STDERR_FILENO;
+    if (a)
+        hak_arena_report(a, stats_line, &fd);
+    errno = saved;
+}
+
+SHIM_API int malloc_info(int options, FILE *out)
+{
+    if (options) {
+        errno = EINVAL;
+        return -1;
+    }
+    struct mallinfo2 m = mallinfo2();
+    fprintf(out, "<malloc version=\"hakmem-1\">\n<total type=\"rest\" count=\"0\" size=\"%zu\"/>\n"
+                 "<system type=\"current\" size=\"%zu\"/>\n<system type=\"max\" size=\"%zu\"/>\n</malloc>\n",
+            m.fordblks, m.arena, m.usmblks);
+    return 0;
+}
+
+SHIM_API int mallopt(int param, int value) /* glibc's tunables mean nothing here: accepted, ignored */
+{
+    (void)param, (void)value;
+    return 1;
+}
+
+/* glibc's internal names, which old binaries and some libraries call directly. */
+SHIM_API void *__libc_malloc(size_t size) __attribute__((alias("malloc"), copy(malloc)));
+SHIM_API void  __libc_free(void *p) __attribute__((alias("free"), copy(free)));
+SHIM_API void  cfree(void *p) __attribute__((alias("free"), copy(free)));
+SHIM_API void *__libc_calloc(size_t count, size_t size) __attribute__((alias("calloc"), copy(calloc)));
+SHIM_API void *__libc_realloc(void *p, size_t size) __attribute__((alias("realloc"), copy(realloc)));
+SHIM_API void *__libc_memalign(size_t align, size_t size) __attribute__((alias("memalign"), copy(memalign)));
+SHIM_API void *__libc_valloc(size_t size) __attribute__((alias("valloc"), copy(valloc)));
+SHIM_API void *__libc_pvalloc(size_t size) __attribute__((alias("pvalloc"), copy(pvalloc)));
+
+/* ---- the statistics line at exit ---- */
+
+/* Where HAKMEM_STATS=1 writes: a copy of stderr taken at start-up, so the line still gets out of programs that
+ * close their stderr at exit (coreutils do, before the destructors run); -1: not asked for. The program may have
+ * closed that copy and opened a file of its own under its number: the line goes out only where it still leads
+ * to the file stderr was (the copy, else stderr itself), never into the program's data. */
+static int         g_stats_fd = -1;
+static struct stat g_stats_file; /* what it was at start-up: st_dev, st_ino */
+
+static bool stats_wanted(void)
+{
+    const char *env = secure_getenv("HAKMEM_STATS"); /* (not in setuid programs, as hak_platform_getenv) */
+    return env && env[0] == '1' && !env[1];
+}
+
+static bool is_stats_file(int fd)
+{
+    struct stat st;
+    return fd >= 0 && fstat(fd, &st) == 0 && st.st_dev == g_stats_file.st_dev && st.st_ino == g_stats_file.st_ino;
+}
+
+__attribute__((constructor)) static void shim_start(void)
+{
+    arena(); /* created (with the fork handlers) before the first fork, if nothing allocated yet */
+    if (stats_wanted()) {
+        int saved = errno;
+        g_stats_fd = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 64); /* (high: out of the way of fds the program reuses) */
+        if (g_stats_fd >= 0 && fstat(g_stats_fd, &g_stats_file) != 0) {
+            close(g_stats_fd);
+            g_stats_fd = -1;
+        }
+        errno = saved;
+    }
 }
 
 __attribute__((destructor)) static void shim_stop(void)
 {
     hak_arena_t *a = atomic_load_explicit(&g_arena, memory_order_acquire);
-    if (a && g_stats_fd >= 0) {
-        int saved = errno;
-        hak_arena_report(a, stats_line, NULL); /* the arena itself stays: later destructors may still free */
-        errno = saved;
-    }
+    if (!a || g_stats_fd < 0)
+        return;
+    int saved = errno;
+    int fd = is_stats_file(g_stats_fd) ? g_stats_fd : is_stats_file(STDERR_FILENO) ? STDERR_FILENO : -1;
+    if (fd >= 0)
+        hak_arena_report(a, stats_line, &fd); /* the arena itself stays: later destructors may still free */
+    errno = saved;
 }

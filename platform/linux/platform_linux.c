@@ -239,7 +239,7 @@ uint64_t hak_platform_entropy(void)
 
 const char *hak_platform_getenv(const char *name)
 {
-    return getenv(name);
+    return secure_getenv(name); /* none in setuid programs: their callers must not choose the caps they run under */
 }
 
 unsigned long long hak_platform_os_calls(void)

@@ -5,6 +5,7 @@
  */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <malloc.h>
 #include <pthread.h>
@@ -19,9 +20,21 @@
 
 #include "hakmem.h"
 
-/* glibc's own allocator, which the shim does not replace under these names: a source of foreign blocks. */
-extern void *__libc_malloc(size_t size);
-extern void  __libc_free(void *p);
+/* glibc's own allocator, the next definition of malloc and free after this program's (the shim's): a source of
+ * foreign blocks. */
+static void *glibc_malloc(size_t size)
+{
+    void *(*next)(size_t) = (void *(*)(size_t))dlsym(RTLD_NEXT, "malloc");
+    cr_assert_not_null(next);
+    return next(size);
+}
+
+static void glibc_free(void *p)
+{
+    void (*next)(void *) = (void (*)(void *))dlsym(RTLD_NEXT, "free");
+    cr_assert_not_null(next);
+    next(p);
+}
 
 /* Sizes the compiler cannot see, so that it neither folds the calls nor warns about the huge ones. */
 static size_t opaque(size_t v)
@@ -153,7 +166,7 @@ static char static_block[64];
 static void free_foreign(void *arg)
 {
     (void)arg;
-    void *glibc = __libc_malloc(100);
+    void *glibc = glibc_malloc(100);
     cr_assert_not_null(glibc);
     memset(glibc, 0x5a, 100);
     free(glibc); /* not ours: left alone */
@@ -162,7 +175,7 @@ static void free_foreign(void *arg)
     void *m = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     free(m);
     cr_assert_eq(((unsigned char *)glibc)[99], 0x5a, "the foreign block was touched");
-    __libc_free(glibc); /* still a valid glibc block */
+    glibc_free(glibc); /* still a valid glibc block */
     munmap(m, 4096);
 }
 
@@ -277,6 +290,33 @@ Test(realloc, failure_leaves_the_block_untouched)
     free(p);
 }
 
+/* A shrink that finds no room for the smaller block (the arena at its cap) keeps the block: a success, so errno
+ * stays as it was, as glibc leaves it. */
+Test(realloc, a_shrink_that_cannot_move_leaves_errno_alone)
+{
+    char *p = malloc(200000);
+    fill(p, 200000, 4);
+    hak_arena_t      *a = hak_arena_of(p);
+    hak_arena_stats_t st;
+    cr_assert_eq(hak_arena_stats(a, &st), 0);
+    cr_assert_eq(hak_arena_set_limit(a, st.committed), 0);
+    static void *taken[1024];
+    int          n = 0;
+    while (n < 1024 && (taken[n] = malloc(40000))) /* the room left for blocks of that class, used up */
+        n++;
+    cr_assert_lt(n, 1024);
+    errno = 0;
+    char *q = realloc(p, 40000);
+    int   err = errno;
+    cr_assert_eq(hak_arena_set_limit(a, 0), 0);
+    while (n--)
+        free(taken[n]);
+    cr_assert_eq(q, p, "the block stays where it is");
+    cr_assert_eq(err, 0, "errno %d after a successful realloc", err);
+    expect_filled(q, 40000, 4);
+    free(q);
+}
+
 Test(realloc, shrinking_keeps_the_prefix)
 {
     char *p = malloc(100000);
@@ -292,7 +332,7 @@ Test(realloc, shrinking_keeps_the_prefix)
 static void realloc_foreign_block(void *arg)
 {
     (void)arg;
-    char *glibc = __libc_malloc(5000);
+    char *glibc = glibc_malloc(5000);
     fill(glibc, 5000, 4);
     char *p = realloc(glibc, 8000);
     assert_ours(p, 8000);
@@ -303,7 +343,7 @@ static void realloc_foreign_block(void *arg)
     expect_filled(q, 100, 4);
     cr_assert_eq(malloc_usable_size(glibc), 0, "a foreign block has no usable size for the shim");
     free(p), free(q);
-    __libc_free(glibc);
+    glibc_free(glibc);
 }
 
 Test(realloc, foreign_block_is_copied_not_freed)
@@ -482,9 +522,9 @@ Test(malloc_usable_size, null_and_foreign_are_zero)
 {
     cr_assert_eq(malloc_usable_size(NULL), 0);
     cr_assert_eq(malloc_usable_size(static_block), 0);
-    void *glibc = __libc_malloc(64);
+    void *glibc = glibc_malloc(64);
     cr_assert_eq(malloc_usable_size(glibc), 0);
-    __libc_free(glibc);
+    glibc_free(glibc);
 }
 
 Test(malloc_usable_size, covers_the_request_without_much_waste)
@@ -634,4 +674,78 @@ Test(libc, strdup_and_stdio_use_hakmem)
     assert_ours(buf, len);
     cr_assert_eq(strncmp(buf, "0,1,2,", 6), 0);
     free(buf);
+}
+
+/* ---- glibc's extensions act on the shim's arena, not on glibc's empty heap ---- */
+
+Test(extensions, mallinfo2_and_malloc_trim_see_the_arena)
+{
+    enum { N = 4096 };
+    static void *blocks[N];
+    for (int i = 0; i < N; i++)
+        blocks[i] = malloc(1000);
+    struct mallinfo2 full = mallinfo2();
+    cr_assert_geq(full.uordblks, (size_t)N * 1000, "in use %zu", full.uordblks);
+    cr_assert_geq(full.arena, full.uordblks);
+    cr_assert_eq(full.arena, full.uordblks + full.fordblks);
+    for (int i = 0; i < N; i++)
+        free(blocks[i]);
+    struct mallinfo2 freed = mallinfo2();
+    cr_assert_lt(freed.uordblks, full.uordblks);
+    cr_assert_eq(malloc_trim(0), 1, "4 MB of empty pages to give back");
+    struct mallinfo2 trimmed = mallinfo2();
+    cr_assert_lt(trimmed.arena, freed.arena, "held %zu -> %zu", freed.arena, trimmed.arena);
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations" /* (mallinfo: old programs still call it) */
+    cr_assert_eq(mallinfo().uordblks, (int)mallinfo2().uordblks);
+#pragma GCC diagnostic pop
+}
+
+Test(extensions, malloc_info_mallopt_and_stats)
+{
+    char  *buf = NULL;
+    size_t len = 0;
+    FILE  *f = open_memstream(&buf, &len);
+    cr_assert_eq(malloc_info(0, f), 0);
+    fclose(f);
+    cr_assert_not_null(strstr(buf, "<malloc version="), "%s", buf);
+    free(buf);
+    errno = 0;
+    cr_assert_eq(malloc_info(1, stdout), -1);
+    cr_assert_eq(errno, EINVAL);
+    cr_assert_eq(mallopt(M_TRIM_THRESHOLD, 1 << 20), 1);
+}
+
+/* Old binaries and some libraries call glibc's internal names: the same allocator under them. */
+extern void *__libc_malloc(size_t size);
+extern void *__libc_calloc(size_t count, size_t size);
+extern void *__libc_realloc(void *p, size_t size);
+extern void *__libc_memalign(size_t align, size_t size);
+extern void  __libc_free(void *p);
+extern void  cfree(void *p);
+
+static void count_reports(int code, const char *message, void *ptr, void *arg)
+{
+    (void)code, (void)message, (void)ptr;
+    ++*(int *)arg;
+}
+
+Test(extensions, glibc_internal_names_are_the_shim)
+{
+    int reports = 0;
+    hak_set_error_handler(count_reports, &reports);
+    void *p = __libc_malloc(100);
+    assert_ours(p, 100);
+    p = __libc_realloc(p, 5000);
+    assert_ours(p, 5000);
+    __libc_free(p);
+    char *z = __libc_calloc(10, 10);
+    assert_ours(z, 100);
+    cr_assert_eq(z[99], 0);
+    cfree(z);
+    void *a = __libc_memalign(4096, 10);
+    assert_ours(a, 10);
+    cr_assert_eq((uintptr_t)a % 4096, 0);
+    free(a);
+    cr_assert_eq(reports, 0, "a block freed under glibc's names was reported");
 }
