@@ -174,16 +174,30 @@ _Noreturn void _hak_corrupt(const void *ptr)
     hak_platform_abort();
 }
 
+/* An internal invariant broken (debug builds), most likely by the program writing over hakmem's memory: reported
+ * as corruption through the error handler, then the process stops. */
 void _hak_assert_fail(const char *what, const char *file, int line)
 {
-    (void)line;
-    char msg[200], *o = msg, *end = msg + sizeof msg - 1;
+    char  msg[200], num[12], *o = msg, *end = msg + sizeof msg - 1, *d = num + sizeof num - 1;
+    *d = 0;
+    do
+        *--d = (char)('0' + line % 10);
+    while ((line /= 10) > 0);
     o = append(o, end, "internal assertion failed: ");
     o = append(o, end, what);
     o = append(o, end, " at ");
     o = append(o, end, file);
+    o = append(o, end, ":");
+    o = append(o, end, d);
     *o = 0;
-    hak_platform_error_output(msg);
+    hak_error_fn *fn = default_handler; /* (the failed check may have run under the global lock: never wait) */
+    void         *arg = NULL;
+    if (hak_trylock(&g_lock)) {
+        fn = g_handler ? g_handler : fn;
+        arg = g_handler_arg;
+        hak_unlock(&g_lock);
+    }
+    fn(HAK_ERR_CORRUPT, msg, NULL, arg);
     hak_platform_abort();
 }
 
@@ -433,22 +447,28 @@ int hak_arena_create(hak_arena_t **out, const hak_arena_config_t *cfg)
         while (c.name[n] && n < HAK_NAME_MAX - 1)
             a->name[n] = c.name[n], n++;
     }
-    /* The arena's secrets (free-marker key, hardened link key, random-order generator): a splitmix64 sequence
-     * seeded once per process from the platform's entropy, so they differ per arena and per run. */
-    hak_lock(&g_lock);
-    if (!g_seeded) {
-        g_seed = hak_platform_entropy();
-        g_seeded = true;
+    /* The arena's secrets: the free-marker key (which tells a free block from a live one), and in hardened builds
+     * the link key and the random-order generator. Hardened builds draw each from the platform's entropy, so that
+     * one read from a free block (a marker is the cookie xor the block's address) reveals no other; the others
+     * take steps of a splitmix64 sequence seeded once per process from it, which only has to differ per arena. */
+    if (HAK_CFG_HARDENED) {
+        a->cookie = (uintptr_t)hak_platform_entropy() | 1;
+        a->link_key = (uintptr_t)hak_platform_entropy();
+        a->rng = hak_platform_entropy() | 1; /* xorshift state: never 0 */
+    } else {
+        hak_lock(&g_lock);
+        if (!g_seeded) {
+            g_seed = hak_platform_entropy();
+            g_seeded = true;
+        }
+        uint64_t z = (g_seed += 0x9e3779b97f4a7c15u) ^ (uint64_t)(uintptr_t)a;
+        hak_unlock(&g_lock);
+        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
+        z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
+        a->cookie = (uintptr_t)(z ^ (z >> 31)) | 1;
+        a->link_key = 0; /* (unused: links are plain) */
+        a->rng = 1;
     }
-    uint64_t z = (g_seed += 0x9e3779b97f4a7c15u) ^ (uint64_t)(uintptr_t)a;
-    hak_unlock(&g_lock);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
-    a->cookie = (uintptr_t)(z ^ (z >> 31)) | 1;
-    z = (z ^ (z >> 29)) * 0xbf58476d1ce4e5b9u;
-    a->link_key = (uintptr_t)(z ^ (z >> 32));
-    z = (z ^ (z >> 31)) * 0x94d049bb133111ebu;
-    a->rng = (z ^ (z >> 29)) | 1; /* xorshift state: never 0 */
     a->magic = HAK_ARENA_MAGIC;
     _hak_arena_list_add(a);
     hak_unlock(&a->lock);

@@ -671,6 +671,8 @@ HAK_INLINE void hak_mark_free(const hak_arena_t *a, hak_block_t *b)
 HAK_INLINE void hak_mark_live(hak_block_t *b)
 {
     HAK_VG_STORE(&b->marker, 0);
+    if (HAK_CFG_HARDENED) /* the encoded link would tell whoever reads the new block's first word the link key */
+        HAK_VG_STORE(&b->next, NULL);
 }
 
 /* Free-list links. Plain, or in hardened builds stored xor the arena's link key and the link's own address, so
@@ -691,10 +693,25 @@ HAK_INLINE void hak_set_next(const hak_arena_t *a, hak_block_t *b, hak_block_t *
 
 _Noreturn void _hak_corrupt(const void *ptr);
 
-/* Hardened builds: a block leaving a free list must carry its free marker, else the list was overwritten. */
+/* The small page of arena a in which b is the start of a block handed out at least once, or NULL. Reads only
+ * hakmem's own tables (the registry, then headers it leads to), never b: safe for a link decoded from an
+ * overwritten free block, whatever address it holds. */
+HAK_INLINE hak_page_t *hak_block_page(const hak_arena_t *a, const void *b)
+{
+    hak_chunk_t *c = _hak_registry_find(b);
+    if (!c || c->arena != a || c->kind != HAK_CHUNK_SUPERSLAB)
+        return NULL;
+    const hak_superslab_t *ss = (const hak_superslab_t *)c;
+    size_t                 slice = ((uintptr_t)b - (uintptr_t)ss) >> HAK_SLICE_SHIFT;
+    hak_page_t            *page = slice < ss->nslices ? ss->slice_page[slice] : NULL;
+    return page && page->kind == HAK_PAGE_SMALL && hak_is_block_start(page, b) ? page : NULL;
+}
+
+/* Hardened builds: a block leaving a free list must be a block of the arena (checked before it is read: an
+ * overwritten link may point anywhere) and carry its free marker, else the list was overwritten. */
 HAK_INLINE void hak_check_popped(const hak_arena_t *a, const hak_block_t *b)
 {
-    if (HAK_CFG_HARDENED && HAK_UNLIKELY(!hak_is_marked(a, b)))
+    if (HAK_CFG_HARDENED && HAK_UNLIKELY(!hak_block_page(a, b) || !hak_is_marked(a, b)))
         _hak_corrupt(b);
 }
 

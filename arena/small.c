@@ -379,8 +379,8 @@ void _hak_page_after_free(hak_arena_t *a, hak_page_t *page)
 bool _hak_page_has_free(const hak_arena_t *a, hak_page_t *page, const hak_block_t *b)
 {
     size_t limit = page->end_off / page->bsize;
-    for (hak_block_t *f = page->free; f && limit; f = hak_next(a, f), limit--)
-        if (f == b)
+    for (hak_block_t *f = page->free; f && limit && hak_is_block_start(page, f); f = hak_next(a, f), limit--)
+        if (f == b) /* (a link that leads out of the page ends the walk: hak_arena_check reports it) */
             return true;
     return false;
 }

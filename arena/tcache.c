@@ -72,13 +72,8 @@ static void give_back_locked(hak_arena_t *a, hak_tbin_t *bin, uint32_t count)
 {
     while (count-- && bin->head) {
         hak_block_t *b = bin->head;
-        hak_chunk_t *c = _hak_registry_find(b);
-        hak_page_t  *page = NULL;
-        if (c && c->arena == a && c->kind == HAK_CHUNK_SUPERSLAB) {
-            hak_superslab_t *ss = (hak_superslab_t *)c;
-            page = ss->slice_page[((uintptr_t)b - (uintptr_t)ss) >> HAK_SLICE_SHIFT];
-        }
-        if (!page || page->kind != HAK_PAGE_SMALL || !hak_is_block_start(page, b) || !hak_is_marked(a, b)) {
+        hak_page_t  *page = hak_block_page(a, b);
+        if (!page || !hak_is_marked(a, b)) {
             _hak_report(HAK_ERR_CORRUPT, "thread cache list corrupted (a write after free?); rest dropped", b);
             bin->head = NULL, bin->n = 0;
             return;
@@ -270,8 +265,8 @@ bool _hak_tcache_holds(const hak_arena_t *a, const hak_block_t *b, unsigned cls)
     if (!s)
         return false;
     uint32_t n = s->bins[cls].n;
-    for (const hak_block_t *f = s->bins[cls].head; f && n; f = hak_next(a, f), n--)
-        if (f == b)
+    for (const hak_block_t *f = s->bins[cls].head; f && n && hak_block_page(a, f); f = hak_next(a, f), n--)
+        if (f == b) /* (a link that leads out of the arena ends the walk: give-back reports it) */
             return true;
     return false;
 }

@@ -92,8 +92,10 @@
 #endif
 
 /* Per-thread caches (tcache.c) need thread-local storage and thread-exit hooks: Linux only. Freestanding
- * threads (an RTOS, interrupt handlers) share each synchronized arena through its lock. */
-#define HAK_CFG_TCACHE (HAK_CFG_THREADS && !HAK_CFG_FREESTANDING)
+ * threads (an RTOS, interrupt handlers) share each synchronized arena through its lock. Debug level 2 and up has
+ * none either: its exact double-free check and its poisoning see every free block only in the pages (a block in
+ * another thread's cache is on no list the freeing thread could search). */
+#define HAK_CFG_TCACHE (HAK_CFG_THREADS && !HAK_CFG_FREESTANDING && HAK_CFG_DEBUG < 2)
 
 /* Per-arena alloc/free/failure counters. */
 #ifndef HAK_CFG_STATS

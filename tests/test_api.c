@@ -2,6 +2,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "model.h"
 
@@ -869,6 +870,69 @@ Test(api, hardened_overwritten_link_stops_the_process, .signal = SIGABRT)
     memset(victim, 0x41, 16); /* an overflow from the previous block rewrites link and marker */
     hak_alloc(a, 64);         /* pops victim: its marker is gone */
     cr_assert_fail("the corrupted free list was not noticed");
+}
+
+/* A write over the link alone (the marker intact) sends the list to an address outside the arena: reported when
+ * that address would leave the list, before anything there is read (it was read first: SIGSEGV, no report). */
+static int corrupt_reports;
+static void count_corrupt_then_continue(int code, const char *message, void *ptr, void *arg)
+{
+    (void)message, (void)ptr, (void)arg;
+    corrupt_reports += code == HAK_ERR_CORRUPT;
+}
+
+Test(api, hardened_link_to_anywhere_is_reported_before_it_is_followed, .signal = SIGABRT)
+{
+    hak_set_error_handler(count_corrupt_then_continue, NULL);
+    hak_arena_t *a = make(&(hak_arena_config_t){.flags = HAK_ARENA_UNSYNCHRONIZED});
+    char *victim = hak_alloc(a, 64), *target = hak_alloc(a, 64);
+    hak_free(target);
+    hak_free(victim);
+    memset(victim, 0x41, 8); /* the link only: decodes to an address no block has */
+    hak_alloc(a, 64);        /* victim leaves the list: fine */
+    hak_alloc(a, 64);        /* the decoded link would */
+    cr_assert_fail("a link to an address outside the arena was followed (%d reports)", corrupt_reports);
+}
+
+/* A block handed out keeps no encoded link in its first word (whoever reads it would learn the link key). */
+Test(api, hardened_blocks_handed_out_hold_no_link)
+{
+    hak_arena_t *a = make(&(hak_arena_config_t){.flags = HAK_ARENA_UNSYNCHRONIZED});
+    void        *p[256];
+    for (int i = 0; i < 256; i++) {
+        p[i] = hak_alloc(a, 48);
+        cr_assert_eq(((uintptr_t *)p[i])[0], 0, "block %d: first word %#lx", i, (unsigned long)((uintptr_t *)p[i])[0]);
+    }
+    for (int i = 0; i < 256; i++)
+        hak_free(p[i]);
+    for (int i = 0; i < 256; i++)
+        cr_assert_eq(((uintptr_t *)hak_alloc(a, 48))[0], 0, "reused block %d", i);
+    hak_arena_destroy(a);
+}
+#endif
+
+#if HAK_CFG_DEBUG >= 1
+/* An internal assertion that fails (here: debug level 3's page validation, after a write over a free block) is
+ * reported through the error handler, as corruption, before the process stops; it was printed past it. */
+static void exit_on_failed_assertion(int code, const char *message, void *ptr, void *arg)
+{
+    (void)ptr, (void)arg;
+    if (code == HAK_ERR_CORRUPT && strstr(message, "internal assertion failed"))
+        _exit(42);
+}
+
+Test(api, failed_internal_assertions_reach_the_error_handler, .exit_code = 42)
+{
+    if (HAK_CFG_DEBUG < 3)
+        cr_skip_test("needs debug level 3's page validation to trip over the write");
+    hak_set_error_handler(exit_on_failed_assertion, NULL);
+    hak_arena_t *a = make(&(hak_arena_config_t){.flags = HAK_ARENA_UNSYNCHRONIZED});
+    void *p = hak_alloc(a, 64), *q = hak_alloc(a, 64);
+    hak_free(p);
+    ((uintptr_t *)p)[1] = 0; /* the free marker, overwritten */
+    hak_free(q);             /* the page changes state: validated */
+    hak_arena_destroy(a);
+    cr_assert_fail("the overwritten free block was not noticed");
 }
 #endif
 

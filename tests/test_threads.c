@@ -185,3 +185,35 @@ Test(threads, reset_keeps_the_counts_of_thread_caches)
     cr_assert_eq(st.frees, want, "frees %llu, want %llu", (unsigned long long)st.frees, (unsigned long long)want);
     hak_arena_destroy(reset_arena);
 }
+
+/* Debug level 2 and up promise an exact double-free check: a second free from another thread, after a write over
+ * the block's free marker, is found on the block's page (the first free went there, not to a thread's cache,
+ * where the second free's thread could not see it and the block was later handed out twice). */
+static void *free_from_here(void *p)
+{
+    hak_free(p);
+    return NULL;
+}
+
+Test(threads, exact_double_free_check_sees_every_free_block)
+{
+    if (HAK_CFG_DEBUG < 2)
+        cr_skip_test("debug level 2 and up only");
+    record_errors();
+    hak_arena_t *a;
+    cr_assert_eq(hak_arena_create(&a, NULL), 0);
+    void *p = hak_alloc(a, 64);
+    hak_free(p);
+    ((uintptr_t *)p)[1] = 0; /* the marker, overwritten after the free */
+    pthread_t t;
+    pthread_create(&t, NULL, free_from_here, p);
+    pthread_join(t, NULL);
+    cr_assert_eq(reported.count, 1, "the second free was not reported");
+    cr_assert_eq(reported.last_code, HAK_ERR_DOUBLE_FREE);
+    void *got[64];
+    int   seen = 0;
+    for (int i = 0; i < 64; i++)
+        seen += (got[i] = hak_alloc(a, 64)) == p;
+    cr_assert_eq(seen, 1, "the block was handed out %d times", seen);
+    hak_arena_destroy(a);
+}
