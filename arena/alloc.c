@@ -575,7 +575,7 @@ void *hak_realloc(hak_arena_t *a, void *p, size_t size)
     size_t usable = kind == BLOCK_HUGE ? ((hak_huge_t *)c)->bsize : kind >= 0 ? page->bsize : 0;
     /* Stays where it is: fits without wasting half, or a large block whose next slices are free (or that gives
      * its last ones back), as long as the new size is still one for a large block. */
-    bool stays = owner == a && ((size <= usable && size > usable / 2) ||
+    bool stays = owner == a && ((size <= usable && size >= usable - usable / 2) ||
                                 (kind == BLOCK_LARGE && size > HAK_SMALL_MAX && size <= a->slab_size / 2 &&
                                  _hak_large_resize(a, (hak_superslab_t *)c, page, size)));
     size_t now = kind >= 0 && kind != BLOCK_HUGE ? page->bsize : usable;

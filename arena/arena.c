@@ -546,9 +546,11 @@ int _hak_arena_enter(const hak_arena_t *ca)
 
 size_t hak_arena_trim(hak_arena_t *a)
 {
-    if (_hak_arena_enter(a))
+    if (!a || a->magic != HAK_ARENA_MAGIC)
         return 0;
-    size_t before = a->committed;
+    hak_lock(&a->lock);
+    size_t before = a->committed; /* read before this thread's cache goes back: that may purge a lean batch */
+    _hak_tcache_flush_locked(a);
     _hak_bins_release_empty(a);
     _hak_bins_trim_tails(a); /* RSS only: the slices stay committed */
     _hak_purge(a, 0);

@@ -371,6 +371,7 @@ struct hak_arena {
     size_t           idle;  /* lean: bytes of head pages seen emptying since the last purge (a hint: some may be
                                in use again); with `fresh` it decides when a batch is due */
     size_t           taken; /* lean: bytes of slices taken since the last purge (churn, when close to `fresh`) */
+    size_t           purge_inuse; /* lean: committed - dirty (memory in use) right after the last purge */
     uint64_t         purged_ms; /* lean: hak_platform_clock_ms() at the last purge */
     uint32_t         trim_ms;    /* at most one round of page-tail trims begins per trim_ms (0: none; small.c) */
     uint32_t         trim_touches; /* 4 KiB pages of new memory touched for small blocks, up to the young limit */
@@ -541,6 +542,7 @@ void  _hak_page_after_free(hak_arena_t *a, hak_page_t *page);
 bool  _hak_page_has_free(const hak_arena_t *a, hak_page_t *page, const hak_block_t *b);
 void  _hak_bins_clear(hak_arena_t *a);
 size_t _hak_bins_trim_tails(hak_arena_t *a); /* page tails above the highest live block go back (Linux) */
+size_t _hak_bins_empty_heads(const hak_arena_t *a); /* bytes of emptied head pages kept for reuse */
 size_t _hak_bins_shrink(hak_arena_t *a);       /* out of slices: pages give back slices past their bump */
 size_t _hak_bins_release_empty(hak_arena_t *a); /* empty pages kept at bin heads go back; returns how many */
 

@@ -414,6 +414,18 @@ size_t _hak_bins_shrink(hak_arena_t *a)
     return released;
 }
 
+/* Bytes of the emptied head pages bins keep for reuse (lean: they wait for a batch). O(classes). */
+size_t _hak_bins_empty_heads(const hak_arena_t *a)
+{
+    size_t bytes = 0;
+    for (unsigned i = 0; i < HAK_NUM_CLASSES; i++) {
+        const hak_page_t *page = a->bins[i].page;
+        if (page != &_hak_empty_page && page->used == 0)
+            bytes += (size_t)page->nslices << HAK_SLICE_SHIFT;
+    }
+    return bytes;
+}
+
 size_t _hak_bins_release_empty(hak_arena_t *a)
 {
     size_t released = 0;

@@ -646,6 +646,7 @@ void _hak_lean_purge_now(hak_arena_t *a, bool all)
     _hak_bins_release_empty(a); /* emptied head pages too: the batch is the delay that keeps them warm */
     purge(a, 1, !all);
     a->idle = a->taken = 0;
+    a->purge_inuse = a->committed - a->dirty;
     a->purged_ms = hak_platform_clock_ms();
 }
 
@@ -656,21 +657,27 @@ void _hak_lean_maybe_purge(hak_arena_t *a)
      * (idle) join a batch only when real pages are being given back too: alone they are the churn of a steady
      * working set. While the arena churns (it took again at least half as many slices as it freed since the
      * last purge), a batch due sooner than HAK_CFG_LEAN_INTERVAL_MS after that purge waits: its slices keep aging,
-     * and a working set that takes them back within the interval costs no syscall and no page fault. Memory
-     * freed for good (frees without allocations) goes back batch by batch as before. */
+     * and a working set that takes them back within the interval costs no syscall and no page fault.
+     * Without churn a batch goes whole, aged or not: nothing takes it back. And a working set going away is no
+     * churn, whatever was taken before: once the memory in use has fallen to half of what it was after the last
+     * purge, a due batch goes at once. So an arena that goes quiet after freeing keeps little more than the batch
+     * it has not completed. (Churn moves the memory in use by a few pages; the takes that preceded a sudden
+     * release held its batches back for as long as the arena was called, and for good once it went quiet.) */
     size_t batch = (size_t)HAK_CFG_LEAN_BATCH_KIB * 1024;
     if (batch < a->committed / 8)
         batch = a->committed / 8;
     if (a->policy != HAK_POLICY_LEAN || !a->fresh || a->fresh + a->idle < batch)
         return;
+    bool churn = a->taken >= a->fresh / 2;
+    bool for_good = churn && a->committed - a->dirty - _hak_bins_empty_heads(a) < a->purge_inuse / 2;
 #if HAK_CFG_LEAN_INTERVAL_MS > 0 /* (0: no pacing; as an `if`, the comparison below would not compile) */
-    if (a->taken >= a->fresh / 2) {
+    if (churn && !for_good) {
         uint64_t now = hak_platform_clock_ms(); /* 0: no clock, no pacing */
         if (now && now - a->purged_ms < HAK_CFG_LEAN_INTERVAL_MS)
             return;
     }
 #endif
-    _hak_lean_purge_now(a, false);
+    _hak_lean_purge_now(a, for_good || !churn); /* (aging keeps back only what churn may take again) */
 }
 
 /* Unmaps every SuperSlab of the process-wide cache (the process budget is short, and no arena uses them). The

@@ -208,7 +208,9 @@ HAK_API void *hak_calloc(hak_arena_t *arena, size_t count, size_t size);
  * SuperSlab to spare): its slices are rounded up to a power of two, so hak_usable_size reports up to twice `size`
  * and the next steps of a growing buffer often stay in place. size 0 returns a minimal block (ptr is freed).
  * A shrink in the same arena never fails for want of memory: with no room to move to (a cap, a full pool), the
- * block stays where it is, and a large one gives back its slices past the new size. On failure returns NULL and leaves ptr untouched and valid: ENOMEM as hak_alloc; EINVAL iff arena is NULL
+ * block stays where it is (errno may then hold the ENOMEM of the attempt to move it), and a large one gives back
+ * its slices past the new size. On failure returns NULL and leaves ptr untouched and valid: ENOMEM as hak_alloc;
+ * EINVAL iff arena is NULL
  * or ptr is not a live hakmem block (which is also reported to the error handler).
  */
 HAK_API void *hak_realloc(hak_arena_t *arena, void *ptr, size_t size);

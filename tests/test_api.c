@@ -1065,3 +1065,16 @@ Test(api, a_successful_allocation_leaves_errno_alone)
     hak_free(big);
     hak_arena_destroy(a);
 }
+
+/* "At most twice too big" stays: a block shrunk to exactly half its usable size is not moved. */
+Test(api, realloc_to_exactly_half_stays)
+{
+    hak_arena_t *a = make(NULL);
+    for (size_t usable = 32; usable <= 1024; usable *= 2) {
+        void *p = hak_alloc(a, usable);
+        cr_assert_eq(hak_usable_size(p), usable);
+        cr_assert_eq(hak_realloc(a, p, usable / 2), p, "usable %zu shrunk to %zu moved", usable, usable / 2);
+        hak_free(p);
+    }
+    hak_arena_destroy(a);
+}

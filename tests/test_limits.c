@@ -859,6 +859,65 @@ Test(limits, lean_trim_rounds_survive_page_churn)
     hak_arena_destroy(a);
 }
 
+/* A lean arena whose working set goes away right after it churned gives it back as it is freed: the frees were
+ * taken for more churn (the takes before them counted), their batches deferred, and an arena that then went idle
+ * kept its whole working set. */
+Test(limits, lean_gives_back_a_working_set_freed_right_after_churn)
+{
+    LINUX_ONLY("a clock paces the purges");
+    hak_arena_t *a;
+    cr_assert_eq(hak_arena_create(&a, &(hak_arena_config_t){.policy = HAK_POLICY_LEAN,
+                                                            .flags = HAK_ARENA_UNSYNCHRONIZED}), 0);
+    static void *slot[400];
+    uint64_t     rng = 7;
+    for (int op = 0; op < 400000; op++) { /* random_mixed_large: 1..64 KiB */
+        int k = (int)(test_rand(&rng) % 400);
+        if (slot[k]) {
+            hak_free(slot[k]);
+            slot[k] = NULL;
+        } else {
+            size_t size = 1024 + test_rand(&rng) % (63 * 1024);
+            cr_assert_not_null(slot[k] = hak_alloc(a, size));
+            memset(slot[k], 1, 64);
+        }
+    }
+    for (int k = 0; k < 400; k++)
+        hak_free(slot[k]);
+    hak_arena_stats_t s;
+    cr_assert_eq(hak_arena_stats(a, &s), 0);
+    cr_assert_lt(s.committed, s.in_use + (2u << 20), "committed %zu, live %zu", s.committed, s.in_use);
+    hak_arena_destroy(a);
+}
+
+/* hak_arena_trim returns by how much `committed` fell during the call, including what the calling thread's cache
+ * gave back first (a lean batch that the blocks it held had kept back). */
+Test(limits, trim_counts_what_the_callers_cache_gave_back)
+{
+    LINUX_ONLY("giving memory back to an OS");
+    if (!HAK_CFG_TCACHE)
+        cr_skip_test("no per-thread caches in this build");
+    hak_arena_t *a;
+    cr_assert_eq(hak_arena_create(&a, &(hak_arena_config_t){.policy = HAK_POLICY_LEAN}), 0);
+    static void *b[60000];
+    uint64_t     rng = 3;
+    for (int i = 0; i < 60000; i++)
+        cr_assert_not_null(b[i] = hak_alloc(a, 16 + test_rand(&rng) % 1024));
+    for (int i = 59999; i > 0; i--) { /* a random order: the blocks the cache keeps pin pages */
+        int   j = (int)(test_rand(&rng) % (uint64_t)(i + 1));
+        void *t = b[i];
+        b[i] = b[j], b[j] = t;
+    }
+    for (int i = 0; i < 60000; i++)
+        hak_free(b[i]);
+    hak_arena_stats_t before, after;
+    cr_assert_eq(hak_stats_total(&before), 0); /* (does not take back the caller's cache) */
+    size_t released = hak_arena_trim(a);
+    cr_assert_eq(hak_stats_total(&after), 0);
+    cr_assert_eq(released, before.committed - after.committed, "trim says %zu, committed fell by %zu", released,
+                 before.committed - after.committed);
+    hak_arena_destroy(a);
+}
+
 /* Lean gives a freed burst back by itself (in batches); fast keeps it until hak_arena_trim. */
 Test(limits, burst_of_256_mib_is_given_back)
 {
