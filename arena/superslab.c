@@ -699,6 +699,19 @@ void _hak_slab_cache_drop(hak_arena_t *a)
     }
 }
 
+/* Puts an emptied SuperSlab into the process-wide cache (the global lock is held). */
+static void cache_push_locked(hak_superslab_t *ss)
+{
+    ss->chunk.arena = ss->chunk.fast = NULL;
+    ss->prev = NULL;
+    ss->next = g_cache;
+    if (g_cache)
+        g_cache->prev = ss;
+    g_cache = ss;
+    g_cache_len++;
+    HAK_VG_HEADER_GONE(ss, HAK_HDR_BYTES); /* points at no block: valgrind need not skip it */
+}
+
 void _hak_slabs_drop_all(hak_arena_t *a, bool keep_for_reuse)
 {
     while (a->slabs) {
@@ -707,35 +720,34 @@ void _hak_slabs_drop_all(hak_arena_t *a, bool keep_for_reuse)
         slab_reset(ss, false);
         bool cached = false;
         if (keep_for_reuse && !a->pool && HAK_CFG_SLAB_CACHE > 0) {
+            size_t c = _hak_slab_committed(ss); /* read before another arena can adopt it */
             if (a->policy == HAK_POLICY_LEAN) {
                 /* Lean: up to 4 batches of cached SuperSlabs stay committed, so that arenas made and destroyed
-                 * per request reuse warm pages instead of paying a madvise each; the rest is decommitted. */
-                size_t c = _hak_slab_committed(ss);
+                 * per request reuse warm pages instead of paying a madvise each; the rest is decommitted (outside
+                 * the lock), then cached cold. Warm ones are counted and cached in one hold of the lock: a cache
+                 * drop in between would zero the count and leave this one to be taken off it later. */
                 _hak_global_lock();
-                ss->warm = g_cache_warm + c <= CACHE_WARM_MAX && g_cache_len < cache_max;
-                g_cache_warm += ss->warm ? c : 0;
+                if (g_cache_warm + c <= CACHE_WARM_MAX && g_cache_len < cache_max) {
+                    ss->warm = true;
+                    g_cache_warm += c;
+                    cache_push_locked(ss);
+                    cached = true;
+                }
                 _hak_global_unlock();
-                if (!ss->warm)
+                if (!cached) {
                     decommit_free_runs(NULL, ss, false, false); /* takes the bytes off the process total itself */
+                    c = _hak_slab_committed(ss);
+                }
             }
-            size_t c = _hak_slab_committed(ss); /* read before another arena can adopt it */
-            _hak_global_lock();
-            if (g_cache_len < cache_max) {
-                ss->chunk.arena = ss->chunk.fast = NULL;
-                ss->prev = NULL;
-                ss->next = g_cache;
-                if (g_cache)
-                    g_cache->prev = ss;
-                g_cache = ss;
-                g_cache_len++;
-                cached = true; /* its `c` committed bytes stay in the process total */
-                HAK_VG_HEADER_GONE(ss, HAK_HDR_BYTES); /* points at no block: valgrind need not skip it */
+            if (!cached) {
+                _hak_global_lock();
+                if (g_cache_len < cache_max) {
+                    ss->warm = false;
+                    cache_push_locked(ss);
+                    cached = true; /* its `c` committed bytes stay in the process total */
+                }
+                _hak_global_unlock();
             }
-            if (!cached && ss->warm) {
-                g_cache_warm -= c;
-                ss->warm = false;
-            }
-            _hak_global_unlock();
             if (!cached)
                 _hak_global_committed(0, c);
         } else if (!a->pool) {

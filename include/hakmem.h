@@ -264,8 +264,11 @@ HAK_API size_t hak_arena_stats_json(const hak_arena_t *arena, char *buf, size_t 
  * Returns 0, or HAK_EINVAL / HAK_ERR_BAD_ARENA. */
 HAK_API int hak_arena_report(const hak_arena_t *arena, void (*write)(const char *line, void *arg), void *arg);
 
-/* Process-wide totals: committed, peak_committed and reserved cover everything hakmem holds from the platform
- * (including SuperSlabs cached for reuse), limit is the process budget, platform_calls every OS call made;
+/* Process-wide totals: committed, peak_committed and reserved cover every chunk hakmem holds from the platform
+ * (including SuperSlabs cached for reuse) but not its small metadata, which neither the budget nor the caps count:
+ * arena structs (~1.3 KiB each) and per-thread caches (~5 KiB per thread that used a synchronized arena) are never
+ * given back (they are reused), and each 8 GiB of address space hakmem has used costs a 128 KiB registry leaf
+ * (Linux, 64-bit). limit is the process budget, platform_calls every OS call made;
  * in_use, superslabs and the counters sum the synchronized arenas that are not busy at that moment (one whose
  * lock another thread holds is skipped, not waited for; an unsynchronized arena's belong to its thread: ask it
  * with hak_arena_stats). Returns 0, or HAK_EINVAL for NULL. */
