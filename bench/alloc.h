@@ -9,6 +9,8 @@
  *   heap_destroy(&h)        gives the heap back; with HEAP_DISCARDS its live blocks go with it
  *   heap_thread_done()      before a thread's blocks' heap is destroyed elsewhere (jemalloc: flush the tcache)
  *   heap_committed/calls    hakmem's peak committed bytes and platform calls so far; -1 for peers
+ *   HEAP_THREAD_OWNED       1 when only the thread that created a heap may allocate from it (mimalloc's heaps):
+ *                           workloads that allocate in a thread of their own create its heap in that thread
  *
  * Variants (the first argument after the workload) are listed in VARIANTS; an unknown one is a usage error.
  */
@@ -52,6 +54,7 @@ static inline const char *alloc_version(void) { return "hakmem (this tree)"; }
 #define ALLOC_NAME    "mimalloc"
 #define VARIANTS      "heap"
 #define HEAP_DISCARDS 1
+#define HEAP_THREAD_OWNED 1 /* "can only allocate from the same thread that created it" (mimalloc.h) */
 typedef struct { mi_heap_t *mh; } heap_t;
 
 static inline void heap_new(heap_t *h, const char *variant)
@@ -252,4 +255,8 @@ static inline const char *check_variant(int argc, char **argv, const char *allow
     }
     return v;
 }
+#ifndef HEAP_THREAD_OWNED
+#define HEAP_THREAD_OWNED 0
+#endif
+
 #endif

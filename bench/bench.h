@@ -97,8 +97,10 @@ static inline long arg_long(int argc, char **argv, int i, long def, long min)
 
 /*
  * One result line, parsed by run.py:
- *   RESULT workload=W alloc=A variant=V ops=N sec=S peak_rss_kb=K committed=B calls=C
- * `ops` is what the workload counts as an operation, `sec` the timed loop's wall time, `committed` hakmem's peak
+ *   RESULT workload=W alloc=A variant=V ops=N sec=S peak_rss_kb=K anon_kb=K committed=B calls=C
+ * `ops` is what the workload counts as an operation, `sec` the timed loop's wall time, `anon_kb` the process's
+ * anonymous resident memory when it reports (RssAnon: the heap and stacks, without the file-backed pages of the
+ * program and its libraries that peak_rss_kb includes), `committed` hakmem's peak
  * committed bytes and `calls` the platform (OS) calls hakmem made during the timed loop; both are -1 for peers.
  * random_mixed adds, for hakmem, `STEADY ops=N calls=C`: the calls of the loop's last N ops (all but the first 1%).
  * With BENCH_SMAPS=FILE in the environment, /proc/self/smaps is copied to FILE first (for every allocator alike).
@@ -117,8 +119,9 @@ static inline void report(const char *workload, const char *alloc, const char *v
         if (out)
             fclose(out);
     }
-    printf("RESULT workload=%s alloc=%s variant=%s ops=%.0f sec=%.6f peak_rss_kb=%ld committed=%lld calls=%lld\n",
-           workload, alloc, variant, ops, sec, peak_rss_kb(), committed, calls);
+    printf("RESULT workload=%s alloc=%s variant=%s ops=%.0f sec=%.6f peak_rss_kb=%ld anon_kb=%ld committed=%lld "
+           "calls=%lld\n", workload, alloc, variant, ops, sec, peak_rss_kb(), proc_status_kb("RssAnon"), committed,
+           calls);
     fflush(stdout);
 }
 

@@ -26,6 +26,9 @@ VARIANTS = {
     "hk-default": ("hakmem", "default", "hakmem default arena"),
     "hk-lean": ("hakmem", "lean-unsync", "hakmem lean unsync arena"),
     "hk-static": ("hakmem_static", "unsync", "hakmem unsync, freestanding static pool"),
+    # The Linux build linked statically as the freestanding one is (static_pool compares the platforms alone; every
+    # other row links hakmem's shared library, as the peers' are linked).
+    "hk-unsync-a": ("hakmem_a", "unsync", "hakmem unsync arena, linked statically"),
     "glibc": ("glibc", "malloc", "glibc malloc"),
     "mimalloc": ("mimalloc", "heap", "mimalloc heap"),
     "je-arena": ("jemalloc", "arena", "jemalloc arena, no tcache"),
@@ -40,7 +43,7 @@ VARIANTS = {
 # Variants that run the glibc driver with another malloc preloaded (issue 7): the library for LD_PRELOAD, relative
 # to the directory of the bench binaries where it starts with "../".
 PRELOAD = {"hk-preload": "../libhakmem-malloc.so", "mi-preload": "/usr/lib/x86_64-linux-gnu/libmimalloc.so.2"}
-COLOURS = {"hk-unsync": "#4b2991", "hk-default": "#8c5fc7", "hk-lean": "#c7b3e6", "hk-static": "#6a3d9a", "glibc": "#e6ab02",
+COLOURS = {"hk-unsync": "#4b2991", "hk-default": "#8c5fc7", "hk-lean": "#c7b3e6", "hk-static": "#6a3d9a", "hk-unsync-a": "#3f007d", "glibc": "#e6ab02",
            "mimalloc": "#1b9e77", "je-arena": "#1f78b4", "je-tcache": "#a6cee3", "tcmalloc": "#e31a1c",
            "hk-preload": "#b15928", "mi-preload": "#66a61e", "floor": "#999999"}
 PEERS = ["glibc", "mimalloc", "je-arena", "je-tcache", "tcmalloc"]
@@ -83,7 +86,7 @@ WORKLOADS = [
              ["10000000", "1000", "1"], ["1000000", "1000", "1"], ["1", "1000", "1"], PRELOADED,
              driver="larson_like", threads=2),
     Workload("static_pool", "alloc or free; random_mixed on the freestanding platform (host build, static pool)",
-             ["20000000", "400", "1"], ["2000000", "400", "1"], ["1", "400", "1"], ["hk-static", "hk-unsync", "mimalloc"],
+             ["20000000", "400", "1"], ["2000000", "400", "1"], ["1", "400", "1"], ["hk-static", "hk-unsync-a", "mimalloc"],
              driver="random_mixed"),
 ]
 SYSCALLS = "mmap,munmap,mremap,madvise,mprotect,brk"
@@ -114,7 +117,7 @@ def run(bin_dir, key, wl, args, prefix=()):
                 steady = int(r["calls"]) / float(r["ops"])
             else:
                 res = {"ops": float(r["ops"]), "sec": float(r["sec"]), "rss": int(r["peak_rss_kb"]),
-                       "committed": int(r["committed"]), "calls": int(r["calls"])}
+                       "anon": int(r.get("anon_kb", -1)), "committed": int(r["committed"]), "calls": int(r["calls"])}
     if res is None:
         sys.exit(f"run.py: no RESULT line from {' '.join(cmd)}")
     res["steady"] = steady
@@ -148,9 +151,10 @@ def summarize(wl, results, straced):
         rs = results[key]
         thr = [r["ops"] / r["sec"] for r in rs]
         row = {"key": key, "label": VARIANTS[key][2], "median": statistics.median(thr), "min": min(thr),
-               "max": max(thr), "cv": statistics.pstdev(thr) / statistics.mean(thr) * 100,
+               "max": max(thr), "cv": statistics.stdev(thr) / statistics.mean(thr) * 100 if len(thr) > 1 else 0.0,
                "ratio": statistics.median((r["ops"] / r["sec"]) / (m["ops"] / m["sec"]) for r, m in zip(rs, mi)),
-               "rss": max(r["rss"] for r in rs), "committed": max(r["committed"] for r in rs),
+               "rss": max(r["rss"] for r in rs), "anon": max(r["anon"] for r in rs),
+               "committed": max(r["committed"] for r in rs),
                "calls": None if rs[0]["calls"] < 0 else max(r["calls"] / r["ops"] for r in rs),
                "steady": None if rs[0]["steady"] is None else max(r["steady"] for r in rs),
                "strace": straced.get(key), "thr": thr}
@@ -161,15 +165,16 @@ def summarize(wl, results, straced):
 def table(wl, rows, runs):
     out = [f"### {wl.name}", "",
            f"An op is one {wl.op}. {runs} alternating runs per allocator.", "",
-           "| allocator | median Mops/s | min-max | CV | ratio to mimalloc | peak RSS KiB | hakmem peak committed KiB "
-           "| hakmem platform calls/op | OS memory syscalls/op (strace) |",
-           "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+           "| allocator | median Mops/s | min-max | CV | ratio to mimalloc | peak RSS KiB | anon RSS KiB at the end "
+           "| hakmem peak committed KiB | hakmem platform calls/op | OS memory syscalls/op (strace) |",
+           "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         committed = "-" if r["committed"] < 0 else f"{r['committed'] // 1024}"
         calls = "-" if r["calls"] is None else fmt_rate(r["calls"])
         st = "-" if r["strace"] is None else fmt_rate(r["strace"])
         out.append(f"| {r['label']} | {fmt_ops(r['median'])} | {fmt_ops(r['min'])}-{fmt_ops(r['max'])} "
-                   f"| {r['cv']:.1f}% | {r['ratio']:.3f} | {r['rss']} | {committed} | {calls} | {st} |")
+                   f"| {r['cv']:.1f}% | {r['ratio']:.3f} | {r['rss']} | {r['anon'] if r['anon'] >= 0 else '-'} "
+                   f"| {committed} | {calls} | {st} |")
     return "\n".join(out) + "\n"
 
 
@@ -207,8 +212,10 @@ def targets(summaries):
         for key, peer, what in (("hk-lean", "glibc", "lean"), ("hk-unsync", "mimalloc", "fast")):
             if key in w and peer in w:
                 a, b = w[key]["rss"], w[peer]["rss"]
-                out.append((f"random_mixed peak RSS, {what}: <= {VARIANTS[peer][2]}'s", f"{a} vs {b} KiB ({a / b:.2f}x)",
-                            a <= b))
+                anon = (f"; anonymous at the end {w[key]['anon']} vs {w[peer]['anon']} KiB"
+                        f" ({w[key]['anon'] / w[peer]['anon']:.2f}x)" if min(w[key]["anon"], w[peer]["anon"]) > 0 else "")
+                out.append((f"random_mixed peak RSS, {what}: <= {VARIANTS[peer][2]}'s",
+                            f"{a} vs {b} KiB ({a / b:.2f}x){anon}", a <= b))
         for key, goal, what in (("hk-unsync", 1e-8, "fast"), ("hk-lean", 1e-6, "lean")):
             if key in w and w[key]["calls"] is not None:
                 v = w[key]["calls"]
@@ -226,9 +233,9 @@ def targets(summaries):
         if name in by and {"hk-preload", "mi-preload"} <= set(by[name]):
             v = pair_ratio(by[name]["hk-preload"], by[name]["mi-preload"])
             out.append((f"{name} (issue 7): hakmem's shim >= 1.0x mimalloc's, both preloaded", f"{v:.3f}x", v >= 1.0))
-    if "static_pool" in by and {"hk-static", "hk-unsync"} <= set(by["static_pool"]):
+    if "static_pool" in by and {"hk-static", "hk-unsync-a"} <= set(by["static_pool"]):
         w = by["static_pool"]
-        v = pair_ratio(w["hk-static"], w["hk-unsync"])
+        v = pair_ratio(w["hk-static"], w["hk-unsync-a"])
         out.append(("static_pool (issue 6): random_mixed on the static pool >= the Linux build's", f"{v:.3f}x", v >= 1.0))
     if not out:
         return ""
@@ -290,15 +297,19 @@ def write_results(path, m, command, quick, tables, goals, png_ok, elapsed, load)
         f"Commit: {m['commit']}.",
         f"- Machine: {m['cpu']}, {m['cores']} cores, {m['mem']}, Linux {m['kernel']}; {m['cc']}.",
         f"- Peers: {m['peers']} (Debian packages; tcmalloc is libtcmalloc_minimal).",
-        f"- hakmem build: {m['hakmem']}. Every driver is built with -O2; \"lean\" is the same library with the "
-        "arena created with HAK_POLICY_LEAN.",
+        f"- hakmem build: {m['hakmem']}. Every driver is built with -O2 and calls its allocator in a shared library "
+        "(hakmem's libhakmem.so, libmimalloc, libjemalloc, libtcmalloc_minimal, glibc), except the freestanding "
+        "static-pool build and its statically linked Linux reference; \"lean\" is the same library with the arena "
+        "created with HAK_POLICY_LEAN. The floor is no library: its lists are inlined into the benchmark loop.",
         f"- Command: `{command}`{' (QUICK: reduced sizes, a quick look, not the reference numbers)' if quick else ''}"
         f"; took {elapsed / 60:.1f} min. Load average when it started: {load:.2f} (other work on the machine "
         "inflates the CV, the two-thread workloads most).",
         "- Method: one binary per allocator; the allocators alternate run by run after one warm-up run each; "
         "throughput = ops / wall time of the timed loop; the ratio to mimalloc is taken per run pair, then the "
-        "median; CV = stdev / mean of the runs' throughput. Single-thread workloads run pinned to one CPU, the same for every "
-        "allocator (`--no-pin` to not); the two-thread ones are not pinned. Peak RSS = the process's VmHWM (max over runs). "
+        "median; CV = sample stdev / mean of the runs' throughput. Single-thread workloads run pinned to one CPU, the same "
+        "for every allocator (`--no-pin` to not); the two-thread ones are not pinned. Peak RSS = the process's VmHWM (max "
+        "over runs; it includes the file-backed pages of the program and its libraries); anon RSS = RssAnon when the "
+        "workload reports, before its heap is destroyed (max over runs). "
         "hakmem's committed bytes and platform calls come from `hak_arena_stats` (calls counted over the timed loop "
         "only, so 0 means none in steady state). The strace column counts " + SYSCALLS.replace(",", "/") +
         " over a whole quick-size run minus a near-empty run, for every allocator.",

@@ -36,6 +36,8 @@ static struct {
 static void *producer(void *arg)
 {
     (void)arg;
+    if (HEAP_THREAD_OWNED) /* (a heap only its creator may allocate from: the producer's own, made untimed) */
+        heap_new(&x.heap, x.variant);
     long long calls0 = heap_calls(&x.heap);
     uint64_t  rng = x.seed;
     size_t    tail = 0, head = 0;
@@ -55,6 +57,9 @@ static void *producer(void *arg)
         sched_yield();
     long long calls = heap_calls(&x.heap);
     x.calls = calls < 0 ? -1 : calls - calls0;
+    x.committed = heap_committed(&x.heap);
+    if (HEAP_THREAD_OWNED) /* every block was freed by the consumer */
+        heap_destroy(&x.heap);
     heap_thread_done();
     return NULL;
 }
@@ -106,13 +111,14 @@ int wl_xthread(int argc, char **argv)
     x.mask = (size_t)ring - 1;
     if (!(x.ring = calloc((size_t)ring, sizeof *x.ring)))
         die("out of memory");
-    heap_new(&x.heap, x.variant);
+    if (!HEAP_THREAD_OWNED)
+        heap_new(&x.heap, x.variant); /* one heap shared by both threads, warm from the warm-up run */
     run_pair(WARMUP_BLOCKS); /* thread stacks and per-thread allocator state exist before the start is read */
     x.rss_start = rss_kb();
     run_pair(blocks);
     x.rss_end = rss_kb();
-    x.committed = heap_committed(&x.heap);
-    heap_destroy(&x.heap);
+    if (!HEAP_THREAD_OWNED)
+        heap_destroy(&x.heap);
     report(argv[0], ALLOC_NAME, x.variant, (double)x.blocks, x.t1 - x.t0, x.committed, x.calls);
     printf("XTHREAD_RSS start_kb=%ld end_kb=%ld\n", x.rss_start, x.rss_end);
     free(x.ring);
