@@ -147,7 +147,7 @@ HAK_INLINE void *alloc_class_locked(hak_arena_t *a, unsigned cls)
     hak_block_t *b = page->free;
     if (HAK_UNLIKELY(!b))
         return alloc_class_slow(a, cls);
-    hak_check_popped(a, b);
+    hak_check_popped_from(a, page, b);
     page->free = hak_next(a, b);
     page->used++;
     hak_mark_live(b);

@@ -710,10 +710,17 @@ HAK_INLINE hak_page_t *hak_block_page(const hak_arena_t *a, const void *b)
 }
 
 /* Hardened builds: a block leaving a free list must be a block of the arena (checked before it is read: an
- * overwritten link may point anywhere) and carry its free marker, else the list was overwritten. */
+ * overwritten link may point anywhere) and carry its free marker, else the list was overwritten. A thread
+ * cache's list holds blocks of many pages, found through the registry; a page's list only its own. */
 HAK_INLINE void hak_check_popped(const hak_arena_t *a, const hak_block_t *b)
 {
     if (HAK_CFG_HARDENED && HAK_UNLIKELY(!hak_block_page(a, b) || !hak_is_marked(a, b)))
+        _hak_corrupt(b);
+}
+
+HAK_INLINE void hak_check_popped_from(const hak_arena_t *a, const hak_page_t *page, const hak_block_t *b)
+{
+    if (HAK_CFG_HARDENED && HAK_UNLIKELY(!hak_is_block_start(page, b) || !hak_is_marked(a, b)))
         _hak_corrupt(b);
 }
 

@@ -268,7 +268,7 @@ static void *page_take(hak_arena_t *a, hak_page_t *page)
         fresh = true;
     }
     if (b) {
-        hak_check_popped(a, b);
+        hak_check_popped_from(a, page, b);
         page->free = hak_next(a, b);
     } else {
         HAK_ASSERT(hak_bump(page) < page->start + page->end_off);

@@ -214,7 +214,7 @@ void *_hak_tcache_refill(hak_arena_t *a, hak_tslot_t *s, unsigned cls)
         hak_page_t  *page = a->bins[cls].page;
         hak_block_t *b = page->free;
         if (b) {
-            hak_check_popped(a, b);
+            hak_check_popped_from(a, page, b);
             page->free = hak_next(a, b);
             page->used++;
         } else if (!(b = _hak_alloc_slow(a, cls))) {
