@@ -33,6 +33,8 @@ static hak_error_fn *g_handler;
 static void         *g_handler_arg;
 static uint64_t      g_seed; /* under g_lock */
 static bool          g_seeded;
+static uint64_t      g_key[2];     /* hardened: the process's secret key (under g_lock, from g_seeded on) */
+static uint64_t      g_secret_ctr; /* hardened: secrets drawn so far (under g_lock) */
 static atomic_int    g_env_policy = -1; /* -1: not read yet; 0: unset; else a hak_policy_t */
 static atomic_uint   g_env_bad;         /* HAK_ENV_BAD_* bits: variables found unreadable, not reported yet */
 #if HAK_CFG_VALGRIND
@@ -306,6 +308,36 @@ void *_hak_meta_alloc(size_t size)
     return p;
 }
 
+/* SipHash-2-4 of one 64-bit word under a 128-bit key (Aumasson and Bernstein): a pseudo-random function, so its
+ * outputs reveal nothing of the key or of one another. */
+static uint64_t rotl64(uint64_t x, int b)
+{
+    return (x << b) | (x >> (64 - b));
+}
+
+static uint64_t siphash(const uint64_t key[2], uint64_t m)
+{
+    uint64_t v[4] = {key[0] ^ 0x736f6d6570736575u, key[1] ^ 0x646f72616e646f6du, key[0] ^ 0x6c7967656e657261u,
+                     key[1] ^ 0x7465646279746573u};
+    uint64_t words[2] = {m, (uint64_t)8 << 56}; /* the message, then its length in the last block */
+    for (int w = 0; w < 2 + 1; w++) {
+        int rounds = w < 2 ? 2 : 4;
+        if (w < 2)
+            v[3] ^= words[w];
+        else
+            v[2] ^= 0xff;
+        for (int r = 0; r < rounds; r++) {
+            v[0] += v[1], v[1] = rotl64(v[1], 13), v[1] ^= v[0], v[0] = rotl64(v[0], 32);
+            v[2] += v[3], v[3] = rotl64(v[3], 16), v[3] ^= v[2];
+            v[0] += v[3], v[3] = rotl64(v[3], 21), v[3] ^= v[0];
+            v[2] += v[1], v[1] = rotl64(v[1], 17), v[1] ^= v[2], v[2] = rotl64(v[2], 32);
+        }
+        if (w < 2)
+            v[0] ^= words[w];
+    }
+    return v[0] ^ v[1] ^ v[2] ^ v[3];
+}
+
 /* A struct a destroyed arena left (*reused), or a new one. */
 static hak_arena_t *arena_struct_get(bool *reused)
 {
@@ -448,13 +480,24 @@ int hak_arena_create(hak_arena_t **out, const hak_arena_config_t *cfg)
             a->name[n] = c.name[n], n++;
     }
     /* The arena's secrets: the free-marker key (which tells a free block from a live one), and in hardened builds
-     * the link key and the random-order generator. Hardened builds draw each from the platform's entropy, so that
-     * one read from a free block (a marker is the cookie xor the block's address) reveals no other; the others
-     * take steps of a splitmix64 sequence seeded once per process from it, which only has to differ per arena. */
+     * the link key and the random-order generator. Hardened builds take each from a keyed pseudo-random function
+     * (SipHash-2-4 of a counter under a process key drawn from the platform's entropy), so that one secret read
+     * from memory (a marker is the cookie xor the block's address) reveals neither the key nor any other secret,
+     * and creating an arena costs no system call; other builds take steps of a splitmix64 sequence seeded once per
+     * process, which only has to differ per arena. */
     if (HAK_CFG_HARDENED) {
-        a->cookie = (uintptr_t)hak_platform_entropy() | 1;
-        a->link_key = (uintptr_t)hak_platform_entropy();
-        a->rng = hak_platform_entropy() | 1; /* xorshift state: never 0 */
+        hak_lock(&g_lock);
+        if (!g_seeded) {
+            g_key[0] = hak_platform_entropy();
+            g_key[1] = hak_platform_entropy();
+            g_seeded = true;
+        }
+        uint64_t n = g_secret_ctr;
+        g_secret_ctr += 3;
+        hak_unlock(&g_lock);
+        a->cookie = (uintptr_t)siphash(g_key, n) | 1;
+        a->link_key = (uintptr_t)siphash(g_key, n + 1);
+        a->rng = siphash(g_key, n + 2) | 1; /* xorshift state: never 0 */
     } else {
         hak_lock(&g_lock);
         if (!g_seeded) {
