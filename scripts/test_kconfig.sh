@@ -8,7 +8,7 @@ src=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d)
 session="hakmem-mc-$$"
 trap 'tmux kill-session -t "$session" 2>/dev/null || true; rm -rf "$work"' EXIT
-cp -r "$src"/{Kconfig,Makefile,scripts,config,include,arena,platform,examples} "$work"/
+cp -r "$src"/{Kconfig,Makefile,scripts,config,include,arena,platform,examples,shim} "$work"/
 cd "$work"
 
 for bad in 'CONFIG_HAK_DEBUG_LEVEL=9' 'CONFIG_HAK_NO_SUCH_OPTION=y'; do
