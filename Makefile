@@ -11,8 +11,14 @@
 #   make bench [QUICK=1]  install the peer allocators, run every bench/ workload, rewrite bench/RESULTS.md
 #   make bench-static-pool  utilisation and instructions per call on static pools (issue 6)
 #   make fuzz [FUZZ_SECONDS=60]   libFuzzer over the whole API with ASan+UBSan
+#   make shim             build/libhakmem-malloc.so (LD_PRELOAD) and .a (link in; C++: -Wl,--whole-archive)
+#   make fw-run | fw-size the Cortex-M4 firmware test image under qemu-system-arm | its size
+#   make test-shim | test-tsan | test-valgrind | test-cgroup | test-model | test-m32 | test-targets
+#                         parts of make test on their own
+#   make bench-profile    callgrind instructions per hak_alloc/hak_free call on random_mixed
+#   make clean            remove build/
 #   make menuconfig | defconfig | NAME_defconfig | olddefconfig | savedefconfig
-#   make install [PREFIX=/usr/local] [DESTDIR=]    header, both libraries, hakmem.pc
+#   make install [PREFIX=/usr/local] [DESTDIR=]    header, libraries (and the malloc shim), hakmem.pc
 #
 # Variables: BUILD (output dir), CONFIG_SRC (a defconfig to build with instead of .config), SAN=1 (ASan+UBSan).
 
@@ -141,7 +147,12 @@ $(BUILD)/libhakmem.so: $(LIB_OBJ)
 	@$(CC) -shared $(SANFLAGS) -Wl,-soname,libhakmem.so -o $@ $^
 
 # ---- the demo --------------------------------------------------------------------------------------------------
+# Host programs (the demos, the malloc shim) need the Linux platform: a clear refusal, not a cross compiler's error.
+HOST_ONLY = $(if $(filter 1,$(FREESTANDING)),$(error hakmem: $@ needs a Linux configuration; this one \
+              ($(or $(CONFIG_SRC),$(CONFIG_FILE))) is freestanding))
+
 $(BUILD)/examples/%: examples/%.c $(BUILD)/libhakmem.a
+	@$(HOST_ONLY)
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
 	@$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $< -o $@ $(BUILD)/libhakmem.a -pthread
@@ -356,6 +367,7 @@ SHIM_TEST_BIN := $(BUILD)/tests/shim_tests
 shim: $(BUILD)/libhakmem-malloc.so $(BUILD)/libhakmem-malloc.a
 
 $(BUILD)/obj/shim/%.o: shim/%.c $(HEADERS) shim/shim.h $(AUTOCONF) $(BUILD)/.flags
+	@$(HOST_ONLY)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
 	@$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(SHIM_NOBUILTIN) -c $< -o $@
@@ -484,8 +496,11 @@ install: all
 	install -m 644 include/hakmem.h $(DESTDIR)$(PREFIX)/include/
 	install -m 644 $(BUILD)/libhakmem.a $(DESTDIR)$(PREFIX)/lib/
 	$(if $(FREESTANDING),,install -m 755 $(BUILD)/libhakmem.so $(DESTDIR)$(PREFIX)/lib/) # (firmware: no .so)
-	printf 'prefix=%s\nlibdir=$${prefix}/lib\nincludedir=$${prefix}/include\n\nName: hakmem\nDescription: %s\nVersion: %s\nLibs: -L$${libdir} -lhakmem\nLibs.private: -pthread\nCflags: -I$${includedir}\n' \
-	    '$(PREFIX)' 'explicit-arena memory allocator' '$(VERSION)' > $(DESTDIR)$(PREFIX)/lib/pkgconfig/hakmem.pc
+	$(if $(FREESTANDING),,install -m 644 $(BUILD)/libhakmem-malloc.a $(DESTDIR)$(PREFIX)/lib/)
+	$(if $(FREESTANDING),,install -m 755 $(BUILD)/libhakmem-malloc.so $(DESTDIR)$(PREFIX)/lib/)
+	printf 'prefix=%s\nlibdir=$${prefix}/lib\nincludedir=$${prefix}/include\n\nName: hakmem\nDescription: %s\nVersion: %s\nLibs: -L$${libdir} -lhakmem\nLibs.private: %s\nCflags: -I$${includedir}\n' \
+	    '$(PREFIX)' 'explicit-arena memory allocator' '$(VERSION)' '$(if $(FREESTANDING),,-pthread)' \
+	    > $(DESTDIR)$(PREFIX)/lib/pkgconfig/hakmem.pc
 
 clean:
 	rm -rf build

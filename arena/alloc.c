@@ -284,22 +284,29 @@ HAK_INLINE int classify(hak_arena_t *a, hak_chunk_t *c, const void *p, hak_page_
     return page->kind == HAK_PAGE_SMALL ? BLOCK_SMALL : BLOCK_LARGE;
 }
 
-static HAK_NOINLINE void report_bad_free(int code, const void *p)
+static HAK_NOINLINE void report_bad(int code, const void *p, bool realloc)
 {
-    _hak_report(code,
-                code == HAK_ERR_DOUBLE_FREE    ? "double free ignored"
-                : code == HAK_ERR_FOREIGN_PTR ? "free of a pointer hakmem does not own, ignored"
-                                              : "free of a pointer that is not the start of a live block, ignored",
-                p);
+    static const char *const msg[2][3] = {
+        {"double free ignored", "free of a pointer hakmem does not own, ignored",
+         "free of a pointer that is not the start of a live block, ignored"},
+        {"realloc of a block that is already free: refused", "realloc of a pointer hakmem does not own: refused",
+         "realloc of a pointer that is not the start of a live block: refused"}};
+    _hak_report(code, msg[realloc][code == HAK_ERR_DOUBLE_FREE ? 0 : code == HAK_ERR_FOREIGN_PTR ? 1 : 2], p);
 }
 
-/* Registry lookup; NULL (after reporting) if hakmem does not own p or its arena is gone. */
-HAK_INLINE hak_chunk_t *owner_chunk(const void *p, bool report)
+static void report_bad_free(int code, const void *p)
+{
+    report_bad(code, p, false);
+}
+
+/* Registry lookup; NULL (after reporting, for a free or, with `realloc`, a realloc) if hakmem does not own p or
+ * its arena is gone. */
+HAK_INLINE hak_chunk_t *owner_chunk(const void *p, bool report, bool realloc)
 {
     hak_chunk_t *c = _hak_registry_find(p);
     if (HAK_UNLIKELY(!c || !c->arena)) {
         if (report)
-            report_bad_free(HAK_ERR_FOREIGN_PTR, p);
+            report_bad(HAK_ERR_FOREIGN_PTR, p, realloc);
         return NULL;
     }
     return c;
@@ -506,7 +513,7 @@ void _hak_free_quiet(void *p)
 /* Usable size and owner of a live block, or 0 (reporting when asked). */
 static size_t live_block(const void *p, hak_arena_t **owner, bool report)
 {
-    hak_chunk_t *c = owner_chunk(p, report);
+    hak_chunk_t *c = owner_chunk(p, report, false);
     if (!c)
         return 0;
     hak_arena_t *a = c->arena;
@@ -565,7 +572,7 @@ void *hak_realloc(hak_arena_t *a, void *p, size_t size)
         return fail(a, HAK_EINVAL);
     if (!p)
         return hak_alloc(a, size);
-    hak_chunk_t *c = owner_chunk(p, true);
+    hak_chunk_t *c = owner_chunk(p, true, true);
     if (!c)
         return fail(a, HAK_EINVAL);
     hak_arena_t *owner = c->arena;
@@ -585,7 +592,7 @@ void *hak_realloc(hak_arena_t *a, void *p, size_t size)
                       : NULL;
     arena_unlock(owner);
     if (kind < 0) {
-        report_bad_free(-kind, p);
+        report_bad(-kind, p, true);
         return fail(a, HAK_EINVAL);
     }
     if (moved)

@@ -358,11 +358,16 @@ static void arena_struct_put(hak_arena_t *a)
     hak_unlock(&g_lock);
 }
 
-static bool str_eq(const char *a, const char *b)
+/* Whether an environment value is `word` (lower case), in any case, with spaces around it (as HAKMEM_LIMIT). */
+static bool env_is(const char *s, const char *word)
 {
-    while (*a && *a == *b)
-        a++, b++;
-    return *a == *b;
+    while (*s == ' ' || *s == '\t' || *s == '\n')
+        s++;
+    while (*word && (*s | 0x20) == *word)
+        s++, word++;
+    while (*s == ' ' || *s == '\t' || *s == '\n')
+        s++;
+    return !*word && !*s;
 }
 
 static hak_policy_t default_policy(void)
@@ -370,7 +375,7 @@ static hak_policy_t default_policy(void)
     int p = atomic_load_explicit(&g_env_policy, memory_order_relaxed);
     if (p < 0) {
         const char *s = hak_platform_getenv("HAKMEM_POLICY");
-        p = !s ? 0 : str_eq(s, "fast") ? HAK_POLICY_FAST : str_eq(s, "lean") ? HAK_POLICY_LEAN : 0;
+        p = !s ? 0 : env_is(s, "fast") ? HAK_POLICY_FAST : env_is(s, "lean") ? HAK_POLICY_LEAN : 0;
         if (s && !p)
             _hak_env_bad(HAK_ENV_BAD_POLICY);
         atomic_store_explicit(&g_env_policy, p, memory_order_relaxed);

@@ -51,7 +51,9 @@ extern "C" {
 enum hak_error_code {
     HAK_ERR_FOREIGN_PTR  = 1001, /* hak_free/realloc of a pointer hakmem never handed out (or already unmapped) */
     HAK_ERR_INTERIOR_PTR = 1002, /* pointer into a hakmem region that is not the start of a live block */
-    HAK_ERR_DOUBLE_FREE  = 1003, /* the block is already free */
+    HAK_ERR_DOUBLE_FREE  = 1003, /* the block is already free (blocks of size classes, up to 64 KiB on Linux: a
+                                    larger block's memory went back when it was freed, so freeing it again is
+                                    reported as 1002 or 1001) */
     HAK_ERR_CORRUPT      = 1004, /* hak_arena_check found an inconsistent structure */
     HAK_ERR_BAD_ARENA    = 1005, /* a handle that is not a live arena (destroyed, or never created) */
     HAK_ERR_BAD_ENV      = 1006  /* HAKMEM_POLICY or HAKMEM_LIMIT holds a value hakmem cannot read: ignored, the

@@ -1078,3 +1078,22 @@ Test(api, realloc_to_exactly_half_stays)
     }
     hak_arena_destroy(a);
 }
+
+/* A bad realloc is reported as one (the program called no free), with the same codes as a bad free. */
+Test(api, bad_realloc_is_reported_as_a_realloc)
+{
+    record_errors();
+    hak_arena_t *a = make(NULL);
+    void        *p = hak_alloc(a, 40);
+    hak_free(p);
+    errno = 0;
+    cr_assert_null(hak_realloc(a, p, 100));
+    cr_assert_eq(errno, EINVAL);
+    cr_assert_eq(reported.last_code, HAK_ERR_DOUBLE_FREE);
+    cr_assert_eq(strncmp(reported.last_message, "realloc of", 10), 0, "%s", reported.last_message);
+    int x;
+    cr_assert_null(hak_realloc(a, &x, 10));
+    cr_assert_eq(reported.last_code, HAK_ERR_FOREIGN_PTR);
+    cr_assert_eq(strncmp(reported.last_message, "realloc of", 10), 0, "%s", reported.last_message);
+    hak_arena_destroy(a);
+}

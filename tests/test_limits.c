@@ -431,7 +431,8 @@ Test(limits, hakmem_policy_environment_variable)
     LINUX_ONLY("no environment without an OS");
     static const struct { const char *value, *policy; int reports; } cases[] = {
         {"lean", "\"policy\":\"lean\"", 0}, {"fast", "\"policy\":\"fast\"", 0},
-        {"Lean", NULL, 1}, {"slow", NULL, 1}, {"", NULL, 1}, {NULL, NULL, 0},
+        {"Lean", "\"policy\":\"lean\"", 0}, {" FAST\n", "\"policy\":\"fast\"", 0}, {"lean!", NULL, 1},
+        {"slow", NULL, 1}, {"", NULL, 1}, {"le an", NULL, 1}, {NULL, NULL, 0},
     };
     env_answer_t unset = env_in_child("HAKMEM_POLICY", NULL); /* the build's default policy */
     const char  *dflt = strstr(unset.json, "\"policy\":\"lean\"") ? "\"policy\":\"lean\"" : "\"policy\":\"fast\"";
