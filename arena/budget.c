@@ -184,7 +184,8 @@ static bool try_lock_other(hak_arena_t *o)
  * The arenas are try-locked under the global lock (never waited for: the lock order is arena, then global) in
  * batches of at most PURGE_BATCH, and purged after it is released, since purging takes the global lock itself; a
  * locked arena cannot be destroyed meanwhile (destroy waits for its lock). Each arena is visited once per call
- * (marked with the call's epoch), so batches go on down the list to the oldest arenas. */
+ * (marked with the call's epoch; a mark of a later call counts as visited), so batches go on down the list to the
+ * oldest arenas, and calls running at once do not hand the same arenas back and forth. */
 #define PURGE_BATCH 32
 static unsigned g_purge_epoch; /* under the global lock */
 
@@ -199,7 +200,8 @@ static void purge_others(hak_arena_t *self, size_t more)
             n = 0;
             _hak_global_lock();
             for (hak_arena_t *o = g_arenas; o && n < PURGE_BATCH; o = o->all_next)
-                if (o != self && !o->pool && o->purge_epoch != epoch &&
+                if (o != self && !o->pool && (int)(o->purge_epoch - epoch) < 0 && /* (a newer call's mark counts too:
+                                                                       two calls must not take turns forever) */
                     (pass == 0) == (o->policy == HAK_POLICY_LEAN) && try_lock_other(o)) {
                     o->purge_epoch = epoch;
                     locked[n++] = o;

@@ -309,7 +309,8 @@ def write_results(path, m, command, quick, tables, goals, png_ok, elapsed, load)
         "median; CV = sample stdev / mean of the runs' throughput. Single-thread workloads run pinned to one CPU, the same "
         "for every allocator (`--no-pin` to not); the two-thread ones are not pinned. Peak RSS = the process's VmHWM (max "
         "over runs; it includes the file-backed pages of the program and its libraries); anon RSS = RssAnon when the "
-        "workload reports, before its heap is destroyed (max over runs). "
+        "workload reports (max over runs): random_mixed and realloc_grow report before their heap is destroyed, the "
+        "others after. "
         "hakmem's committed bytes and platform calls come from `hak_arena_stats` (calls counted over the timed loop "
         "only, so 0 means none in steady state). The strace column counts " + SYSCALLS.replace(",", "/") +
         " over a whole quick-size run minus a near-empty run, for every allocator.",

@@ -2,7 +2,9 @@
  * xthread (../shared/BENCHMARKS.md, workload 5): a producer thread allocates `blocks` blocks of 16..256 bytes
  * (first byte written) and passes them through a bounded single-producer/single-consumer ring to a consumer
  * thread that checks and frees them. One heap, created and destroyed by the main thread, which starts both (hakmem:
- * one default arena shared by both threads). An op is one block (allocated and freed); the time runs from the
+ * one default arena shared by both threads); a heap that only its creating thread may allocate from
+ * (HEAP_THREAD_OWNED: mimalloc's) is created by each producer instead, before its clock starts, and destroyed by
+ * it once the consumer is done. An op is one block (allocated and freed); the time runs from the
  * producer's first allocation to the consumer's last free. A first, untimed pair of threads moves 10,000 blocks so
  * that thread stacks and per-thread allocator state exist; then the process's RSS is read, the timed pair runs, and
  * once both threads have ended (before the heap is destroyed) RSS is read again: "XTHREAD_RSS start_kb=… end_kb=…"

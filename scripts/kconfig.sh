@@ -18,6 +18,16 @@ if [ -z "$py" ]; then
     echo "kconfig: no python3 can import kconfiglib; install python3-kconfiglib (make test does)" >&2
     exit 2
 fi
+# A configuration written before the SuperSlab size became a choice sets CONFIG_HAK_FS_SLAB_KIB, which kconfiglib
+# would ignore without a word (it is derived now): refuse it and say what replaced it.
+eval "last=\${$#}"
+for f in "${KCONFIG_CONFIG:-}" "$last"; do
+    if [ -f "$f" ] && grep -q '^CONFIG_HAK_FS_SLAB_KIB=' "$f" && ! grep -q '^CONFIG_HAK_FS_SLAB_[0-9]*[KM]=y' "$f"; then
+        echo "kconfig: $f sets CONFIG_HAK_FS_SLAB_KIB, now chosen with CONFIG_HAK_FS_SLAB_16K .. _1M" \
+             "(e.g. CONFIG_HAK_FS_SLAB_64K=y)" >&2
+        exit 1
+    fi
+done
 export KCONFIG_WARN_UNDEF_ASSIGN=y
 if [ "$tool" = menuconfig ]; then exec "$py" -m menuconfig "$@"; fi
 err=$(mktemp)

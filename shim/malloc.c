@@ -450,15 +450,21 @@ SHIM_API int mallopt(int param, int value) /* glibc's tunables mean nothing here
     return 1;
 }
 
-/* glibc's internal names, which old binaries and some libraries call directly. */
-SHIM_API void *__libc_malloc(size_t size) __attribute__((alias("malloc"), copy(malloc)));
-SHIM_API void  __libc_free(void *p) __attribute__((alias("free"), copy(free)));
-SHIM_API void  cfree(void *p) __attribute__((alias("free"), copy(free)));
-SHIM_API void *__libc_calloc(size_t count, size_t size) __attribute__((alias("calloc"), copy(calloc)));
-SHIM_API void *__libc_realloc(void *p, size_t size) __attribute__((alias("realloc"), copy(realloc)));
-SHIM_API void *__libc_memalign(size_t align, size_t size) __attribute__((alias("memalign"), copy(memalign)));
-SHIM_API void *__libc_valloc(size_t size) __attribute__((alias("valloc"), copy(valloc)));
-SHIM_API void *__libc_pvalloc(size_t size) __attribute__((alias("pvalloc"), copy(pvalloc)));
+/* glibc's internal names, which old binaries and some libraries call directly. (GCC wants the target's
+ * attributes copied onto an alias; clang knows no `copy` and needs none.) */
+#if defined(__has_attribute) && __has_attribute(copy)
+#define SHIM_ALIAS(f) __attribute__((alias(#f), copy(f)))
+#else
+#define SHIM_ALIAS(f) __attribute__((alias(#f)))
+#endif
+SHIM_API void *__libc_malloc(size_t size) SHIM_ALIAS(malloc);
+SHIM_API void  __libc_free(void *p) SHIM_ALIAS(free);
+SHIM_API void  cfree(void *p) SHIM_ALIAS(free);
+SHIM_API void *__libc_calloc(size_t count, size_t size) SHIM_ALIAS(calloc);
+SHIM_API void *__libc_realloc(void *p, size_t size) SHIM_ALIAS(realloc);
+SHIM_API void *__libc_memalign(size_t align, size_t size) SHIM_ALIAS(memalign);
+SHIM_API void *__libc_valloc(size_t size) SHIM_ALIAS(valloc);
+SHIM_API void *__libc_pvalloc(size_t size) SHIM_ALIAS(pvalloc);
 
 /* ---- the statistics line at exit ---- */
 
