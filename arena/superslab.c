@@ -660,9 +660,11 @@ void _hak_lean_maybe_purge(hak_arena_t *a)
      * and a working set that takes them back within the interval costs no syscall and no page fault.
      * Without churn a batch goes whole, aged or not: nothing takes it back. And a working set going away is no
      * churn, whatever was taken before: once the memory in use has fallen to half of what it was after the last
-     * purge, a due batch goes at once. So an arena that goes quiet after freeing keeps little more than the batch
-     * it has not completed. (Churn moves the memory in use by a few pages; the takes that preceded a sudden
-     * release held its batches back for as long as the arena was called, and for good once it went quiet.) */
+     * purge, a due batch goes at once. So an arena that goes quiet after freeing its working set keeps about the
+     * batch it has not completed, unless its last purge came at a low point (cycles of filling and emptying it
+     * faster than the interval: the reference is then small). (Churn moves the memory in use by a few pages; the
+     * takes that preceded a sudden release held its batches back for as long as the arena was called, and for
+     * good once it went quiet.) */
     size_t batch = (size_t)HAK_CFG_LEAN_BATCH_KIB * 1024;
     if (batch < a->committed / 8)
         batch = a->committed / 8;
