@@ -72,9 +72,9 @@ HAK_INLINE void *handed_out(void *p)
  * blocks in the calling thread's cache go back to their pages (they count as used, so pages holding only such
  * blocks could not be given back), then the arena's on_limit callback runs without the lock, so it may free
  * blocks of the arena (unless it is running already: in this thread, that is the callback's own allocation
- * refused, which would recurse without end). Says whether to retry once: also when the failed attempt itself gave memory back (the
- * arena held `before` bytes when it began), since a search after that may find room the first one did not.
- * Entered and left with the lock held (if any). */
+ * refused, which would recurse without end). Says whether to retry once: also when the failed attempt itself
+ * gave memory back (the arena held `before` bytes when it began), since a search after that may find room the
+ * first one did not. Entered and left with the lock held (if any). */
 static bool limit_callback(hak_arena_t *a, size_t before)
 {
     size_t wanted = a->limit_wanted;
