@@ -110,6 +110,15 @@ static void *exit_with_late_destructor(void *unused)
     return NULL;
 }
 
+/* How many of n allocations of 64 bytes (kept) return p. */
+static int times_handed_out(hak_arena_t *a, const void *p, int n)
+{
+    int seen = 0;
+    for (int i = 0; i < n; i++)
+        seen += hak_alloc(a, 64) == p;
+    return seen;
+}
+
 Test(threads, double_free_from_a_thread_without_a_cache)
 {
     record_errors();
@@ -124,10 +133,7 @@ Test(threads, double_free_from_a_thread_without_a_cache)
     pthread_join(t, NULL);
     cr_assert_eq(reported.count, 1, "the second free was not reported");
     cr_assert_eq(reported.last_code, HAK_ERR_DOUBLE_FREE);
-    void *got[512];
-    int   seen = 0;
-    for (int i = 0; i < 512; i++)
-        seen += (got[i] = hak_alloc(dtor_arena, 64)) == dtor_block;
+    int seen = times_handed_out(dtor_arena, dtor_block, 512);
     cr_assert_eq(seen, 1, "the block was handed out %d times", seen);
     cr_assert_eq(hak_arena_check(dtor_arena), 0);
     hak_arena_destroy(dtor_arena);
@@ -210,10 +216,7 @@ Test(threads, exact_double_free_check_sees_every_free_block)
     pthread_join(t, NULL);
     cr_assert_eq(reported.count, 1, "the second free was not reported");
     cr_assert_eq(reported.last_code, HAK_ERR_DOUBLE_FREE);
-    void *got[64];
-    int   seen = 0;
-    for (int i = 0; i < 64; i++)
-        seen += (got[i] = hak_alloc(a, 64)) == p;
+    int seen = times_handed_out(a, p, 64);
     cr_assert_eq(seen, 1, "the block was handed out %d times", seen);
     hak_arena_destroy(a);
 }
