@@ -433,7 +433,7 @@ $(BUILD)/bench/bench_hakmem_a: $(BENCH_SRC) bench/bench.h bench/alloc.h $(BUILD)
 
 # The same driver over the freestanding platform compiled for the host (the static_pool workload).
 $(BUILD)/bench/bench_hakmem_static: $(BENCH_SRC) bench/bench.h bench/alloc.h FORCE
-	@$(MAKE) --no-print-directory BUILD=$(BUILD)/bench/fs CONFIG_SRC=config/freestanding_host_defconfig \
+	@$(MAKE) --no-print-directory BUILD=$(BUILD)/bench/fs CONFIG_SRC=bench/static_pool/host_64m_defconfig \
 	    $(BUILD)/bench/fs/libhakmem.a
 	@echo "  LD      $@"
 	@$(CC) $(BENCH_FLAGS) -DBENCH_HAKMEM $(BENCH_SRC) -o $@ $(BUILD)/bench/fs/libhakmem.a -pthread

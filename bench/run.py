@@ -315,7 +315,7 @@ def write_results(path, m, command, quick, tables, goals, png_ok, elapsed, load)
         "only, so 0 means none in steady state). The strace column counts " + SYSCALLS.replace(",", "/") +
         " over a whole quick-size run minus a near-empty run, for every allocator.",
         "- static_pool runs the random_mixed driver linked with the freestanding platform compiled for the host "
-        "(config/freestanding_host_defconfig: 256 MiB static pool, SuperSlabs and slices as on Linux: 1 MiB and 16 KiB); its "
+        "(bench/static_pool/host_64m_defconfig: a 64 MiB static pool, SuperSlabs and slices as on Linux: 1 MiB and 16 KiB); its "
         "utilisation and per-call instruction bounds come from bench/static_pool/ (see the notes). Not in this run: "
         "soak (`scripts/soak.sh MINUTES`, too long for `make bench`; its results belong in the notes).", "",
     ]
