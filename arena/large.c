@@ -2,7 +2,7 @@
  * Blocks above the size classes.
  *
  * Large blocks (64 KiB .. half a SuperSlab) are a page of kind LARGE: a run of whole slices holding exactly one
- * block at the run's start, so alignment up to the registry granule comes from choosing where the run starts.
+ * block at the run's start, so alignment up to half the registry granule comes from choosing where the run starts.
  * Freeing one returns its slices to the SuperSlab at once (there is no class to cache them for). realloc grows one
  * in place when the slices after it are free, and shrinks one in place by giving its last slices back.
  *

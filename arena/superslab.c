@@ -5,10 +5,11 @@
  * (slice's memory committed, i.e. possibly resident) and aged_map. A free slice may be committed — "dirty": it
  * held a page once and still has its memory. The arena's `dirty` counter sums those bytes; the fast policy
  * leaves them for reuse. The lean policy purges in batches, each after HAK_CFG_LEAN_BATCH_KIB (or an eighth of
- * the arena) of slices were freed: it decommits the dirty slices that were already dirty at the previous batch
- * (aged_map; taking a slice clears its bit), one platform call per contiguous run, and unmaps the SuperSlabs that
- * stayed empty since then, keeping one. So pages a working set takes again within a batch never cost a syscall,
- * and memory freed for good goes back within two batches (hak_arena_trim and thread exit give back all at once).
+ * the arena) of slices were freed. While the arena churns, a batch decommits only the dirty slices that were
+ * already dirty at the previous batch (aged_map; taking a slice clears its bit), one platform call per contiguous
+ * run, and unmaps the SuperSlabs that stayed empty since then, keeping one: pages a working set takes again within
+ * a batch never cost a syscall. Without churn, or once the memory in use has halved since the last purge, a batch
+ * gives back every dirty slice at once (as hak_arena_trim and thread exit do).
  * While the arena churns — it takes slices again about as fast as it frees them — batches are at least
  * HAK_CFG_LEAN_INTERVAL_MS apart (where the platform has a clock): else every batch of a busy working set of
  * mid-size blocks would decommit slices it takes back moments later (random_mixed_large: 10x slower than fast,

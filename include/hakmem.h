@@ -13,8 +13,9 @@
  *    same values for callers without <errno.h>.
  *  - Functions returning int return 0 on success or one of HAK_EINVAL, HAK_ENOMEM, HAK_ERR_*.
  *  - Thread safety: a default arena may be used from any number of threads at once. Each thread keeps a small
- *    cache of free blocks per arena it uses (a few dozen per size class), so allocation and free rarely take
- *    the arena's lock; a block freed by any thread goes to that thread's cache *of the block's arena*, so a block
+ *    cache of free blocks per arena it uses (a few dozen per size class; on Linux at debug levels below 2, for
+ *    arenas without a caller's pool; other arenas take their lock on every call), so allocation and free rarely
+ *    take the arena's lock; a block freed by any thread goes to that thread's cache *of the block's arena*, so a block
  *    of arena A is only ever handed out by A. A thread's caches go back to their arenas when it exits. An arena
  *    created with HAK_ARENA_UNSYNCHRONIZED takes no locks, uses no atomics and no cache: only one thread at a
  *    time may allocate from it or free into it (the caller provides the hand-over). hak_arena_create/destroy of
@@ -70,7 +71,8 @@ typedef enum {
     HAK_POLICY_DEFAULT = 0, /* the build's default (Kconfig HAK_POLICY_*), or $HAKMEM_POLICY=fast|lean (any other
                                value is reported as HAK_ERR_BAD_ENV and ignored) */
     HAK_POLICY_FAST,        /* emptied pages and SuperSlabs stay committed for reuse: no syscalls in steady state;
-                               the last two freed huge blocks of up to 32 MiB are kept for huge blocks they fit */
+                               up to two freed huge blocks of up to 32 MiB are kept (a third
+                               freed while both are kept is unmapped) for huge blocks they fit */
     HAK_POLICY_LEAN         /* emptied pages go back to the platform in batches (while the arena churns, at most
                                one per Kconfig HAK_LEAN_INTERVAL_MS); spare SuperSlabs are released; on Linux a
                                size class about to touch new memory may hand out a resident free block of one of
@@ -130,7 +132,7 @@ HAK_API size_t hak_pool_size_min(size_t slab_size);
 
 /*
  * Frees every block of the arena at once and gives its memory back: SuperSlabs are unmapped or kept in a
- * small process-wide cache for the next arena (lean arenas decommit them first), large blocks are unmapped.
+ * small process-wide cache for the next arena (lean arenas decommit all but a few warm ones first), large blocks are unmapped.
  * NULL is ignored. Cost: O(SuperSlabs + large blocks), not O(blocks). The caller guarantees that no other
  * thread is inside a call on the arena and that nobody uses its blocks afterwards. A later hak_free of one of them
  * is reported as an invalid free (HAK_ERR_FOREIGN_PTR or HAK_ERR_INTERIOR_PTR) and ignored only while its memory
@@ -186,12 +188,12 @@ HAK_API size_t hak_memory_limit(void);
 
 /*
  * Allocates a block of at least `size` bytes (size 0 gives a unique minimal block). Returns NULL with
- * ENOMEM iff the platform has no memory, the arena's limit would be exceeded even after giving back its own
- * empty memory, or size is too large to represent; NULL with EINVAL iff arena is NULL.
+ * ENOMEM iff the platform has no memory, the arena's limit or the process budget would be exceeded even after
+ * giving back empty memory, or size is too large to represent; NULL with EINVAL iff arena is NULL.
  * Cost: O(1) on the fast path; may call the platform when a new SuperSlab or a large block is needed.
  * Sizes up to 64 KiB come from size classes (internal waste <= 12.5% above 128 bytes), larger ones from
  * runs of 16 KiB slices of a SuperSlab, and blocks larger than half a SuperSlab from their own mapping,
- * unmapped when freed (a fast arena on Linux keeps the last two freed, of up to 32 MiB, as spares for the next
+ * unmapped when freed (a fast arena on Linux keeps up to two freed, of up to 32 MiB, as spares for the next
  * such blocks that fit them).
  */
 HAK_API void *hak_alloc(hak_arena_t *arena, size_t size);
@@ -230,7 +232,7 @@ HAK_API void *hak_aligned_alloc(hak_arena_t *arena, size_t alignment, size_t siz
  * ones). NULL is ignored. A pointer hakmem did not hand out, a pointer into the middle of a block and a block
  * that is already free are detected, reported to the error handler and otherwise ignored: nothing is
  * corrupted. Release builds detect them in O(1) (a double free is confirmed by a walk of the block's page only
- * when its free marker matches); debug builds (HAK_DEBUG >= 2) also walk on every free. Cost: O(1).
+ * when its free marker matches); debug builds (HAK_DEBUG_LEVEL >= 2) also walk on every free. Cost: O(1).
  */
 HAK_API void hak_free(void *ptr);
 
@@ -289,7 +291,8 @@ HAK_API int hak_arena_check(hak_arena_t *arena);
  * It is called from the thread that made the bad call, possibly with the arena's lock held: it must not call
  * back into hakmem for that arena. Passing fn = NULL restores the default handler, which writes one line to
  * the platform's error output. If the build is configured with HAK_INVALID_FREE_ABORT, the process aborts
- * after the handler returns from an invalid or double free (not from HAK_ERR_CORRUPT or HAK_ERR_BAD_ENV). Thread-safe.
+ * after the handler returns from an invalid or double free or a dead arena handle (HAK_ERR_BAD_ARENA; not
+ * from HAK_ERR_CORRUPT or HAK_ERR_BAD_ENV). Thread-safe.
  */
 typedef void hak_error_fn(int code, const char *message, void *ptr, void *arg);
 HAK_API void hak_set_error_handler(hak_error_fn *fn, void *arg);
@@ -312,7 +315,7 @@ HAK_API void hak_set_error_handler(hak_error_fn *fn, void *arg);
  * the default error handler writes one line; default nowhere), hak_platform_abort (default: trap),
  * hak_platform_yield (called while spinning on a busy lock), hak_platform_clock_ms (a monotonic millisecond tick,
  * may be coarse; default 0, no clock: lean purges are then paced by freed bytes alone) and hak_platform_entropy: 64
- * random bits, read once when the first arena is made, from which every arena's secrets derive (free markers,
+ * random bits, read once (twice in hardened builds, for a 128-bit key) when the first arena is made, from which every arena's secrets derive (free markers,
  * hardened link keys, random allocation order). The default is not random; a firmware with a hardware random
  * number generator should supply it. */
 HAK_API int      hak_platform_add_region(void *base, size_t size);

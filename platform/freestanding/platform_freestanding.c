@@ -3,8 +3,8 @@
  * (HAK_STATIC_POOL_SIZE bytes, chosen in Kconfig; 0 for none), which joins on first use, and whatever the
  * firmware adds with hak_platform_add_region(), at start-up or later. The free parts of all regions form one
  * address-ordered extent list kept inside the free memory itself (platform/extents.h): chunks (SuperSlabs, huge
- * blocks, registry leaves) are taken first-fit from the bottom, granule-aligned; the core's small metadata
- * (arena structs) from the top, so it never splits the room SuperSlabs need. The list holds at most one extent
+ * blocks) are taken first-fit from the bottom, granule-aligned; the core's small metadata (arena structs,
+ * registry leaves) from the top, so it never splits the room SuperSlabs need. The list holds at most one extent
  * more than the chunks handed out, and chunks are at least 16 KiB apart, so every walk is bounded by the memory
  * configured (a 256 KiB pool: at most 17 steps), never by the number of blocks.
  *
