@@ -1,11 +1,11 @@
 /*
  * Arena lifecycle, limits, accounting and error reporting.
  *
- * An arena struct comes from the caller's pool (pool arenas) or from a process-wide free list refilled in
- * metadata chunks (64 KiB; 1 KiB on freestanding builds); structs of destroyed arenas go back on that list and are never unmapped, so creating
- * and destroying arenas costs no syscall in steady state. The byte counters (`committed`, `reserved`, `dirty`)
- * change only on slow paths, under the arena's lock, through _hak_commit_add/_sub; the cap (`limit`) is checked
- * before any new memory is committed, after first giving back the arena's own empty memory.
+ * An arena struct comes from the caller's pool (pool arenas) or from a process-wide free list refilled in metadata
+ * chunks (64 KiB; 1 KiB on freestanding builds); structs of destroyed arenas go back on that list and are never
+ * unmapped, so creating and destroying arenas costs no syscall in steady state. The byte counters (`committed`,
+ * `reserved`, `dirty`) change only on slow paths, under the arena's lock, through _hak_commit_add/_sub; the cap
+ * (`limit`) is checked before any new memory is committed, after first giving back the arena's own empty memory.
  *
  * Chunks (SuperSlabs and huge blocks) come from the platform, or for pool arenas from the pool's free-extent
  * list (address-ordered, first fit, coalescing; small, since a pool holds few chunks).

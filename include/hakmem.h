@@ -131,9 +131,9 @@ HAK_API int hak_arena_create(hak_arena_t **out, const hak_arena_config_t *cfg);
 HAK_API size_t hak_pool_size_min(size_t slab_size);
 
 /*
- * Frees every block of the arena at once and gives its memory back: SuperSlabs are unmapped or kept in a
- * small process-wide cache for the next arena (lean arenas decommit all but a few warm ones first), large blocks are unmapped.
- * NULL is ignored. Cost: O(SuperSlabs + large blocks), not O(blocks). The caller guarantees that no other
+ * Frees every block of the arena at once and gives its memory back: SuperSlabs are unmapped or kept in a small
+ * process-wide cache for the next arena (lean arenas decommit all but a few warm ones first), large blocks are
+ * unmapped. NULL is ignored. Cost: O(SuperSlabs + large blocks), not O(blocks). The caller guarantees that no other
  * thread is inside a call on the arena and that nobody uses its blocks afterwards. A later hak_free of one of them
  * is reported as an invalid free (HAK_ERR_FOREIGN_PTR or HAK_ERR_INTERIOR_PTR) and ignored only while its memory
  * is unused: SuperSlabs go to a process-wide cache that later arenas draw from, and once a block there is
@@ -315,9 +315,9 @@ HAK_API void hak_set_error_handler(hak_error_fn *fn, void *arg);
  * the default error handler writes one line; default nowhere), hak_platform_abort (default: trap),
  * hak_platform_yield (called while spinning on a busy lock), hak_platform_clock_ms (a monotonic millisecond tick,
  * may be coarse; default 0, no clock: lean purges are then paced by freed bytes alone) and hak_platform_entropy: 64
- * random bits, read once (twice in hardened builds, for a 128-bit key) when the first arena is made, from which every arena's secrets derive (free markers,
- * hardened link keys, random allocation order). The default is not random; a firmware with a hardware random
- * number generator should supply it. */
+ * random bits, read once (twice in hardened builds, for a 128-bit key) when the first arena is made, from which
+ * every arena's secrets derive (free markers, hardened link keys, random allocation order). The default is not
+ * random; a firmware with a hardware random number generator should supply it. */
 HAK_API int      hak_platform_add_region(void *base, size_t size);
 HAK_API void     hak_platform_lock(void);
 HAK_API void     hak_platform_unlock(void);

@@ -84,9 +84,9 @@ _Noreturn void hak_platform_abort(void);
 /* Records an error number for the caller (errno on Linux). */
 void hak_platform_set_errno(int err);
 
-/* 64 unpredictable bits, read once per process (twice in hardened builds) when the first arena is made (its secrets derive from them).
- * Linux: getrandom(); freestanding: a weak default mixing addresses, which a firmware with a hardware random
- * number generator should override. Must not allocate. */
+/* 64 unpredictable bits, read once per process (twice in hardened builds) when the first arena is made (its
+ * secrets derive from them). Linux: getrandom(); freestanding: a weak default mixing addresses, which a firmware
+ * with a hardware random number generator should override. Must not allocate. */
 uint64_t hak_platform_entropy(void);
 
 /* Value of a configuration variable from the environment, or NULL (always NULL without an OS). */
