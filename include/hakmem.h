@@ -89,9 +89,12 @@ typedef enum {
 
 typedef struct hak_arena_config {
     const char  *name;      /* label for stats and error reports; copied (at most 31 bytes kept); may be NULL */
-    size_t       slab_size; /* SuperSlab size: power of two in [512 KiB, 2 MiB] (freestanding: the build's); 0 = default */
+    size_t       slab_size; /* SuperSlab size: power of two in [512 KiB, 2 MiB] (freestanding: the build's);
+                               0 = default */
     size_t       limit;     /* hard cap on `committed` (bytes held from the platform); 0 = none. Under a cap
-                               of less than 16 MiB, pages of small blocks are 1/256 of it (a slice at least) */
+                               of less than 16 MiB, pages of small blocks are 1/256 of it (a slice at least).
+                               Any value is accepted; the first block needs a SuperSlab's header and a page,
+                               so a cap below that refuses every allocation */
     hak_policy_t policy;    /* HAK_POLICY_DEFAULT = build default */
     unsigned     trim_ms;   /* at most one round of page-tail trims begins per this many ms; 0 = the build's
                                default for the policy (Kconfig HAK_LEAN_TRIM_MS, 1 s; HAK_FAST_TRIM_MS, 10 s),
@@ -127,7 +130,8 @@ typedef struct hak_arena_config {
 HAK_API int hak_arena_create(hak_arena_t **out, const hak_arena_config_t *cfg);
 
 /* A pool_size that hak_arena_create accepts for a pool at any 16-byte-aligned address (the worst alignment needs
- * this much; a pool aligned to the registry granule may be smaller). 0 for a slab_size create would refuse. */
+ * this much; a pool aligned to the registry granule may be smaller). 0 for a slab_size create would refuse.
+ * It guarantees the creation (a SuperSlab header and one slice), not room for any particular block. */
 HAK_API size_t hak_pool_size_min(size_t slab_size);
 
 /*
@@ -178,9 +182,10 @@ HAK_API int hak_arena_set_limit(hak_arena_t *arena, size_t bytes);
  * of the container's cgroup (v2 memory.max or v1 memory.limit_in_bytes, smallest over the ancestors; none =
  * no budget); the environment variable HAKMEM_LIMIT overrides it with bytes ("512MiB", "2g", "1048576"), a
  * percentage of the cgroup limit ("75%") or "off" (or 0: no budget); a value it cannot read is reported
- * (HAK_ERR_BAD_ENV) and ignored. At the budget an arena gives back its own empty memory,
- * then the SuperSlabs destroyed arenas left cached for reuse, then other arenas' empty memory (lean ones first;
- * only synchronized arenas that are not busy), calls its on_limit, and then fails with ENOMEM. Allocations racing in different arenas may overshoot it by one chunk each.
+ * (HAK_ERR_BAD_ENV) and ignored. At the budget an arena gives back its own empty memory, then the SuperSlabs
+ * destroyed arenas left cached for reuse, then other arenas' empty memory (lean ones first; only synchronized
+ * arenas that are not busy), calls its on_limit, and then fails with ENOMEM. Allocations racing in different
+ * arenas may overshoot it by one chunk each.
  * hak_set_memory_limit(0) removes the budget. Thread-safe.
  */
 HAK_API void   hak_set_memory_limit(size_t bytes);
@@ -198,7 +203,8 @@ HAK_API size_t hak_memory_limit(void);
  */
 HAK_API void *hak_alloc(hak_arena_t *arena, size_t size);
 
-/* As hak_alloc for count*size bytes, zeroed. NULL with ENOMEM also iff count*size overflows. */
+/* As hak_alloc for count*size bytes, zeroed. NULL with ENOMEM also iff count*size overflows (EINVAL for a NULL
+ * arena, whatever the sizes). */
 HAK_API void *hak_calloc(hak_arena_t *arena, size_t count, size_t size);
 
 /*
@@ -249,7 +255,8 @@ typedef struct hak_arena_stats {
     size_t   peak_committed;
     size_t   limit;          /* the arena's cap, 0 = none */
     size_t   superslabs;     /* SuperSlabs owned now */
-    uint64_t allocs, frees, failed_allocs; /* counted when stats are on (Kconfig HAK_STATS), else 0 */
+    uint64_t allocs, frees, failed_allocs; /* counted when stats are on (Kconfig HAK_STATS), else 0; since
+                                              creation: hak_arena_reset frees blocks without counting them */
     uint64_t platform_calls; /* map/unmap/commit/decommit calls made to the platform (syscalls on Linux) */
 } hak_arena_stats_t;
 
@@ -260,8 +267,9 @@ typedef struct hak_arena_stats {
 HAK_API int hak_arena_stats(const hak_arena_t *arena, hak_arena_stats_t *out);
 
 /* The arena's stats as one JSON object ({"name":…,"policy":…,"in_use":…,…}) in buf, NUL-terminated and
- * truncated to len bytes; returns the length the whole text needs (so a result >= len means truncated), or 0
- * for a NULL or dead arena. */
+ * truncated to len bytes; returns the length the whole text needs (so a result >= len means truncated: the
+ * truncated text is a prefix, not valid JSON; call again with a buffer of the result + 1), or 0 for a NULL or
+ * dead arena. */
 HAK_API size_t hak_arena_stats_json(const hak_arena_t *arena, char *buf, size_t len);
 
 /* Writes a one-line text report of the arena's stats through write(line, arg) (the core has no stdio).
@@ -302,8 +310,9 @@ HAK_API void hak_set_error_handler(hak_error_fn *fn, void *arg);
  * Arenas without a pool of their own draw from the platform's regions: the static pool (Kconfig
  * HAK_STATIC_POOL_SIZE, in .bss) and those added here. hak_platform_add_region gives [base, base+size) to the
  * allocator for good (regions may be added at any time; aligning base to 16 KiB wastes nothing). Returns 0,
- * HAK_EINVAL for a NULL, wrapping or sub-64-byte region or one overlapping a region given before (the static pool
- * included), HAK_ENOMEM when HAK_MAX_REGIONS regions were added already (the static pool is not one of them).
+ * HAK_EINVAL for a NULL or wrapping region, one with less than 64 bytes left once base is rounded up and the
+ * end down to 64 bytes, or one overlapping a region given before (the static pool included), HAK_ENOMEM when
+ * HAK_MAX_REGIONS regions were added already (the static pool is not one of them).
  *
  * With HAK_THREADS=y arenas take a spinlock; hak_platform_lock()/hak_platform_unlock() are called around every
  * such lock and are weak no-ops: a firmware that allocates from interrupt handlers defines them to mask
