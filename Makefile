@@ -16,14 +16,17 @@
 #   make test-shim | test-tsan | test-valgrind | test-cgroup | test-model | test-m32 | test-targets
 #                         parts of make test on their own
 #   make bench-profile    callgrind instructions per hak_alloc/hak_free call on random_mixed
-#   make clean            remove build/
-#   make menuconfig | defconfig | NAME_defconfig | olddefconfig | savedefconfig
-#   make install [PREFIX=/usr/local] [DESTDIR=]    header, libraries (and the malloc shim), hakmem.pc
+#   make clean | distclean   remove build/ and BUILD | also .config and ./defconfig
+#   make menuconfig | defconfig | NAME_defconfig | olddefconfig | savedefconfig   (on their own, not with a build)
+#   make install | uninstall [PREFIX=/usr/local] [LIBDIR=PREFIX/lib] [DESTDIR=]   header, libraries (libhakmem.so
+#                         with its soname libhakmem.so.MAJOR), the malloc shim, hakmem.pc
 #
-# Variables: BUILD (output dir), CONFIG_SRC (a defconfig to build with instead of .config), SAN=1 (ASan+UBSan).
+# Variables: BUILD (output dir), CONFIG_SRC (a defconfig to build with instead of .config), SAN=1 (ASan+UBSan),
+# CFLAGS, CPPFLAGS and LDFLAGS (added to the project's own).
 
 BUILD      ?= build
 PREFIX     ?= /usr/local
+LIBDIR     ?= $(PREFIX)/lib
 CC         ?= cc
 KCONFIG    := scripts/kconfig.sh
 SHELL      := /bin/bash
@@ -31,6 +34,17 @@ comma      := ,
 .DEFAULT_GOAL := all
 
 # ---- which configuration -------------------------------------------------------------------------------------
+# Configuration goals change .config, which this make has already read: they run on their own.
+CONFIG_GOALS := menuconfig defconfig %_defconfig olddefconfig savedefconfig
+ifneq ($(and $(filter $(CONFIG_GOALS),$(MAKECMDGOALS)),$(filter-out $(CONFIG_GOALS),$(MAKECMDGOALS))),)
+  $(error hakmem: configuration goals run on their own: make $(filter $(CONFIG_GOALS),$(MAKECMDGOALS)), then \
+    make $(filter-out $(CONFIG_GOALS),$(MAKECMDGOALS)))
+endif
+ifneq ($(CONFIG_SRC),)
+  ifeq ($(wildcard $(CONFIG_SRC)),)
+    $(error hakmem: CONFIG_SRC=$(CONFIG_SRC) does not exist; the ready ones: $(wildcard config/*defconfig))
+  endif
+endif
 ifdef CONFIG_SRC
   CONFIG_FILE := $(BUILD)/.config
 else ifneq ($(wildcard .config),)
@@ -38,7 +52,7 @@ else ifneq ($(wildcard .config),)
 else
   CONFIG_SRC  := config/defconfig
   CONFIG_FILE := $(BUILD)/.config
-  ifeq ($(filter menuconfig defconfig %_defconfig olddefconfig savedefconfig clean help,$(MAKECMDGOALS)),)
+  ifeq ($(filter $(CONFIG_GOALS) clean distclean help uninstall,$(MAKECMDGOALS)),)
     $(info hakmem: no .config, building with config/defconfig (make menuconfig to change it))
   endif
 endif
@@ -66,6 +80,14 @@ $(AUTOCONF): $(CONFIG_FILE) Kconfig $(CONFIG_STAMP)
 	@KCONFIG_CONFIG=$(CONFIG_FILE) $(KCONFIG) genconfig --header-path $@ Kconfig
 	@touch $@
 
+# The build directory's configuration is read as a makefile too, so that when the rule above regenerates it (its
+# defconfig was edited), make starts over and takes the platform, compiler and sources from the new one.
+ifneq ($(CONFIG_FILE),.config)
+  ifneq ($(filter-out $(CONFIG_GOALS) clean distclean help uninstall,$(or $(MAKECMDGOALS),all)),)
+    -include $(CONFIG_FILE)
+  endif
+endif
+
 # ---- the platform: Linux, or freestanding (possibly cross-compiled), read from the configuration ----------------
 # (.config, or the defconfig being built: a defconfig lists every value that differs from Kconfig's defaults)
 CONFIG_READ := $(if $(and $(CONFIG_STALE),$(CONFIG_SRC)),$(CONFIG_SRC),$(firstword $(wildcard $(CONFIG_FILE)) $(CONFIG_SRC)))
@@ -85,7 +107,7 @@ endif
 OPT        ?= -O2 -g
 WARN       := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 SANFLAGS   := $(if $(SAN),-fsanitize=address$(comma)undefined -fno-sanitize-recover=all -fno-omit-frame-pointer)
-CPPFLAGS   += -I. -Iinclude -I$(BUILD)/generated -DHAK_HAVE_AUTOCONF
+override CPPFLAGS += -I. -Iinclude -I$(BUILD)/generated -DHAK_HAVE_AUTOCONF # (also after a CPPFLAGS=... of the caller)
 CFLAGS     ?= $(OPT)
 PIC        := $(if $(CROSS),,-fPIC)
 # Each function and object in its own section: a program linked with -Wl,--gc-sections keeps only what it calls.
@@ -101,9 +123,9 @@ else
   PLAT_SRC := $(wildcard platform/linux/*.c)
 endif
 LIB_OBJ    := $(patsubst %.c,$(BUILD)/obj/%.o,$(CORE_SRC) $(PLAT_SRC))
-HEADERS    := include/hakmem.h config/hak_config.h $(wildcard platform/*.h) arena/internal.h
+HEADERS    := include/hakmem.h config/hak_config.h $(wildcard platform/*.h platform/*/*.h) arena/internal.h
 
-.PHONY: all size link-check run run-capped fuzz test-valgrind test-model test-m32 test-pools-only m32-deps test-cgroup test-stress test-tsan test check-one test-deps menuconfig defconfig olddefconfig savedefconfig bench install clean help
+.PHONY: all size link-check run run-capped fuzz test-valgrind test-model test-m32 test-pools-only m32-deps test-cgroup test-stress test-tsan test check-one test-deps menuconfig defconfig olddefconfig savedefconfig bench install uninstall clean distclean help
 
 ifeq ($(FREESTANDING),1)
 all: $(BUILD)/libhakmem.a
@@ -142,9 +164,14 @@ $(BUILD)/libhakmem.a: $(LIB_OBJ)
 	@echo "  AR      $@"
 	@$(AR) rcs $@ $^
 
+# libhakmem.so.MAJOR.MINOR.PATCH with its soname libhakmem.so.MAJOR, and the two links to it.
+VERSION   := $(shell awk '/HAKMEM_VERSION_(MAJOR|MINOR|PATCH) /{v=v (v?".":"") $$3} END{print v}' include/hakmem.h)
+SO_MAJOR  := $(firstword $(subst ., ,$(VERSION)))
 $(BUILD)/libhakmem.so: $(LIB_OBJ)
 	@echo "  LD      $@"
-	@$(CC) -shared $(SANFLAGS) -Wl,-soname,libhakmem.so -o $@ $^
+	@$(CC) -shared $(ALL_CFLAGS) $(LDFLAGS) -Wl,-soname,libhakmem.so.$(SO_MAJOR) -o $@.$(VERSION) $^
+	@ln -sf libhakmem.so.$(VERSION) $@.$(SO_MAJOR)
+	@ln -sf libhakmem.so.$(VERSION) $@
 
 # ---- the demo --------------------------------------------------------------------------------------------------
 # Host programs (the demos, the malloc shim) need the Linux platform: a clear refusal, not a cross compiler's error.
@@ -175,7 +202,12 @@ run-capped: $(BUILD)/examples/capped_container
 TEST_SRC := $(wildcard tests/*.c) $(if $(FREESTANDING),tests/freestanding/posix_shim.c)
 TEST_BIN := $(BUILD)/tests/hakmem_tests
 
-$(TEST_BIN): $(TEST_SRC) tests/model.h tests/geometry.h $(BUILD)/libhakmem.a
+# Test programs run on the host: a cross-compiled configuration is refused with a clear message.
+HOST_RUN = $(if $(CROSS),$(error hakmem: $@ runs on the host; this configuration ($(or $(CONFIG_SRC),$(CONFIG_FILE))) \
+             is cross-compiled for $(CROSS:-=) (make test-targets tests such builds)))
+
+$(TEST_BIN): $(TEST_SRC) tests/model.h tests/geometry.h $(HEADERS) $(BUILD)/libhakmem.a
+	@$(HOST_RUN)
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
 	@$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -Wno-missing-prototypes $(TEST_SRC) -o $@ $(BUILD)/libhakmem.a $(LDLIBS_T)
@@ -190,6 +222,7 @@ $(BUILD)/tests/cgroup_child: tests/cgroup/child.c tests/rss.h $(BUILD)/libhakmem
 	@$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $< -o $@ $(BUILD)/libhakmem.a -pthread
 
 $(BUILD)/tests/stress: tests/stress/stress.c $(BUILD)/libhakmem.a
+	@$(HOST_RUN)
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
 	@$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $< -o $@ $(BUILD)/libhakmem.a -pthread
@@ -224,6 +257,7 @@ fuzz:
 # The fuzz target's API sequences without libFuzzer: the seed corpus and pseudo-random inputs, checked against
 # its model (any build: gcc, -m32).
 $(BUILD)/tests/fuzz_driver: tests/fuzz/fuzz_api.c tests/fuzz/driver.c tests/rss.h $(BUILD)/libhakmem.a
+	@$(HOST_RUN)
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
 	@$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -Wno-missing-prototypes tests/fuzz/fuzz_api.c tests/fuzz/driver.c -o $@ \
@@ -334,7 +368,7 @@ link-check: $(BUILD)/libhakmem.a
 	@$(CROSS)size $(BUILD)/link_check.elf | sed 's|$$|  <- a minimal firmware using hakmem|' | tail -1
 
 test-targets: target-deps
-	@set -e; for c in $(TARGET_CONFIGS); do n=$$(basename $$c _defconfig); echo "== target: $$n =="; \
+	@set -eo pipefail; for c in $(TARGET_CONFIGS); do n=$$(basename $$c _defconfig); echo "== target: $$n =="; \
 	    $(MAKE) --no-print-directory BUILD=build/target/$$n CONFIG_SRC=$$c all size link-check | tail -2; done
 	@$(MAKE) --no-print-directory $(FW_OUT)/hakmem_firmware.elf
 	@echo "== firmware tests under qemu-system-arm -M $(FW_MACHINE) =="
@@ -379,12 +413,14 @@ $(BUILD)/libhakmem-malloc.a: $(SHIM_OBJ) $(LIB_OBJ)
 
 $(BUILD)/libhakmem-malloc.so: $(SHIM_SO_OBJ) $(LIB_OBJ)
 	@echo "  LD      $@"
-	@$(CC) -shared $(SANFLAGS) -Wl,--no-undefined -Wl,-Bsymbolic-functions -o $@ $^ -ldl
+	@$(CC) -shared $(ALL_CFLAGS) $(LDFLAGS) -Wl,--no-undefined -Wl,-Bsymbolic-functions -o $@ $^ -ldl
 
+# (the suite frees on purpose what GCC 12 would call a use after free; clang has no such warning to turn off)
+NO_UAF_WARN = $(shell $(CC) -Werror -Wno-use-after-free -E -x c /dev/null >/dev/null 2>&1 && echo -Wno-use-after-free)
 $(SHIM_TEST_BIN): tests/shim/test_shim.c $(BUILD)/libhakmem-malloc.a
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
-	@$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -fno-builtin -Wno-missing-prototypes -Wno-use-after-free $< -o $@ $(BUILD)/libhakmem-malloc.a \
+	@$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -fno-builtin -Wno-missing-prototypes $(NO_UAF_WARN) $< -o $@ $(BUILD)/libhakmem-malloc.a \
 	    $(LDLIBS_T) -ldl
 
 test-shim: test-deps $(SHIM_TEST_BIN) $(BUILD)/libhakmem-malloc.so
@@ -489,21 +525,31 @@ savedefconfig:
 	@echo "hakmem: wrote ./defconfig (copy it into config/ to keep it)"
 
 # ---- install ---------------------------------------------------------------------------------------------------
-VERSION = $(shell awk '/HAKMEM_VERSION_(MAJOR|MINOR|PATCH) /{v=v (v?".":"") $$3} END{print v}' include/hakmem.h)
-
 install: all
-	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(LIBDIR)/pkgconfig
 	install -m 644 include/hakmem.h $(DESTDIR)$(PREFIX)/include/
-	install -m 644 $(BUILD)/libhakmem.a $(DESTDIR)$(PREFIX)/lib/
-	$(if $(FREESTANDING),,install -m 755 $(BUILD)/libhakmem.so $(DESTDIR)$(PREFIX)/lib/) # (firmware: no .so)
-	$(if $(FREESTANDING),,install -m 644 $(BUILD)/libhakmem-malloc.a $(DESTDIR)$(PREFIX)/lib/)
-	$(if $(FREESTANDING),,install -m 755 $(BUILD)/libhakmem-malloc.so $(DESTDIR)$(PREFIX)/lib/)
-	printf 'prefix=%s\nlibdir=$${prefix}/lib\nincludedir=$${prefix}/include\n\nName: hakmem\nDescription: %s\nVersion: %s\nLibs: -L$${libdir} -lhakmem\nLibs.private: %s\nCflags: -I$${includedir}\n' \
-	    '$(PREFIX)' 'explicit-arena memory allocator' '$(VERSION)' '$(if $(FREESTANDING),,-pthread)' \
-	    > $(DESTDIR)$(PREFIX)/lib/pkgconfig/hakmem.pc
+	install -m 644 $(BUILD)/libhakmem.a $(DESTDIR)$(LIBDIR)/
+ifneq ($(FREESTANDING),1) # (firmware: no shared library, no shim)
+	install -m 755 $(BUILD)/libhakmem.so.$(VERSION) $(DESTDIR)$(LIBDIR)/
+	ln -sf libhakmem.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libhakmem.so.$(SO_MAJOR)
+	ln -sf libhakmem.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libhakmem.so
+	install -m 644 $(BUILD)/libhakmem-malloc.a $(DESTDIR)$(LIBDIR)/
+	install -m 755 $(BUILD)/libhakmem-malloc.so $(DESTDIR)$(LIBDIR)/
+endif
+	printf 'prefix=%s\nlibdir=%s\nincludedir=$${prefix}/include\n\nName: hakmem\nDescription: %s\nVersion: %s\nLibs: -L$${libdir} -lhakmem\nLibs.private: %s\nCflags: -I$${includedir}\n' \
+	    '$(PREFIX)' '$(LIBDIR)' 'explicit-arena memory allocator' '$(VERSION)' '$(if $(FREESTANDING),,-pthread)' \
+	    > $(DESTDIR)$(LIBDIR)/pkgconfig/hakmem.pc
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/include/hakmem.h $(DESTDIR)$(LIBDIR)/pkgconfig/hakmem.pc \
+	    $(addprefix $(DESTDIR)$(LIBDIR)/,libhakmem.a libhakmem.so libhakmem.so.$(SO_MAJOR) libhakmem.so.$(VERSION) \
+	    libhakmem-malloc.a libhakmem-malloc.so)
 
 clean:
-	rm -rf build
+	rm -rf build $(BUILD)
+
+distclean: clean
+	rm -f .config .config.old defconfig
 
 help:
 	@sed -n '2,/^$$/s/^# \{0,1\}//p' Makefile

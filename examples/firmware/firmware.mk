@@ -72,7 +72,15 @@ FW_HDR     := include/hakmem.h $(FW_DIR)/semihost.h $(FW_DIR)/startup.h
 # Anything else (memset, printf, ...) means the test code grew a C library dependency: the build says so.
 FW_ALLOWED_UNDEF := ^(hak_|__hak_region_|semihost_|fw_stack_|main$$|__(stack|data|bss|pool|tdata|tbss|tls)_|__init_array_)
 
-$(FW_OUT)/%.o: $(FW_DIR)/%.c $(FW_HDR) $(FW_DIR)/firmware.mk
+# The compiler command the objects were built with, rewritten only when it changes (FW_CPU, FW_TEST_DEFS, ...), so
+# that the objects of another command are rebuilt rather than reused.
+fw_same     = $(and $(findstring x$(1),x$(2)),$(findstring x$(2),x$(1)))
+$(FW_OUT):
+	@mkdir -p $@
+$(FW_OUT)/.fwflags: fw-force | $(FW_OUT) # (the directory first: make expands the whole recipe before running it)
+	$(if $(call fw_same,$(FW_CC) $(FW_CFLAGS),$(file <$@)),,$(file >$@,$(FW_CC) $(FW_CFLAGS)))
+
+$(FW_OUT)/%.o: $(FW_DIR)/%.c $(FW_HDR) $(FW_DIR)/firmware.mk $(FW_OUT)/.fwflags
 	@mkdir -p $(dir $@)
 	@echo "  FW CC   $<"
 	@$(FW_CC) $(FW_CFLAGS) -c $< -o $@
@@ -85,7 +93,7 @@ $(FW_OUT)/hakmem_firmware.elf: $(FW_OBJ) $(FW_DIR)/mps2_an385.ld $(FW_LIB)
 	@$(FW_CC) $(FW_LDFLAGS) -Wl,-Map=$(@:.elf=.map) $(FW_OBJ) $(FW_LIBS) -o $@
 	@$(FW_SIZE) $@
 
-.PHONY: fw-run fw-size
+.PHONY: fw-run fw-size fw-force
 fw-run: $(FW_OUT)/hakmem_firmware.elf
 	$(FW_QEMU) $<
 
