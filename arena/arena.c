@@ -627,7 +627,10 @@ int hak_arena_check(hak_arena_t *a)
     int rc = _hak_arena_enter(a);
     if (rc)
         return rc;
-    rc = _hak_check_locked(a);
+    hak_check_fail_t f;
+    rc = _hak_check_locked(a, &f);
     hak_unlock(&a->lock);
+    if (rc)
+        _hak_report(HAK_ERR_CORRUPT, f.what, f.obj); /* without the lock: the handler may use other arenas */
     return rc;
 }

@@ -3,13 +3,14 @@
  * their random runs). It re-derives every redundant fact from the primary ones and compares: slice maps
  * against page headers, page counts against free lists, the registry against the chunks, byte counters against
  * the bitmaps, bins against page states. A free list is walked at most `capacity` steps, so a cycle is found
- * as a count mismatch rather than a hang. The first failure is reported to the error handler with its name.
+ * as a count mismatch rather than a hang. The first failure is recorded with its name (*f), for hak_arena_check
+ * to report to the error handler once the arena's lock is released (a handler may use other arenas).
  */
 #include "arena/internal.h"
 
-#define FAIL(what)                                                                                          \
+#define FAIL(msg)                                                                                           \
     do {                                                                                                    \
-        _hak_report(HAK_ERR_CORRUPT, "hak_arena_check: " what, obj);                                        \
+        f->what = "hak_arena_check: " msg, f->obj = obj;                                                    \
         return HAK_ERR_CORRUPT;                                                                             \
     } while (0)
 
@@ -36,7 +37,7 @@ static bool is_page_of(const hak_arena_t *a, const hak_page_t *page)
     return off % sizeof(hak_page_t) == 0 && off / sizeof(hak_page_t) < ss->nslices - HAK_HDR_SLICES;
 }
 
-int _hak_check_page(hak_arena_t *a, hak_superslab_t *ss, hak_page_t *page)
+int _hak_check_page(hak_arena_t *a, hak_superslab_t *ss, hak_page_t *page, hak_check_fail_t *f)
 {
     const void *obj = page;
     uint8_t    *start = (uint8_t *)ss + ((size_t)page->slice << HAK_SLICE_SHIFT);
@@ -73,7 +74,8 @@ int _hak_check_page(hak_arena_t *a, hak_superslab_t *ss, hak_page_t *page)
     return 0;
 }
 
-static int check_slab(hak_arena_t *a, hak_superslab_t *ss, size_t *committed, size_t *dirty, size_t *in_bins)
+static int check_slab(hak_arena_t *a, hak_superslab_t *ss, size_t *committed, size_t *dirty, size_t *in_bins,
+                      hak_check_fail_t *f)
 {
     const void *obj = ss;
     if (ss->chunk.magic != HAK_CHUNK_MAGIC || ss->chunk.kind != HAK_CHUNK_SUPERSLAB || ss->chunk.arena != a ||
@@ -111,7 +113,7 @@ static int check_slab(hak_arena_t *a, hak_superslab_t *ss, size_t *committed, si
             i >= (uint32_t)page->slice + page->nslices || page != &ss->pages[page->slice - HAK_HDR_SLICES])
             FAIL("slice mapped to a page that does not cover it");
         if (page->slice == i) {
-            int rc = _hak_check_page(a, ss, page);
+            int rc = _hak_check_page(a, ss, page, f);
             if (rc)
                 return rc;
             *in_bins += page->in_bin;
@@ -128,7 +130,7 @@ static int check_slab(hak_arena_t *a, hak_superslab_t *ss, size_t *committed, si
     return 0;
 }
 
-int _hak_check_locked(hak_arena_t *a)
+int _hak_check_locked(hak_arena_t *a, hak_check_fail_t *f)
 {
     const void *obj = a;
     size_t      committed = 0, dirty = 0, in_bins = 0, nslabs = 0, nhuge = 0, reserved = 0;
@@ -141,7 +143,7 @@ int _hak_check_locked(hak_arena_t *a)
             FAIL("SuperSlab list");
         with_runs += ss->longest != 0;
         reserved += ss->chunk.size;
-        int rc = check_slab(a, ss, &committed, &dirty, &in_bins);
+        int rc = check_slab(a, ss, &committed, &dirty, &in_bins, f);
         if (rc)
             return rc;
     }

@@ -560,8 +560,12 @@ void   _hak_huge_drop_all(hak_arena_t *a, bool keep_spares);
 size_t _hak_huge_drop_spares(hak_arena_t *a);
 
 /* check.c */
-int _hak_check_locked(hak_arena_t *a);
-int _hak_check_page(hak_arena_t *a, hak_superslab_t *ss, hak_page_t *page); /* debug level 3 */
+typedef struct hak_check_fail {
+    const char *what; /* the first inconsistency found, for the error handler */
+    const void *obj;  /* the structure it was found in */
+} hak_check_fail_t;
+int _hak_check_locked(hak_arena_t *a, hak_check_fail_t *f);
+int _hak_check_page(hak_arena_t *a, hak_superslab_t *ss, hak_page_t *page, hak_check_fail_t *f); /* debug level 3 */
 
 /* ---- valgrind memcheck (Kconfig HAK_VALGRIND; empty otherwise) ----
  * Memcheck cannot tell blocks apart inside memory hakmem maps itself, so valgrind builds describe them with client

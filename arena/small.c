@@ -259,7 +259,7 @@ HAK_INLINE bool bump_is_fresh(const hak_page_t *page)
 
 static void *page_take(hak_arena_t *a, hak_page_t *page)
 {
-    HAK_ASSERT(HAK_CFG_DEBUG < 3 || _hak_check_page(a, hak_page_slab(page), page) == 0);
+    HAK_ASSERT(HAK_CFG_DEBUG < 3 || _hak_check_page(a, hak_page_slab(page), page, &(hak_check_fail_t){0}) == 0);
     hak_block_t *b = page->free;
     bool         fresh = false; /* the block is in memory the page never used before */
     if (HAK_CFG_RANDOM_ORDER && !b) {
@@ -363,7 +363,7 @@ void *_hak_alloc_slow(hak_arena_t *a, unsigned cls)
 void _hak_page_after_free(hak_arena_t *a, hak_page_t *page)
 {
     hak_bin_t *bin = &a->bins[page->cls];
-    HAK_ASSERT(HAK_CFG_DEBUG < 3 || _hak_check_page(a, hak_page_slab(page), page) == 0);
+    HAK_ASSERT(HAK_CFG_DEBUG < 3 || _hak_check_page(a, hak_page_slab(page), page, &(hak_check_fail_t){0}) == 0);
     if (!page->in_bin)
         bin_link(bin, page, false);
     if (page->used == 0 && bin->page != page) {

@@ -94,14 +94,12 @@ static void merge_stats_locked(hak_arena_t *a, hak_tslot_t *s)
     s->allocs = s->frees = 0;
 }
 
-/* Gives a slot's blocks back (if its arena still has the slot's generation) and empties it. At thread exit (`exiting`) a lean arena also gives back the memory that is empty
- * now: a thread ending is the end of a burst of traffic, and no later call may come to trigger a batch. */
-static void slot_flush(hak_tslot_t *s, bool exiting)
+/* Gives a slot's blocks back (if its arena still has the slot's generation); the arena's lock is held. At thread
+ * exit (`exiting`) a lean arena also gives back the memory that is empty now: a thread ending is the end of a
+ * burst of traffic, and no later call may come to trigger a batch. */
+static void slot_flush_locked(hak_tslot_t *s, bool exiting)
 {
     hak_arena_t *a = s->arena;
-    if (!a)
-        return;
-    hak_lock(&a->lock);
     if (atomic_load_explicit(&a->gen, memory_order_relaxed) == s->gen) {
         merge_stats_locked(a, s);
         for (unsigned i = 0; i < HAK_NUM_CLASSES; i++)
@@ -111,8 +109,36 @@ static void slot_flush(hak_tslot_t *s, bool exiting)
     } else if (a->birth == s->birth) {
         merge_stats_locked(a, s); /* reset since: the blocks are gone, the counts stay */
     }
+}
+
+/* Gives a slot's blocks back and empties it. */
+static void slot_flush(hak_tslot_t *s, bool exiting)
+{
+    hak_arena_t *a = s->arena;
+    if (!a)
+        return;
+    hak_lock(&a->lock);
+    slot_flush_locked(s, exiting);
     hak_unlock(&a->lock);
     slot_clear(s);
+}
+
+/* A slot for another arena: the next victim whose arena's lock is free now, flushed; NULL when every one is busy.
+ * Never waits: this thread may hold one of those locks already (an error handler that allocates from another
+ * arena while hakmem reports from inside a call on the first one). */
+static hak_tslot_t *slot_evict(hak_tcache_t *tc)
+{
+    for (unsigned i = 0; i < HAK_TC_SLOTS; i++) {
+        hak_tslot_t *s = &tc->slot[(tc->next_victim + i) % HAK_TC_SLOTS];
+        if (hak_trylock(&s->arena->lock)) {
+            tc->next_victim = (tc->next_victim + i + 1) % HAK_TC_SLOTS;
+            slot_flush_locked(s, false);
+            hak_unlock(&s->arena->lock);
+            slot_clear(s);
+            return s;
+        }
+    }
+    return NULL;
 }
 
 static void thread_exit(void *arg)
@@ -176,11 +202,8 @@ hak_tslot_t *_hak_tslot_slow(hak_arena_t *a)
         if (!s->arena && !free_slot)
             free_slot = s;
     }
-    if (!free_slot) {
-        free_slot = &tc->slot[tc->next_victim];
-        tc->next_victim = (tc->next_victim + 1) % HAK_TC_SLOTS;
-        slot_flush(free_slot, false);
-    }
+    if (!free_slot && !(free_slot = slot_evict(tc)))
+        return NULL; /* the locked path serves this call */
     free_slot->arena = a;
     free_slot->gen = gen;
     free_slot->birth = a->birth; /* (written under the lock at create, as gen) */

@@ -786,6 +786,48 @@ Test(api, check_detects_corruption)
     hak_arena_destroy(a);
 }
 
+/* An error handler that allocates from another arena (the header allows any arena but the one reported on). */
+static int handler_reports;
+static void allocating_handler(int code, const char *message, void *ptr, void *arg)
+{
+    (void)message, (void)ptr;
+    handler_reports += code == HAK_ERR_CORRUPT;
+    void *q = hak_alloc(arg, 64);
+    cr_assert_not_null(q);
+    hak_free(q);
+}
+
+/* The thread's four cache slots hold A and three others, A first, so a fifth arena used from inside a report on A
+ * must not pick A's slot to flush: that would wait for A's lock, which the reporting call may hold. */
+Test(api, error_handler_may_use_other_arenas, .timeout = 30)
+{
+    hak_arena_t *a = make(NULL), *other[4];
+    for (int i = 0; i < 4; i++)
+        other[i] = make(NULL);
+    void *p = hak_alloc(a, 64), *q = hak_alloc(a, 64);
+    for (int i = 0; i < 3; i++)
+        hak_free(hak_alloc(other[i], 64));
+    hak_set_error_handler(allocating_handler, other[3]);
+    hak_free(p);
+    hak_free(q);
+    int x;
+    *(void **)q = &x; /* with thread caches: a write after free points the cache's list at the stack */
+    hak_arena_check(a);
+    void *r = hak_alloc(a, 64);
+    hak_free(r);
+    hak_arena_stats_t st;
+    hak_arena_stats(a, &st); /* every free block of A on its page */
+    ((uintptr_t *)r)[1] ^= 1; /* a write after free over r's free marker */
+    cr_assert_eq(hak_arena_check(a), HAK_ERR_CORRUPT);
+    cr_assert_geq(handler_reports, 1);
+    ((uintptr_t *)r)[1] ^= 1;
+    record_errors();
+    check(a);
+    for (int i = 0; i < 4; i++)
+        hak_arena_destroy(other[i]);
+    hak_arena_destroy(a);
+}
+
 Test(api, corrupted_thread_cache_is_reported_not_followed)
 {
     if (!HAK_CFG_TCACHE)
