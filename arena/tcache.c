@@ -6,9 +6,11 @@
  * per size class, a LIFO list of free blocks of *that* arena (linked through the blocks, marked free like
  * any free block), so a block allocated from arena A always belongs to A whichever thread freed it before —
  * unlike a cache keyed by size alone. hak_alloc pops from the list and hak_free pushes to it, without lock or
- * atomics. A list holds up to 32 KiB of blocks (4 to 64); one that runs dry is refilled under the arena's lock
- * with a batch that starts at two blocks and doubles up to half the capacity (a short-lived arena does not fill
- * caches it will never use), one that overflows gives half back. A free from a thread that did not allocate the
+ * atomics. A list holds 32 KiB of blocks, but at least 4 and at most 64 blocks: 4 blocks of the largest classes
+ * are 256 KiB, so a slot may hold 4 MiB, 2.7 MiB of it above 8 KiB (capping those classes at one or two blocks
+ * made random_mixed_large on a default arena 65% or 20% slower). A list that runs dry is refilled under the
+ * arena's lock with a batch that starts at two blocks and doubles up to half the capacity (a short-lived arena
+ * does not fill caches it will never use), one that overflows gives half back. A free from a thread that did not allocate the
  * block simply lands in that thread's cache: no remote queues, and the bound on each list bounds what an idle
  * thread can hold.
  *

@@ -13,9 +13,10 @@
  *    same values for callers without <errno.h>.
  *  - Functions returning int return 0 on success or one of HAK_EINVAL, HAK_ENOMEM, HAK_ERR_*.
  *  - Thread safety: a default arena may be used from any number of threads at once. Each thread keeps a small
- *    cache of free blocks per arena it uses (a few dozen per size class; on Linux at debug levels below 2, for
- *    arenas without a caller's pool; other arenas take their lock on every call), so allocation and free rarely
- *    take the arena's lock; a block freed by any thread goes to that thread's cache *of the block's arena*, so a block
+ *    cache of free blocks per arena it uses (32 KiB of blocks per size class, at least 4 blocks: up to 4 MiB per
+ *    arena, 2.7 MiB of it in the classes above 8 KiB; on Linux at debug levels below 2, for arenas without a
+ *    caller's pool; other arenas take their lock on every call), so allocation and free rarely take the arena's
+ *    lock; a block freed by any thread goes to that thread's cache *of the block's arena*, so a block
  *    of arena A is only ever handed out by A. A thread's caches go back to their arenas when it exits. An arena
  *    created with HAK_ARENA_UNSYNCHRONIZED takes no locks, uses no atomics and no cache: only one thread at a
  *    time may allocate from it or free into it (the caller provides the hand-over). hak_arena_create/destroy of
