@@ -10,9 +10,9 @@
  * are 256 KiB, so a slot may hold 4 MiB, 2.7 MiB of it above 8 KiB (capping those classes at one or two blocks
  * made random_mixed_large on a default arena 65% or 20% slower). A list that runs dry is refilled under the
  * arena's lock with a batch that starts at two blocks and doubles up to half the capacity (a short-lived arena
- * does not fill caches it will never use), one that overflows gives half back. A free from a thread that did not allocate the
- * block simply lands in that thread's cache: no remote queues, and the bound on each list bounds what an idle
- * thread can hold.
+ * does not fill caches it will never use), one that overflows gives half back. A free from a thread that did not
+ * allocate the block simply lands in that thread's cache: no remote queues, and the bound on each list bounds
+ * what an idle thread can hold.
  *
  * Blocks in caches are counted as in use by their pages, so hak_arena_stats, trim, check and set_limit flush
  * the calling thread's cache of that arena first (other threads' caches count as in use). To the program (and to
