@@ -378,6 +378,7 @@ struct hak_arena {
     uint64_t         trimmed_ms; /* hak_platform_clock_ms() when the last round of page-tail trims began */
     struct hak_page *trim_next;  /* the page of bin trim_cls a round of tail trims goes on with (or NULL) */
     uint8_t          trim_cls;   /* the class the round is in; HAK_NUM_CLASSES when no round is under way */
+    uint64_t         paged[(HAK_NUM_CLASSES + 63) / 64]; /* classes that made a page since create or reset */
     uint64_t         platform_calls;
     hak_superslab_t *slabs;                     /* every SuperSlab of the arena */
     size_t           nslabs;

@@ -13,6 +13,9 @@
 #define SLAB_MAX  ((size_t)HAK_CFG_SLAB_MAX)
 #define SMALL_MAX ((size_t)(HAK_CFG_FREESTANDING && SLAB_MIN / 16 < 65536 ? SLAB_MIN / 16 : 65536))
 #define ON_LINUX  (!HAK_CFG_FREESTANDING)
+/* Linux: a class's first page since create or reset is one 16 KiB slice for blocks up to 256 bytes (it holds 64
+ * blocks at least); later pages are 64 KiB. */
+#define FIRST_PAGE ((size_t)16 << 10)
 
 /* Skips the rest of a test that checks something only the Linux platform has. */
 #define LINUX_ONLY(why)                                                                                     \

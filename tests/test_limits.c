@@ -626,10 +626,46 @@ static int by_address(const void *x, const void *y)
     return (p > q) - (p < q);
 }
 
+/* An arena holding a few blocks of many classes commits a slice per class, not a 64 KiB page each: caps and the
+ * budget judge by `committed` (100 request arenas with a block of each of ten classes committed 67 MiB for 2.4 MiB
+ * live, and a 32 MiB budget refused the 47th). */
+Test(limits, a_few_blocks_per_class_commit_a_slice_each)
+{
+    LINUX_ONLY("the Linux page sizes");
+    hak_arena_t *a;
+    cr_assert_eq(hak_arena_create(&a, NULL), 0);
+    hak_arena_stats_t st;
+    cr_assert_eq(hak_arena_stats(a, &st), 0);
+    size_t empty = st.committed;
+    for (size_t size = 16; size <= 256; size += 16)
+        for (int i = 0; i < 3; i++)
+            cr_assert_not_null(hak_alloc(a, size));
+    cr_assert_eq(hak_arena_stats(a, &st), 0);
+    cr_assert_leq(st.committed - empty, 16 * FIRST_PAGE + (64u << 10), "16 classes: %zu KiB committed",
+                  (st.committed - empty) >> 10);
+    hak_arena_reset(a); /* first pages again */
+    for (size_t size = 16; size <= 256; size += 16)
+        cr_assert_not_null(hak_alloc(a, size));
+    cr_assert_eq(hak_arena_check(a), 0);
+    for (int i = 0; i < 5000; i++) /* a class that outgrows its first page goes on in 64 KiB pages */
+        cr_assert_not_null(hak_alloc(a, 64));
+    cr_assert_eq(hak_arena_check(a), 0);
+    hak_arena_destroy(a);
+}
+
+/* Fills the first page of a class of up to 256-byte blocks (one slice), so that the blocks of `size` allocated
+ * next come from a 64 KiB page. */
+static void fill_first_page(hak_arena_t *a, size_t size)
+{
+    for (size_t i = 0; i < FIRST_PAGE / size; i++)
+        cr_assert_not_null(hak_alloc(a, size));
+}
+
 /* Fills most of a page with 64-byte blocks (b[] sorted by address: hardened builds hand them out in random order)
  * and frees all but the lowest TAIL_KEPT + 1: the page's high-water mark stays at the highest block. */
 static void make_tail(hak_arena_t *a, unsigned char **b)
 {
+    fill_first_page(a, 64);
     for (int i = 0; i < TAIL_BLOCKS; i++)
         cr_assert_not_null(b[i] = hak_alloc(a, 64));
     qsort(b, TAIL_BLOCKS, sizeof *b, by_address);
@@ -771,6 +807,7 @@ Test(limits, lean_trims_page_tails_in_steps)
     enum { PAGES = 40, PER_PAGE = 1024 }; /* 64 KiB pages of 64-byte blocks */
     hak_arena_t *a = trimming_arena(HAK_POLICY_LEAN, TEST_TRIM_MS);
     static unsigned char *b[PAGES * PER_PAGE];
+    fill_first_page(a, 64);
     for (int i = 0; i < PAGES * PER_PAGE; i++) {
         cr_assert_not_null(b[i] = hak_alloc(a, 64));
         memset(b[i], 1, 64);
