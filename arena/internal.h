@@ -542,7 +542,8 @@ void *_hak_alloc_slow(hak_arena_t *a, unsigned cls);
 void  _hak_page_after_free(hak_arena_t *a, hak_page_t *page);
 bool  _hak_page_has_free(const hak_arena_t *a, hak_page_t *page, const hak_block_t *b);
 void  _hak_bins_clear(hak_arena_t *a);
-size_t _hak_bins_trim_tails(hak_arena_t *a); /* page tails above the highest live block go back (Linux) */
+size_t _hak_bins_trim_tails(hak_arena_t *a); /* page tails above the highest live block, and the insides of free
+                                                blocks of two OS pages or more, go back (Linux) */
 size_t _hak_bins_empty_heads(const hak_arena_t *a); /* bytes of emptied head pages kept for reuse */
 size_t _hak_bins_shrink(hak_arena_t *a);       /* out of slices: pages give back slices past their bump */
 size_t _hak_bins_release_empty(hak_arena_t *a); /* empty pages kept at bin heads go back; returns how many */

@@ -195,12 +195,34 @@ static size_t page_trim_tail(hak_arena_t *a, hak_page_t *page)
     return to - from;
 }
 
+/* The whole OS pages inside the free blocks of a page whose blocks span two OS pages or more, past each block's
+ * link and free marker (which stay): a working set of mid-size buffers that shrank keeps its free blocks, not
+ * their memory. One platform call per such block; the list is walked once (as long as the page says it is). */
+static size_t page_trim_free_blocks(hak_arena_t *a, hak_page_t *page)
+{
+    size_t os_page = hak_platform_page_size(), bytes = 0;
+    if (page->bsize < 2 * os_page)
+        return 0;
+    size_t listed = (size_t)(hak_bump(page) - page->start) / page->bsize - page->used;
+    for (hak_block_t *f = page->free; f && listed && hak_is_block_start(page, f); f = hak_next(a, f), listed--) {
+        uintptr_t from = ((uintptr_t)f + 2 * sizeof(void *) + os_page - 1) & ~(uintptr_t)(os_page - 1);
+        uintptr_t to = ((uintptr_t)f + page->bsize) & ~(uintptr_t)(os_page - 1);
+        if (from < to) {
+            unsigned calls = 0;
+            hak_platform_decommit((void *)from, to - from, &calls);
+            a->platform_calls += calls;
+            bytes += to - from;
+        }
+    }
+    return bytes;
+}
+
 size_t _hak_bins_trim_tails(hak_arena_t *a)
 {
     size_t bytes = 0;
     for (unsigned i = 0; i < HAK_NUM_CLASSES; i++)
         for (hak_page_t *page = a->bins[i].page; page != &_hak_empty_page && page; page = page->next)
-            bytes += page_trim_tail(a, page);
+            bytes += page_trim_tail(a, page) + page_trim_free_blocks(a, page);
     return bytes;
 }
 

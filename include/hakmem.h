@@ -163,10 +163,11 @@ HAK_API void hak_arena_reset(hak_arena_t *arena);
 
 /*
  * Returns every empty page and empty SuperSlab of the arena to the platform (decommit/unmap), whatever the
- * policy, and on Linux the OS pages above the highest live block of each page of small blocks (they stay counted
- * in `committed`; the blocks there are handed out again later). Returns the number of bytes by which `committed`
- * fell. NULL returns 0. Cost: O(SuperSlabs + free small blocks); one platform call per contiguous empty run and
- * per trimmed page. Thread-safe.
+ * policy, and on Linux the OS pages above the highest live block of each page of small blocks and those inside
+ * its free blocks of 8 KiB and more, past their first 16 bytes (they stay counted in `committed`; the blocks are
+ * handed out again later). Returns the number of bytes by which `committed`
+ * fell. NULL returns 0. Cost: O(SuperSlabs + free small blocks); one platform call per contiguous empty run, per
+ * trimmed page and per free block of 8 KiB or more. Thread-safe.
  */
 HAK_API size_t hak_arena_trim(hak_arena_t *arena);
 

@@ -571,6 +571,40 @@ static size_t resident_pages(const void *from, const void *to)
     return count;
 }
 
+/* hak_arena_trim gives back the OS pages inside free blocks of 8 KiB and more (past their first 16 bytes), not
+ * only page tails: a working set of 40 KB buffers that halved keeps its free blocks, not their memory. */
+Test(limits, trim_gives_back_the_inside_of_free_mid_size_blocks)
+{
+    LINUX_ONLY("resident memory");
+    enum { N = 64, SIZE = 40000 };
+    for (int p = HAK_POLICY_FAST; p <= HAK_POLICY_LEAN; p++) {
+        hak_arena_t *a;
+        cr_assert_eq(hak_arena_create(&a, &(hak_arena_config_t){.policy = (hak_policy_t)p,
+                                                                .flags = HAK_ARENA_UNSYNCHRONIZED}), 0);
+        unsigned char *b[N];
+        for (int i = 0; i < N; i++) {
+            cr_assert_not_null(b[i] = hak_alloc(a, SIZE));
+            memset(b[i], i, SIZE);
+        }
+        for (int i = 0; i < N - 1; i += 2) /* every other one: the pages stay, their tails are live */
+            hak_free(b[i]);
+        hak_arena_trim(a);
+        size_t left = 0;
+        for (int i = 0; i < N - 1; i += 2)
+            left += resident_pages(b[i] + 4096, b[i] + SIZE - 4096);
+        cr_assert_eq(left, 0, "policy %d: %zu OS pages inside free blocks stay resident", p, left);
+        for (int i = 1; i < N; i += 2)
+            for (int k = 0; k < SIZE; k += 997)
+                cr_assert_eq(b[i][k], (unsigned char)i, "live blocks keep their contents");
+        for (int i = 0; i < N - 1; i += 2) { /* the free blocks are handed out again, whole */
+            cr_assert_not_null(b[i] = hak_alloc(a, SIZE));
+            memset(b[i], 7, SIZE);
+        }
+        cr_assert_eq(hak_arena_check(a), 0);
+        hak_arena_destroy(a);
+    }
+}
+
 /* A huge block shrunk by moving its pages (mremap) keeps no resident page past its new end: `committed` stops
  * counting them, so they would be memory over the cap that no stats show. */
 Test(limits, a_huge_block_shrunk_by_a_move_leaves_no_pages_behind)
