@@ -167,7 +167,7 @@ static HAK_NOINLINE void *alloc_class_sync(hak_arena_t *a, unsigned cls)
         if (HAK_LIKELY(b)) {
             hak_check_popped(a, b);
             bin->head = hak_next(a, b);
-            bin->n--;
+            bin->room++;
             hak_mark_live(b);
             if (HAK_CFG_STATS)
                 s->allocs++;
@@ -210,7 +210,7 @@ HAK_HOT_ENTRY void *hak_alloc(hak_arena_t *a, size_t size)
         return alloc_class_sync(a, cls);
     hak_check_popped(a, b);
     s->bins[cls].head = hak_next(a, b);
-    s->bins[cls].n--;
+    s->bins[cls].room++;
     hak_mark_live(b);
     if (HAK_CFG_STATS)
         s->allocs++;
@@ -400,7 +400,7 @@ HAK_INLINE void cache_push(hak_arena_t *a, hak_tslot_t *s, hak_tbin_t *bin, hak_
     bin->head = b;
     if (HAK_CFG_STATS)
         s->frees++;
-    if (HAK_UNLIKELY(++bin->n > bin->cap))
+    if (HAK_UNLIKELY(--bin->room < 0))
         _hak_tcache_overflow(a, s, bin);
 }
 

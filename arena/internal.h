@@ -315,7 +315,8 @@ typedef struct hak_bin {
 
 typedef struct hak_tbin {
     hak_block_t *head;  /* free blocks of the slot's arena, LIFO, free-marked */
-    uint16_t     n, cap;
+    int16_t      room;  /* cap minus the blocks on the list: a push that takes it below 0 overflows */
+    uint16_t     cap;
     uint16_t     batch; /* blocks the next refill takes: starts small, doubles up to cap/2, so a short-lived
                            arena does not fill caches it will never use */
 } hak_tbin_t;

@@ -77,11 +77,11 @@ static void give_back_locked(hak_arena_t *a, hak_tbin_t *bin, uint32_t count)
         hak_page_t  *page = hak_block_page(a, b);
         if (!page || !hak_is_marked(a, b)) {
             _hak_report(HAK_ERR_CORRUPT, "thread cache list corrupted (a write after free?); rest dropped", b);
-            bin->head = NULL, bin->n = 0;
+            bin->head = NULL, bin->room = (int16_t)bin->cap;
             return;
         }
         bin->head = hak_next(a, b);
-        bin->n--;
+        bin->room++;
         hak_set_next(a, b, page->free);
         page->free = b;
         if (--page->used == 0 || !page->in_bin)
@@ -211,6 +211,7 @@ hak_tslot_t *_hak_tslot_slow(hak_arena_t *a)
     free_slot->birth = a->birth; /* (written under the lock at create, as gen) */
     for (unsigned i = 0; i < HAK_NUM_CLASSES; i++) {
         free_slot->bins[i].cap = g_cap[i];
+        free_slot->bins[i].room = (int16_t)g_cap[i];
         free_slot->bins[i].batch = 2;
     }
     return _hak_t_last = free_slot;
@@ -248,14 +249,14 @@ void *_hak_tcache_refill(hak_arena_t *a, hak_tslot_t *s, unsigned cls)
         hak_set_next(a, b, bin->head);
         hak_mark_free(a, b);
         bin->head = b;
-        bin->n++;
+        bin->room--;
     }
     hak_unlock(&a->lock);
     hak_block_t *b = bin->head;
     if (!b)
         return NULL; /* out of memory or at a limit: the caller takes the locked path, which handles both */
     bin->head = hak_next(a, b);
-    bin->n--;
+    bin->room++;
     hak_mark_live(b);
     if (HAK_CFG_STATS)
         s->allocs++;
@@ -289,7 +290,7 @@ bool _hak_tcache_holds(const hak_arena_t *a, const hak_block_t *b, unsigned cls)
     hak_tslot_t *s = _hak_tslot_current(a);
     if (!s)
         return false;
-    uint32_t n = s->bins[cls].n;
+    uint32_t n = (uint32_t)(s->bins[cls].cap - s->bins[cls].room); /* the blocks on the list */
     for (const hak_block_t *f = s->bins[cls].head; f && n && hak_block_page(a, f); f = hak_next(a, f), n--)
         if (f == b) /* (a link that leads out of the arena ends the walk: give-back reports it) */
             return true;
