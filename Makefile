@@ -16,7 +16,7 @@
 #   make test-shim | test-tsan | test-valgrind | test-cgroup | test-model | test-m32 | test-targets
 #                         parts of make test on their own
 #   make bench-profile    callgrind instructions per hak_alloc/hak_free call on random_mixed
-#   make clean | distclean   remove build/ and BUILD | also .config and ./defconfig
+#   make clean | distclean   remove build/ (and hakmem's outputs in BUILD) | also .config and ./defconfig
 #   make menuconfig | defconfig | NAME_defconfig | olddefconfig | savedefconfig   (on their own, not with a build)
 #   make install | uninstall [PREFIX=/usr/local] [LIBDIR=PREFIX/lib] [DESTDIR=]   header, libraries (libhakmem.so
 #                         with its soname libhakmem.so.MAJOR), the malloc shim, hakmem.pc
@@ -107,7 +107,9 @@ endif
 OPT        ?= -O2 -g
 WARN       := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 SANFLAGS   := $(if $(SAN),-fsanitize=address$(comma)undefined -fno-sanitize-recover=all -fno-omit-frame-pointer)
-override CPPFLAGS += -I. -Iinclude -I$(BUILD)/generated -DHAK_HAVE_AUTOCONF # (also after a CPPFLAGS=... of the caller)
+# The project's preprocessor flags, then the caller's (CPPFLAGS itself is left as given: make exports it to the
+# sub-makes of other build directories, which must not see this one's generated headers first).
+HAK_CPPFLAGS := -I. -Iinclude -I$(BUILD)/generated -DHAK_HAVE_AUTOCONF $(CPPFLAGS)
 CFLAGS     ?= $(OPT)
 PIC        := $(if $(CROSS),,-fPIC)
 # Each function and object in its own section: a program linked with -Wl,--gc-sections keeps only what it calls.
@@ -142,14 +144,14 @@ $(BUILD):
 
 # The compiler command the objects were built with: rewritten (and so newer than them) only when it changes, so that
 # `make CFLAGS=...` or SAN=1 on an existing build directory rebuilds the library instead of mixing flags.
-FLAGS_NOW = $(CC) $(CPPFLAGS) $(ALL_CFLAGS)
+FLAGS_NOW = $(CC) $(HAK_CPPFLAGS) $(ALL_CFLAGS) $(LDFLAGS)
 $(BUILD)/.flags: FORCE | $(BUILD) # (the directory first: make expands the whole recipe before running it)
 	$(if $(call same,$(FLAGS_NOW),$(file <$@)),,$(file >$@,$(FLAGS_NOW)))
 
 $(BUILD)/obj/%.o: %.c $(HEADERS) $(AUTOCONF) $(BUILD)/.flags
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
-	@$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c $< -o $@
+	@$(CC) $(HAK_CPPFLAGS) $(ALL_CFLAGS) -c $< -o $@
 
 # The core may include nothing but the freestanding C headers (plus the project's own).
 $(BUILD)/obj/arena/%.o: arena/%.c $(HEADERS) $(AUTOCONF) $(BUILD)/.flags
@@ -157,7 +159,7 @@ $(BUILD)/obj/arena/%.o: arena/%.c $(HEADERS) $(AUTOCONF) $(BUILD)/.flags
 	@if grep -n '#include <' $< | grep -vE '<(stddef|stdint|stdbool|stdatomic)\.h>'; then \
 	    echo "$<: the core includes only stddef/stdint/stdbool/stdatomic" >&2; exit 1; fi
 	@echo "  CC      $<"
-	@$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c $< -o $@
+	@$(CC) $(HAK_CPPFLAGS) $(ALL_CFLAGS) -c $< -o $@
 
 $(BUILD)/libhakmem.a: $(LIB_OBJ)
 	@rm -f $@
@@ -167,9 +169,11 @@ $(BUILD)/libhakmem.a: $(LIB_OBJ)
 # libhakmem.so.MAJOR.MINOR.PATCH with its soname libhakmem.so.MAJOR, and the two links to it.
 VERSION   := $(shell awk '/HAKMEM_VERSION_(MAJOR|MINOR|PATCH) /{v=v (v?".":"") $$3} END{print v}' include/hakmem.h)
 SO_MAJOR  := $(firstword $(subst ., ,$(VERSION)))
-$(BUILD)/libhakmem.so: $(LIB_OBJ)
+$(BUILD)/libhakmem.so.$(VERSION): $(LIB_OBJ)
 	@echo "  LD      $@"
-	@$(CC) -shared $(ALL_CFLAGS) $(LDFLAGS) -Wl,-soname,libhakmem.so.$(SO_MAJOR) -o $@.$(VERSION) $^
+	@$(CC) -shared $(ALL_CFLAGS) $(LDFLAGS) -Wl,-soname,libhakmem.so.$(SO_MAJOR) -o $@ $^
+
+$(BUILD)/libhakmem.so: $(BUILD)/libhakmem.so.$(VERSION)
 	@ln -sf libhakmem.so.$(VERSION) $@.$(SO_MAJOR)
 	@ln -sf libhakmem.so.$(VERSION) $@
 
@@ -182,7 +186,7 @@ $(BUILD)/examples/%: examples/%.c $(BUILD)/libhakmem.a
 	@$(HOST_ONLY)
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
-	@$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $< -o $@ $(BUILD)/libhakmem.a -pthread
+	@$(CC) $(HAK_CPPFLAGS) $(ALL_CFLAGS) $< -o $@ $(BUILD)/libhakmem.a -pthread
 
 run: $(BUILD)/examples/per_subsystem
 	./$(BUILD)/examples/per_subsystem
@@ -210,22 +214,23 @@ $(TEST_BIN): $(TEST_SRC) tests/model.h tests/geometry.h $(HEADERS) $(BUILD)/libh
 	@$(HOST_RUN)
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
-	@$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -Wno-missing-prototypes $(TEST_SRC) -o $@ $(BUILD)/libhakmem.a $(LDLIBS_T)
+	@$(CC) $(HAK_CPPFLAGS) $(ALL_CFLAGS) -Wno-missing-prototypes $(TEST_SRC) -o $@ $(BUILD)/libhakmem.a $(LDLIBS_T)
 
 check-one: $(TEST_BIN)
 	@echo "== tests: $(CONFIG_SRC)$(if $(SAN), with ASan+UBSan) =="
 	@ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ./$(TEST_BIN) --jobs 2
 
 $(BUILD)/tests/cgroup_child: tests/cgroup/child.c tests/rss.h $(BUILD)/libhakmem.a
+	@$(HOST_RUN)
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
-	@$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $< -o $@ $(BUILD)/libhakmem.a -pthread
+	@$(CC) $(HAK_CPPFLAGS) $(ALL_CFLAGS) $< -o $@ $(BUILD)/libhakmem.a -pthread
 
 $(BUILD)/tests/stress: tests/stress/stress.c $(BUILD)/libhakmem.a
 	@$(HOST_RUN)
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
-	@$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $< -o $@ $(BUILD)/libhakmem.a -pthread
+	@$(CC) $(HAK_CPPFLAGS) $(ALL_CFLAGS) $< -o $@ $(BUILD)/libhakmem.a -pthread
 
 # The thread stress test, once plain and once with ThreadSanitizer over the whole library.
 test-stress: $(BUILD)/tests/stress
@@ -260,7 +265,7 @@ $(BUILD)/tests/fuzz_driver: tests/fuzz/fuzz_api.c tests/fuzz/driver.c tests/rss.
 	@$(HOST_RUN)
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
-	@$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -Wno-missing-prototypes tests/fuzz/fuzz_api.c tests/fuzz/driver.c -o $@ \
+	@$(CC) $(HAK_CPPFLAGS) $(ALL_CFLAGS) -Wno-missing-prototypes tests/fuzz/fuzz_api.c tests/fuzz/driver.c -o $@ \
 	    $(BUILD)/libhakmem.a -pthread
 
 test-model: $(BUILD)/tests/fuzz_driver
@@ -271,7 +276,7 @@ test-model: $(BUILD)/tests/fuzz_driver
 $(BUILD)/tests/pools_only: tests/freestanding/pools_only.c tests/freestanding/posix_shim.c $(BUILD)/libhakmem.a
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
-	@$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -Wno-missing-prototypes $(filter %.c,$^) -o $@ $(BUILD)/libhakmem.a
+	@$(CC) $(HAK_CPPFLAGS) $(ALL_CFLAGS) -Wno-missing-prototypes $(filter %.c,$^) -o $@ $(BUILD)/libhakmem.a
 
 test-pools-only:
 	@$(MAKE) --no-print-directory BUILD=build/test/pools-only CONFIG_SRC=tests/freestanding/pools_only_defconfig \
@@ -304,9 +309,10 @@ VG_BUILD ?= build/test/valgrind
 VG_PROGS := use_after_free leak clean
 
 $(BUILD)/tests/valgrind/%: tests/valgrind/%.c $(BUILD)/libhakmem.a
+	@$(HOST_RUN)
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
-	@$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $< -o $@ $(BUILD)/libhakmem.a -pthread
+	@$(CC) $(HAK_CPPFLAGS) $(ALL_CFLAGS) $< -o $@ $(BUILD)/libhakmem.a -pthread
 
 test-valgrind:
 	@{ command -v valgrind && echo '#include <valgrind/memcheck.h>' | $(CC) -E -x c -; } >/dev/null 2>&1 || { \
@@ -376,6 +382,7 @@ test-targets: target-deps
 
 # Installs what the tests need when it is missing (Debian packages; needs root).
 test-deps:
+	@$(HOST_RUN)
 	@missing=""; \
 	echo '#include <criterion/criterion.h>' | $(CC) -E -x c - >/dev/null 2>&1 || missing="$$missing libcriterion-dev"; \
 	{ python3 -c 'import kconfiglib' 2>/dev/null || /usr/bin/python3 -c 'import kconfiglib' 2>/dev/null; } || \
@@ -404,7 +411,7 @@ $(BUILD)/obj/shim/%.o: shim/%.c $(HEADERS) shim/shim.h $(AUTOCONF) $(BUILD)/.fla
 	@$(HOST_ONLY)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
-	@$(CC) $(CPPFLAGS) $(ALL_CFLAGS) $(SHIM_NOBUILTIN) -c $< -o $@
+	@$(CC) $(HAK_CPPFLAGS) $(ALL_CFLAGS) $(SHIM_NOBUILTIN) -c $< -o $@
 
 $(BUILD)/libhakmem-malloc.a: $(SHIM_OBJ) $(LIB_OBJ)
 	@rm -f $@
@@ -420,7 +427,7 @@ NO_UAF_WARN = $(shell $(CC) -Werror -Wno-use-after-free -E -x c /dev/null >/dev/
 $(SHIM_TEST_BIN): tests/shim/test_shim.c $(BUILD)/libhakmem-malloc.a
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
-	@$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -fno-builtin -Wno-missing-prototypes $(NO_UAF_WARN) $< -o $@ $(BUILD)/libhakmem-malloc.a \
+	@$(CC) $(HAK_CPPFLAGS) $(ALL_CFLAGS) -fno-builtin -Wno-missing-prototypes $(NO_UAF_WARN) $< -o $@ $(BUILD)/libhakmem-malloc.a \
 	    $(LDLIBS_T) -ldl
 
 test-shim: test-deps $(SHIM_TEST_BIN) $(BUILD)/libhakmem-malloc.so
@@ -545,8 +552,10 @@ uninstall:
 	    $(addprefix $(DESTDIR)$(LIBDIR)/,libhakmem.a libhakmem.so libhakmem.so.$(SO_MAJOR) libhakmem.so.$(VERSION) \
 	    libhakmem-malloc.a libhakmem-malloc.so)
 
-clean:
-	rm -rf build $(BUILD)
+clean: # (build/, and what a BUILD elsewhere holds of hakmem's: never the directory itself)
+	rm -rf build $(if $(filter-out build,$(BUILD)),$(addprefix $(BUILD)/,obj generated tests examples bench test \
+	    target fuzz firmware libhakmem.a libhakmem.so* libhakmem-malloc.a libhakmem-malloc.so link_check.elf \
+	    .config .config-src .flags))
 
 distclean: clean
 	rm -f .config .config.old defconfig

@@ -7,7 +7,8 @@
  * gives naturally aligned blocks (hak_aligned_alloc relies on it). Sizes up to 1 KiB find their class in one
  * table load; larger ones with a count-leading-zeros.
  *
- * A small page spans max(64 KiB, 8 blocks; 4 above 32 KiB) of slices on Linux, fewer on freestanding pools. It
+ * A small page spans max(64 KiB, 8 blocks; 4 above 32 KiB) of slices on Linux (a class's first page since create
+ * or reset only the slices 64 blocks need, when that is less), fewer on freestanding pools. It
  * is born empty with bump = start and never threads its free list up front: blocks are taken from `bump` only
  * when the free list is dry, so a page's untouched tail never becomes resident. The memory a page holds is
  * therefore its high-water mark, and two paths lower it: an arena's own trim rounds (lean every second, fast every
@@ -293,9 +294,17 @@ HAK_INLINE bool bump_is_fresh(const hak_page_t *page)
     return ((b - 1) ^ (b + page->bsize - 1)) >> 12;
 }
 
+/* Debug level 3: the page is checked whole before and after every change (the check's own message, if it fails). */
+HAK_INLINE void debug_check_page(hak_arena_t *a, hak_page_t *page)
+{
+    hak_check_fail_t f;
+    if (HAK_CFG_DEBUG >= 3 && _hak_check_page(a, hak_page_slab(page), page, &f))
+        _hak_assert_fail(f.what, __FILE__, __LINE__);
+}
+
 static void *page_take(hak_arena_t *a, hak_page_t *page)
 {
-    HAK_ASSERT(HAK_CFG_DEBUG < 3 || _hak_check_page(a, hak_page_slab(page), page, &(hak_check_fail_t){0}) == 0);
+    debug_check_page(a, page);
     hak_block_t *b = page->free;
     bool         fresh = false; /* the block is in memory the page never used before */
     if (HAK_CFG_RANDOM_ORDER && !b) {
@@ -401,7 +410,7 @@ void *_hak_alloc_slow(hak_arena_t *a, unsigned cls)
 void _hak_page_after_free(hak_arena_t *a, hak_page_t *page)
 {
     hak_bin_t *bin = &a->bins[page->cls];
-    HAK_ASSERT(HAK_CFG_DEBUG < 3 || _hak_check_page(a, hak_page_slab(page), page, &(hak_check_fail_t){0}) == 0);
+    debug_check_page(a, page);
     if (!page->in_bin)
         bin_link(bin, page, false);
     if (page->used == 0 && bin->page != page) {

@@ -299,8 +299,9 @@ HAK_API int hak_arena_check(hak_arena_t *arena);
 /*
  * Error handler: called with a HAK_ERR_* code, a one-line message, the offending pointer (or NULL) and `arg`.
  * It is called from the thread that made the bad call, possibly with the arena's lock held (a corrupted
- * thread-cache list found while giving blocks back; hak_arena_check reports after releasing it): it must not call
- * back into hakmem for that arena. Other arenas it may use, as long as two threads' handlers do not each use the
+ * thread-cache list found while giving blocks back, and the corruption that hardened and debug builds report just
+ * before they stop the process; hak_arena_check reports after releasing it): it must not call back into hakmem for
+ * that arena. Other arenas it may use, as long as two threads' handlers do not each use the
  * other's reported arena (each would wait for the lock the other holds). Passing fn = NULL restores the default
  * handler, which writes one line to the platform's error output. If the build is configured with
  * HAK_INVALID_FREE_ABORT, the process aborts after the handler returns from an invalid or double free or a dead

@@ -20,8 +20,11 @@ if [ -z "$py" ]; then
 fi
 # A configuration written before the SuperSlab size became a choice sets CONFIG_HAK_FS_SLAB_KIB, which kconfiglib
 # would ignore without a word (it is derived now): refuse it and say what replaced it.
+# (defconfig writes KCONFIG_CONFIG rather than reading it: there, only the defconfig it reads counts)
 eval "last=\${$#}"
-for f in "${KCONFIG_CONFIG:-}" "$last"; do
+read_config=${KCONFIG_CONFIG:-}
+if [ "$tool" = defconfig ]; then read_config=""; fi
+for f in "$read_config" "$last"; do
     if [ -f "$f" ] && grep -q '^CONFIG_HAK_FS_SLAB_KIB=' "$f" && ! grep -q '^CONFIG_HAK_FS_SLAB_[0-9]*[KM]=y' "$f"; then
         echo "kconfig: $f sets CONFIG_HAK_FS_SLAB_KIB, now chosen with CONFIG_HAK_FS_SLAB_16K .. _1M" \
              "(e.g. CONFIG_HAK_FS_SLAB_64K=y)" >&2
