@@ -146,10 +146,10 @@ static hak_tslot_t *slot_evict(hak_tcache_t *tc)
 static void thread_exit(void *arg)
 {
     hak_tcache_t *tc = arg;
+    t_cache = TC_DEAD; /* first: a call made while the slots go back (an error handler's) takes the locked path */
+    _hak_t_last = &_hak_no_slot;
     for (unsigned i = 0; i < HAK_TC_SLOTS; i++)
         slot_flush(&tc->slot[i], true);
-    t_cache = TC_DEAD;
-    _hak_t_last = &_hak_no_slot;
     _hak_global_lock();
     tc->next_free = g_free_caches;
     g_free_caches = tc;
