@@ -383,7 +383,8 @@ static HAK_NOINLINE void *alloc_new_page(hak_arena_t *a, unsigned cls, bool lean
     page->used = 0;
     hak_set_bump(page, page->start);
     page->end_off = hak_whole_blocks((uint32_t)(n << HAK_SLICE_SHIFT), bsize, page->recip);
-    a->paged[cls >> 6] |= (uint64_t)1 << (cls & 63);
+    if (!HAK_CFG_FREESTANDING) /* (pools size every page alike) */
+        a->paged[cls >> 6] |= (uint64_t)1 << (cls & 63);
     bin_link(bin, page, true);
     return page_take(a, page);
 }
@@ -439,7 +440,8 @@ void _hak_bins_clear(hak_arena_t *a)
     a->trim_touches = 0; /* young again: an arena reset per request reads no clock */
     for (unsigned i = 0; i < HAK_NUM_CLASSES; i++)
         a->bins[i].page = &_hak_empty_page;
-    memset(a->paged, 0, sizeof a->paged);
+    if (!HAK_CFG_FREESTANDING)
+        memset(a->paged, 0, sizeof a->paged);
 }
 
 /* Out of slices: pages in bins give back the slices past the one their `bump` is in, which they never used
