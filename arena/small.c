@@ -261,10 +261,10 @@ static void trim_step(hak_arena_t *a)
     a->trim_next = a->trim_cls >= HAK_NUM_CLASSES ? NULL : page ? page : &_hak_empty_page;
 }
 
-static HAK_NOINLINE void maybe_trim(hak_arena_t *a)
+static HAK_NOINLINE void maybe_trim(hak_arena_t *a, unsigned touched)
 {
     if (a->trim_touches < TRIM_YOUNG_TOUCHES) {
-        a->trim_touches++;
+        a->trim_touches += touched;
         return;
     }
     if (a->trim_cls >= HAK_NUM_CLASSES) {
@@ -306,29 +306,27 @@ static void *page_take(hak_arena_t *a, hak_page_t *page)
 {
     debug_check_page(a, page);
     hak_block_t *b = page->free;
-    bool         fresh = false; /* the block is in memory the page never used before */
+    uintptr_t    from = (uintptr_t)hak_bump(page);
     if (HAK_CFG_RANDOM_ORDER && !b) {
-        uintptr_t from = (uintptr_t)hak_bump(page);
         page_extend_random(a, page);
         b = page->free;
-        fresh = ((from - 1) ^ ((uintptr_t)hak_bump(page) - 1)) >> 12; /* (as bump_is_fresh, for the batch) */
     }
     if (b) {
         hak_check_popped_from(a, page, b);
         page->free = hak_next(a, b);
     } else {
         HAK_ASSERT(hak_bump(page) < page->start + page->end_off);
-        fresh = bump_is_fresh(page);
         b = (hak_block_t *)hak_bump(page);
         hak_set_bump(page, (uint8_t *)b + page->bsize);
     }
     hak_mark_live(b);
     page->used++;
 #if !HAK_CFG_FREESTANDING
+    /* the 4 KiB pages of memory the page never used before that `bump` (or a random-order batch) reached */
+    unsigned fresh = (unsigned)((((uintptr_t)hak_bump(page) - 1) >> 12) - ((from - 1) >> 12));
     if (fresh && a->trim_ms)
-        maybe_trim(a);
+        maybe_trim(a, fresh);
 #endif
-    (void)fresh;
     return b;
 }
 

@@ -40,6 +40,24 @@ static hak_page_t *page_of(const void *p)
     return ss->slice_page[((uintptr_t)p - (uintptr_t)ss) >> HAK_SLICE_SHIFT];
 }
 
+/* A young arena reads no clock until it has touched TRIM_YOUNG_TOUCHES 4 KiB pages of new memory for small blocks:
+ * counted in pages, so that blocks of 16 KiB count four each (they counted one, and hardened builds' batches of 16
+ * blocks one per batch). */
+Test(internals, young_arenas_count_the_4_kib_pages_they_touch)
+{
+    if (HAK_CFG_FREESTANDING)
+        cr_skip_test("Linux platform only: page-tail trims");
+    hak_arena_t *a;
+    cr_assert_eq(hak_arena_create(&a, &(hak_arena_config_t){.flags = HAK_ARENA_UNSYNCHRONIZED}), 0);
+    for (int i = 0; i < 3; i++)
+        cr_assert_not_null(hak_alloc(a, 16384));
+    if (HAK_CFG_RANDOM_ORDER) /* (a batch reaches past the blocks handed out so far) */
+        cr_assert_geq(a->trim_touches, 12, "three 16 KiB blocks: %u pages", a->trim_touches);
+    else
+        cr_assert_eq(a->trim_touches, 12, "three 16 KiB blocks: %u pages", a->trim_touches);
+    hak_arena_destroy(a);
+}
+
 /* A pool that runs out of slices takes back the ones its pages never used: a page of 576-byte blocks spans
  * several slices and has used one; a fill with another class until the pool is full shrinks it to that one. */
 Test(internals, a_full_pool_takes_back_slices_pages_never_used)
