@@ -327,6 +327,7 @@ static void *page_take(hak_arena_t *a, hak_page_t *page)
     if (fresh && a->trim_ms)
         maybe_trim(a, fresh);
 #endif
+    (void)from;
     return b;
 }
 
