@@ -149,15 +149,32 @@ void _hak_env_bad(unsigned which)
 }
 
 /* Variables are read under locks the error handler may need, so what was found is reported here, after them. */
+/* "NAME="value" what", the value cut at 48 characters. */
+static void report_env(const char *name, const char *what)
+{
+    char        msg[160], *o = msg, *end = msg + sizeof msg - 1;
+    const char *v = hak_platform_getenv(name);
+    size_t      n = 0;
+    while (v && v[n] && n <= 48)
+        n++;
+    o = append(o, end, name);
+    o = append(o, end, "=\"");
+    o = append(o, o + 48 < end ? o + 48 : end, v ? v : "");
+    o = append(o, end, n > 48 ? "...\" " : "\" ");
+    o = append(o, end, what);
+    *o = 0;
+    _hak_report(HAK_ERR_BAD_ENV, msg, NULL);
+}
+
 void _hak_env_report(void)
 {
     if (HAK_CFG_FREESTANDING || HAK_LIKELY(!atomic_load_explicit(&g_env_bad, memory_order_relaxed)))
         return;
     unsigned bad = atomic_exchange_explicit(&g_env_bad, 0, memory_order_relaxed);
     if (bad & HAK_ENV_BAD_POLICY)
-        _hak_report(HAK_ERR_BAD_ENV, "HAKMEM_POLICY is neither fast nor lean: ignored", NULL);
+        report_env("HAKMEM_POLICY", "is neither fast nor lean: ignored");
     if (bad & HAK_ENV_BAD_LIMIT)
-        _hak_report(HAK_ERR_BAD_ENV, "HAKMEM_LIMIT is no size, percentage (0-100%) or off: ignored", NULL);
+        report_env("HAKMEM_LIMIT", "is no size, percentage (0-100%) or off: ignored");
 }
 
 void _hak_report(int code, const char *msg, const void *ptr)

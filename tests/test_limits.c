@@ -348,11 +348,13 @@ Test(limits, shrinking_realloc_at_the_cap_keeps_the_block)
     hak_arena_destroy(a);
 }
 
+static char env_message[200]; /* the first HAK_ERR_BAD_ENV message (in the child) */
+
 static void count_env_reports(int code, const char *message, void *ptr, void *arg)
 {
-    (void)message, (void)ptr;
-    if (code == HAK_ERR_BAD_ENV)
-        ++*(int *)arg;
+    (void)ptr;
+    if (code == HAK_ERR_BAD_ENV && !(*(int *)arg)++)
+        snprintf(env_message, sizeof env_message, "%s", message);
 }
 
 /* In a new process with environment variable `name` set to `value` (unset for NULL): the process budget after
@@ -362,6 +364,7 @@ typedef struct {
     size_t limit;
     int    env_reports;
     char   json[512];
+    char   message[200]; /* the first report's */
 } env_answer_t;
 
 static env_answer_t env_in_child(const char *name, const char *value)
@@ -382,6 +385,7 @@ static env_answer_t env_in_child(const char *name, const char *value)
             hak_arena_stats_json(a, ans.json, sizeof ans.json) <= 0)
             _exit(2);
         ans.limit = hak_memory_limit();
+        memcpy(ans.message, env_message, sizeof ans.message);
         hak_arena_destroy(a);
         hak_arena_destroy(b);
         _exit(write(fd[1], &ans, sizeof ans) == sizeof ans ? 0 : 1);
@@ -393,6 +397,19 @@ static env_answer_t env_in_child(const char *name, const char *value)
     close(fd[0]);
     close(fd[1]);
     return ans;
+}
+
+/* A report quotes the value it could not read (cut at 48 characters). */
+Test(limits, environment_reports_quote_the_value)
+{
+    LINUX_ONLY("no environment without an OS");
+    env_answer_t ans = env_in_child("HAKMEM_LIMIT", "12 parsecs");
+    cr_assert_str_eq(ans.message, "HAKMEM_LIMIT=\"12 parsecs\" is no size, percentage (0-100%) or off: ignored");
+    ans = env_in_child("HAKMEM_POLICY", "speedy");
+    cr_assert_str_eq(ans.message, "HAKMEM_POLICY=\"speedy\" is neither fast nor lean: ignored");
+    ans = env_in_child("HAKMEM_POLICY", "fast lean fast lean fast lean fast lean fast lea...lean");
+    cr_assert_str_eq(ans.message, "HAKMEM_POLICY=\"fast lean fast lean fast lean fast lean fast lea...\" is "
+                                  "neither fast nor lean: ignored");
 }
 
 static size_t limit_in_child(const char *value, int *reports)
