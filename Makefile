@@ -381,10 +381,10 @@ test-targets: target-deps
 	@set -o pipefail; $(FW_QEMU) $(FW_OUT)/hakmem_firmware.elf 2>&1 | grep -v '^ok ' # failures and the summary
 
 # Installs what the tests need when it is missing (Debian packages; needs root).
-test-deps:
-	@$(HOST_RUN)
+test-deps: # (probed with the host's compiler: the tests are host programs, whatever .config is for)
 	@missing=""; \
-	echo '#include <criterion/criterion.h>' | $(CC) -E -x c - >/dev/null 2>&1 || missing="$$missing libcriterion-dev"; \
+	echo '#include <criterion/criterion.h>' | $(if $(CROSS),cc,$(CC)) -E -x c - >/dev/null 2>&1 || \
+	    missing="$$missing libcriterion-dev"; \
 	{ python3 -c 'import kconfiglib' 2>/dev/null || /usr/bin/python3 -c 'import kconfiglib' 2>/dev/null; } || \
 	    missing="$$missing python3-kconfiglib"; \
 	command -v tmux >/dev/null || missing="$$missing tmux"; \
