@@ -204,16 +204,9 @@ HAK_HOT_ENTRY void *hak_alloc(hak_arena_t *a, size_t size)
     unsigned cls = _hak_class_of_small[(size + 15) >> 4];
     if (!a->sync)
         return alloc_class_locked(a, cls);
-    hak_tslot_t *s = hak_last_slot(a);
-    hak_block_t *b;
-    if (HAK_UNLIKELY(!s) || HAK_UNLIKELY(!(b = s->bins[cls].head)))
+    hak_block_t *b = hak_cache_pop(a, cls);
+    if (HAK_UNLIKELY(!b))
         return alloc_class_sync(a, cls);
-    hak_check_popped(a, b);
-    s->bins[cls].head = hak_next(a, b);
-    s->bins[cls].room++;
-    hak_mark_live(b);
-    if (HAK_CFG_STATS)
-        s->allocs++;
     return handed_out(b);
 }
 

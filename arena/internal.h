@@ -736,5 +736,22 @@ HAK_INLINE hak_superslab_t *hak_page_slab(const hak_page_t *page)
     return (hak_superslab_t *)((uintptr_t)page & ~(uintptr_t)(HAK_GRANULE - 1));
 }
 
+/* A free block of class cls from the calling thread's cache of synchronized arena a (its last-used slot), marked
+ * live, or NULL (no such slot, or its list is empty): hak_alloc's fast path, and the malloc shim's. */
+HAK_INLINE hak_block_t *hak_cache_pop(hak_arena_t *a, unsigned cls)
+{
+    hak_tslot_t *s = hak_last_slot(a);
+    hak_block_t *b;
+    if (HAK_UNLIKELY(!s) || HAK_UNLIKELY(!(b = s->bins[cls].head)))
+        return NULL;
+    hak_check_popped(a, b);
+    s->bins[cls].head = hak_next(a, b);
+    s->bins[cls].room++;
+    hak_mark_live(b);
+    if (HAK_CFG_STATS)
+        s->allocs++;
+    return b;
+}
+
 #pragma GCC visibility pop
 #endif /* HAK_INTERNAL_H */

@@ -234,6 +234,12 @@ static HAK_NOINLINE void *realloc_foreign(void *p, size_t size)
 SHIM_API void *malloc(size_t size)
 {
     hak_arena_t *a = atomic_load_explicit(&g_arena, memory_order_acquire);
+#if !HAK_CFG_VALGRIND /* (memcheck is told about blocks in hak_alloc) */
+    if (HAK_LIKELY(a != NULL) && HAK_LIKELY(size <= 1024)) { /* the arena is synchronized: its cache first */
+        void *b = hak_cache_pop(a, hak_size_class(size));
+        return HAK_LIKELY(b != NULL) ? b : hak_alloc(a, size);
+    }
+#endif
     if (HAK_LIKELY(a != NULL) && HAK_LIKELY(size <= PTRDIFF_MAX))
         return hak_alloc(a, size);
     return alloc_aligned(0, size);
