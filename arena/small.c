@@ -52,6 +52,14 @@ hak_page_t _hak_free_slice = {.kind = HAK_PAGE_FREE, .bsize = 16};
  * HAK_FS_PAGE_MIN_KIB) floor is at most 1/256 of the cap: the ~40 classes from 64 B to 4 KiB, a page or two each,
  * would otherwise hold most of a small cap in free blocks (a 4 MiB-capped cache of such objects kept 44% of its
  * cap live with 64 KiB pages, 76% with 16 KiB ones). */
+/* The fewest slices from n on that lose at most 1/2^waste_shift of themselves past their last whole block. */
+static size_t fit_slices(size_t n, size_t bsize, unsigned waste_shift)
+{
+    while (((n << HAK_SLICE_SHIFT) % bsize) << waste_shift > (n << HAK_SLICE_SHIFT))
+        n++;
+    return n;
+}
+
 static size_t page_slices(const hak_arena_t *a, unsigned cls)
 {
     size_t bsize = _hak_class_size[cls];
@@ -63,16 +71,12 @@ static size_t page_slices(const hak_arena_t *a, unsigned cls)
         size_t n = (bsize + HAK_SLICE - 1) >> HAK_SLICE_SHIFT;
         if (n < least && bsize * 2 <= (least << HAK_SLICE_SHIFT)) /* a floor on page size, for speed over fit */
             n = least;
-        while (((n << HAK_SLICE_SHIFT) % bsize) * 16 > (n << HAK_SLICE_SHIFT))
-            n++;
-        return n;
+        return fit_slices(n, bsize, 4);
     }
     size_t n = (bsize * (bsize > 32 * 1024 ? 4 : 8) + HAK_SLICE - 1) >> HAK_SLICE_SHIFT;
     n = n < least ? least : n;
     if (!(a->paged[cls >> 6] >> (cls & 63) & 1)) { /* the first page */
-        size_t first = (bsize * 64 + HAK_SLICE - 1) >> HAK_SLICE_SHIFT;
-        while (((first << HAK_SLICE_SHIFT) % bsize) * 8 > (first << HAK_SLICE_SHIFT))
-            first++;
+        size_t first = fit_slices((bsize * 64 + HAK_SLICE - 1) >> HAK_SLICE_SHIFT, bsize, 3);
         return first < n ? first : n;
     }
     return n;
