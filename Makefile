@@ -117,7 +117,14 @@ ALL_CFLAGS := -std=c11 $(WARN) $(PIC) -fvisibility=hidden -fno-semantic-interpos
               -fdata-sections $(TARGET_CFLAGS) $(CFLAGS) $(SANFLAGS)
 LDLIBS_T   := -lcriterion -pthread
 
-CORE_SRC   := $(wildcard arena/*.c)
+# The block layout: size classes in SuperSlabs, or (Kconfig HAK_COMPACT, freestanding) one best-fit heap per chunk.
+SLAB_SRC   := arena/alloc.c arena/check.c arena/large.c arena/small.c arena/superslab.c
+COMPACT    := $(if $(CONFIG_READ),$(shell grep -q '^CONFIG_HAK_COMPACT=y' $(CONFIG_READ) && echo 1))
+ifeq ($(COMPACT),1)
+  CORE_SRC := $(filter-out $(SLAB_SRC),$(wildcard arena/*.c))
+else
+  CORE_SRC := $(filter-out arena/compact.c,$(wildcard arena/*.c))
+endif
 ifeq ($(FREESTANDING),1)
   PLAT_SRC := platform/freestanding/platform_freestanding.c
   PLAT_SRC += $(if $(shell grep -q '^\# CONFIG_HAK_FS_OWN_LIBC is not set' $(CONFIG_READ) && echo n),,platform/freestanding/libc.c)
@@ -203,7 +210,9 @@ run-capped: $(BUILD)/examples/capped_container
 	    ./$(BUILD)/examples/capped_container; fi
 
 # ---- tests -----------------------------------------------------------------------------------------------------
-TEST_SRC := $(wildcard tests/*.c) $(if $(FREESTANDING),tests/freestanding/posix_shim.c)
+# test_internals.c reads the size-class layout's structures, test_compact.c the compact layout's.
+TEST_SRC := $(filter-out tests/$(if $(COMPACT),test_internals,test_compact).c,$(wildcard tests/*.c)) \
+            $(if $(FREESTANDING),tests/freestanding/posix_shim.c)
 TEST_BIN := $(BUILD)/tests/hakmem_tests
 
 # Test programs run on the host: a cross-compiled configuration is refused with a clear message.
@@ -266,7 +275,7 @@ $(BUILD)/tests/fuzz_driver: tests/fuzz/fuzz_api.c tests/fuzz/driver.c tests/rss.
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
 	@$(CC) $(HAK_CPPFLAGS) $(ALL_CFLAGS) -Wno-missing-prototypes tests/fuzz/fuzz_api.c tests/fuzz/driver.c -o $@ \
-	    $(BUILD)/libhakmem.a -pthread
+	    $(if $(FREESTANDING),tests/freestanding/posix_shim.c) $(BUILD)/libhakmem.a -pthread
 
 test-model: $(BUILD)/tests/fuzz_driver
 	@./$(BUILD)/tests/fuzz_driver -random=12000 -max-rss-mb=64 tests/fuzz/corpus/*
@@ -301,6 +310,12 @@ test-m32: m32-deps
 	@LD_LIBRARY_PATH=$(M32_LIBS) ./build/test/m32/tests/hakmem_tests --jobs 2
 	@./build/test/m32/tests/fuzz_driver -random=3000 tests/fuzz/corpus/*
 	@./build/test/m32/tests/stress
+	@$(MAKE) --no-print-directory BUILD=build/test/m32-compact CONFIG_SRC=config/freestanding_compact_defconfig \
+	    CFLAGS="-m32 -O2 -g" LDLIBS_T="-L$(M32_ROOT)/usr/lib/i386-linux-gnu -Wl,-rpath-link,$(M32_LIBS) -lcriterion -pthread" \
+	    build/test/m32-compact/tests/hakmem_tests build/test/m32-compact/tests/fuzz_driver
+	@echo "== 32-bit build, compact layout (the word size of a microcontroller) =="
+	@LD_LIBRARY_PATH=$(M32_LIBS) ./build/test/m32-compact/tests/hakmem_tests --jobs 2
+	@./build/test/m32-compact/tests/fuzz_driver -random=3000 tests/fuzz/corpus/*
 
 # valgrind memcheck, on a build that tells memcheck about hakmem's blocks (Kconfig HAK_VALGRIND, in VG_BUILD): a
 # use after free and a leak inside arenas must be reported, a correct program, the Criterion suite and the demos
@@ -377,8 +392,12 @@ test-targets: target-deps
 	@set -eo pipefail; for c in $(TARGET_CONFIGS); do n=$$(basename $$c _defconfig); echo "== target: $$n =="; \
 	    $(MAKE) --no-print-directory BUILD=build/target/$$n CONFIG_SRC=$$c all size link-check | tail -2; done
 	@$(MAKE) --no-print-directory $(FW_OUT)/hakmem_firmware.elf
-	@echo "== firmware tests under qemu-system-arm -M $(FW_MACHINE) =="
+	@echo "== firmware tests under qemu-system-arm -M $(FW_MACHINE) (compact layout) =="
 	@set -o pipefail; $(FW_QEMU) $(FW_OUT)/hakmem_firmware.elf 2>&1 | grep -v '^ok ' # failures and the summary
+	@$(MAKE) --no-print-directory FW_OUT=$(FW_OUT)_slabs FW_LIB=build/target/cortex_m4_slabs/libhakmem.a \
+	    $(FW_OUT)_slabs/hakmem_firmware.elf
+	@echo "== firmware tests under qemu-system-arm -M $(FW_MACHINE) (size classes) =="
+	@set -o pipefail; $(FW_QEMU) $(FW_OUT)_slabs/hakmem_firmware.elf 2>&1 | grep -v '^ok '
 
 # Installs what the tests need when it is missing (Debian packages; needs root).
 test-deps: # (probed with the host's compiler: the tests are host programs, whatever .config is for)
@@ -494,20 +513,21 @@ bench: bench-deps $(BENCH_BINS) $(BUILD)/libhakmem-malloc.so
 # Issue 6's static-pool measurements (bench/static_pool/): utilisation of a 256 KiB pool, and exact instructions
 # per hak_alloc/hak_free/hak_realloc call (ptrace single-stepping; about a minute), with the Cortex-M geometry
 # (config/freestanding_small_defconfig) on the host, and glibc's malloc for comparison.
+# Each layout of the firmware configs on the host: size classes (fs-small) and compact, 64-bit and -m32 (the
+# pointer width of a microcontroller).
+SP_LAYOUTS := fs-small:freestanding_small fs-compact:freestanding_compact
 bench-static-pool:
-	@$(MAKE) --no-print-directory BUILD=$(BUILD)/bench/fs-small CONFIG_SRC=config/freestanding_small_defconfig \
-	    $(BUILD)/bench/fs-small/libhakmem.a
-	@$(CC) $(BENCH_FLAGS) bench/static_pool/static_pool.c -o $(BUILD)/bench/static_pool $(BUILD)/bench/fs-small/libhakmem.a
+	@$(MAKE) --no-print-directory m32-deps
+	@set -e; for l in $(SP_LAYOUTS); do b=$(BUILD)/bench/$${l%%:*}; c=config/$${l#*:}_defconfig; \
+	    $(MAKE) --no-print-directory BUILD=$$b CONFIG_SRC=$$c $$b/libhakmem.a; \
+	    $(MAKE) --no-print-directory BUILD=$$b-m32 CONFIG_SRC=$$c CFLAGS="-m32 -O2 -g" $$b-m32/libhakmem.a; \
+	    $(CC) $(BENCH_FLAGS) bench/static_pool/static_pool.c -o $$b/static_pool $$b/libhakmem.a; \
+	    $(CC) -m32 $(BENCH_FLAGS) bench/static_pool/static_pool.c -o $$b-m32/static_pool $$b-m32/libhakmem.a; done
 	@$(CC) $(BENCH_FLAGS) -DUSE_GLIBC bench/static_pool/static_pool.c -o $(BUILD)/bench/static_pool_glibc
-	@./$(BUILD)/bench/static_pool utilisation
-	@$(MAKE) --no-print-directory m32-deps BUILD=$(BUILD)/bench/fs-small-m32 CONFIG_SRC=config/freestanding_small_defconfig \
-	    CFLAGS="-m32 -O2 -g" $(BUILD)/bench/fs-small-m32/libhakmem.a
-	@$(CC) -m32 $(BENCH_FLAGS) bench/static_pool/static_pool.c -o $(BUILD)/bench/static_pool_m32 \
-	    $(BUILD)/bench/fs-small-m32/libhakmem.a
-	@echo "built -m32 (pointers and page headers as on a 32-bit MCU):"
-	@./$(BUILD)/bench/static_pool_m32 utilisation | tail -n +2
-	@./$(BUILD)/bench/static_pool maxinsn 7000 1 256
-	@./$(BUILD)/bench/static_pool maxinsn
+	@set -e; for l in $(SP_LAYOUTS); do b=$(BUILD)/bench/$${l%%:*}; echo "== $${l#*:}_defconfig =="; \
+	    ./$$b/static_pool utilisation; echo "built -m32 (pointers and headers as on a 32-bit MCU):"; \
+	    ./$$b-m32/static_pool utilisation | tail -n +2; \
+	    ./$$b/static_pool maxinsn 7000 1 256; ./$$b/static_pool maxinsn; done
 	@./$(BUILD)/bench/static_pool_glibc maxinsn
 
 bench-profile: $(BUILD)/bench/bench_hakmem $(BUILD)/bench/bench_mimalloc

@@ -22,24 +22,12 @@
  */
 #include "arena/internal.h"
 
-HAK_INLINE void arena_lock(hak_arena_t *a)
-{
-    if (a->sync)
-        hak_lock(&a->lock);
-}
-
-HAK_INLINE void arena_unlock(hak_arena_t *a)
-{
-    if (a->sync)
-        hak_unlock(&a->lock);
-}
-
 static HAK_NOINLINE void *fail(hak_arena_t *a, int err)
 {
     if (a && HAK_CFG_STATS) {
-        arena_lock(a);
+        hak_arena_lock(a);
         a->failed_allocs++;
-        arena_unlock(a);
+        hak_arena_unlock(a);
     }
     hak_platform_set_errno(err);
     return NULL;
@@ -68,31 +56,6 @@ HAK_INLINE void *handed_out(void *p)
     return p;
 }
 
-/* After the cap or the budget refused memory (and the arena's own empty memory was already given back): the
- * blocks in the calling thread's cache go back to their pages (they count as used, so pages holding only such
- * blocks could not be given back), then the arena's on_limit callback runs without the lock, so it may free
- * blocks of the arena (unless it is running already: in this thread, that is the callback's own allocation
- * refused, which would recurse without end). Says whether to retry once: also when the failed attempt itself
- * gave memory back (the arena held `before` bytes when it began), since a search after that may find room the
- * first one did not. Entered and left with the lock held (if any). */
-static bool limit_callback(hak_arena_t *a, size_t before)
-{
-    size_t wanted = a->limit_wanted;
-    a->limit_wanted = 0;
-    if (!wanted)
-        return false;
-    bool retry = _hak_tcache_flush_locked(a) || a->committed < before;
-    if (!a->on_limit || a->in_on_limit) /* not re-entered: an allocation the callback makes at the cap fails */
-        return retry;
-    a->in_on_limit = true;
-    arena_unlock(a);
-    a->on_limit(a, wanted, a->on_limit_arg);
-    arena_lock(a);
-    a->in_on_limit = false;
-    _hak_tcache_flush_locked(a); /* what the callback freed went to this thread's cache */
-    return true;
-}
-
 static void *big_once(hak_arena_t *a, size_t size, size_t align, bool zeroed)
 {
     if (_hak_large_fits(a, size, align))
@@ -104,11 +67,11 @@ static void *big_once(hak_arena_t *a, size_t size, size_t align, bool zeroed)
  * itself. */
 static HAK_NOINLINE void *alloc_big(hak_arena_t *a, size_t size, size_t align, bool zeroed)
 {
-    arena_lock(a);
+    hak_arena_lock(a);
     a->limit_wanted = 0;
     size_t before = a->committed;
     void  *p = big_once(a, size, align, zeroed);
-    if (!p && limit_callback(a, before))
+    if (!p && _hak_limit_callback(a, before))
         p = big_once(a, size, align, zeroed);
     if (HAK_CFG_STATS) {
         if (p)
@@ -116,7 +79,7 @@ static HAK_NOINLINE void *alloc_big(hak_arena_t *a, size_t size, size_t align, b
         else
             a->failed_allocs++;
     }
-    arena_unlock(a);
+    hak_arena_unlock(a);
     if (!p)
         hak_platform_set_errno(HAK_ENOMEM);
     return handed_out(p);
@@ -127,7 +90,7 @@ static HAK_NOINLINE void *alloc_class_slow(hak_arena_t *a, unsigned cls)
     a->limit_wanted = 0;
     size_t before = a->committed;
     void  *p = _hak_alloc_slow(a, cls);
-    if (!p && limit_callback(a, before))
+    if (!p && _hak_limit_callback(a, before))
         p = _hak_alloc_slow(a, cls);
     if (HAK_CFG_STATS) {
         if (p)
@@ -277,19 +240,9 @@ HAK_INLINE int classify(hak_arena_t *a, hak_chunk_t *c, const void *p, hak_page_
     return page->kind == HAK_PAGE_SMALL ? BLOCK_SMALL : BLOCK_LARGE;
 }
 
-static HAK_NOINLINE void report_bad(int code, const void *p, bool realloc)
-{
-    static const char *const msg[2][3] = {
-        {"double free ignored", "free of a pointer hakmem does not own, ignored",
-         "free of a pointer that is not the start of a live block, ignored"},
-        {"realloc of a block that is already free: refused", "realloc of a pointer hakmem does not own: refused",
-         "realloc of a pointer that is not the start of a live block: refused"}};
-    _hak_report(code, msg[realloc][code == HAK_ERR_DOUBLE_FREE ? 0 : code == HAK_ERR_FOREIGN_PTR ? 1 : 2], p);
-}
-
 static void report_bad_free(int code, const void *p)
 {
-    report_bad(code, p, false);
+    _hak_report_bad(code, p, false);
 }
 
 /* Registry lookup; NULL (after reporting, for a free or, with `realloc`, a realloc) if hakmem does not own p or
@@ -299,7 +252,7 @@ HAK_INLINE hak_chunk_t *owner_chunk(const void *p, bool report, bool realloc)
     hak_chunk_t *c = _hak_registry_find(p);
     if (HAK_UNLIKELY(!c || !c->arena)) {
         if (report)
-            report_bad(HAK_ERR_FOREIGN_PTR, p, realloc);
+            _hak_report_bad(HAK_ERR_FOREIGN_PTR, p, realloc);
         return NULL;
     }
     return c;
@@ -307,7 +260,7 @@ HAK_INLINE hak_chunk_t *owner_chunk(const void *p, bool report, bool realloc)
 
 static HAK_NOINLINE void free_bad(hak_arena_t *a, int kind, void *p)
 {
-    arena_unlock(a);
+    hak_arena_unlock(a);
     report_bad_free(-kind, p);
 }
 
@@ -321,13 +274,13 @@ static HAK_NOINLINE void free_rare(hak_arena_t *a, hak_chunk_t *c, hak_page_t *p
         _hak_large_free(a, (hak_superslab_t *)c, page);
     if (HAK_CFG_STATS)
         a->frees++;
-    arena_unlock(a);
+    hak_arena_unlock(a);
 }
 
 static HAK_NOINLINE void free_page_changed(hak_arena_t *a, hak_page_t *page)
 {
     _hak_page_after_free(a, page);
-    arena_unlock(a);
+    hak_arena_unlock(a);
 }
 
 /* Pushes a validated small block; leaves the lock released. */
@@ -450,7 +403,7 @@ static HAK_NOINLINE void free_generic(hak_chunk_t *c, void *p)
         if (HAK_LIKELY(s))
             return free_cached(a, s, (hak_superslab_t *)c, p);
     }
-    arena_lock(a);
+    hak_arena_lock(a);
     if (c->kind != HAK_CHUNK_SUPERSLAB)
         return free_huge(a, c, p);
     free_slab_block(a, (hak_superslab_t *)c, p, a->sync);
@@ -511,10 +464,10 @@ static size_t live_block(const void *p, hak_arena_t **owner, bool report)
         return 0;
     hak_arena_t *a = c->arena;
     hak_page_t  *page = NULL;
-    arena_lock(a);
+    hak_arena_lock(a);
     int    kind = classify(a, c, p, &page);
     size_t size = kind == BLOCK_HUGE ? ((hak_huge_t *)c)->bsize : kind >= 0 ? page->bsize : 0;
-    arena_unlock(a);
+    hak_arena_unlock(a);
     if (kind < 0 && report)
         report_bad_free(-kind, p);
     if (owner)
@@ -550,12 +503,12 @@ static HAK_NOINLINE void *alloc_with_room(hak_arena_t *a, size_t size)
         room <<= 1;
     if (room > a->slab_size / 2)
         room = a->slab_size / 2;
-    arena_lock(a);
+    hak_arena_lock(a);
     void *q = _hak_commit_fits(a, room + a->slab_size) ? _hak_large_alloc(a, room, 0) : NULL;
     a->limit_wanted = 0;
     if (HAK_CFG_STATS && q)
         a->allocs++;
-    arena_unlock(a);
+    hak_arena_unlock(a);
     return handed_out(q);
 }
 
@@ -570,7 +523,7 @@ void *hak_realloc(hak_arena_t *a, void *p, size_t size)
         return fail(a, HAK_EINVAL);
     hak_arena_t *owner = c->arena;
     hak_page_t  *page = NULL;
-    arena_lock(owner);
+    hak_arena_lock(owner);
     int    kind = classify(owner, c, p, &page);
     size_t usable = kind == BLOCK_HUGE ? ((hak_huge_t *)c)->bsize : kind >= 0 ? page->bsize : 0;
     /* Stays where it is: fits without wasting half, or a large block whose next slices are free (or that gives
@@ -583,9 +536,9 @@ void *hak_realloc(hak_arena_t *a, void *p, size_t size)
     void *moved = !stays && owner == a && kind == BLOCK_HUGE && size > a->slab_size / 2
                       ? _hak_huge_move(a, (hak_huge_t *)c, size)
                       : NULL;
-    arena_unlock(owner);
+    hak_arena_unlock(owner);
     if (kind < 0) {
-        report_bad(-kind, p, true);
+        _hak_report_bad(-kind, p, true);
         return fail(a, HAK_EINVAL);
     }
     if (moved)
@@ -601,10 +554,10 @@ void *hak_realloc(hak_arena_t *a, void *p, size_t size)
         /* A shrink with no room to move to (a cap, a full pool) does not fail: the block stays, and a large one
          * gives back the slices past the new size. */
         if (kind == BLOCK_LARGE) {
-            arena_lock(a);
+            hak_arena_lock(a);
             if (_hak_large_resize(a, (hak_superslab_t *)c, page, size ? size : 1))
                 HAK_VG_RESIZE(p, usable, page->bsize);
-            arena_unlock(a);
+            hak_arena_unlock(a);
         }
         return p;
     }
@@ -612,7 +565,7 @@ void *hak_realloc(hak_arena_t *a, void *p, size_t size)
     if (kind != BLOCK_HUGE || !HAK_HUGE_SPARES) {
         hak_free(p);
     } else { /* a buffer that moved will ask for other sizes next: its old chunk goes back, not to the spares */
-        arena_lock(owner);
+        hak_arena_lock(owner);
         free_rare(owner, c, NULL, BLOCK_HUGE, false);
     }
     return q;

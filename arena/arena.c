@@ -196,6 +196,18 @@ _Noreturn void _hak_corrupt(const void *ptr)
 
 /* An internal invariant broken (debug builds), most likely by the program writing over hakmem's memory: reported
  * as corruption through the error handler, then the process stops. */
+/* An invalid free or realloc (code HAK_ERR_DOUBLE_FREE, _FOREIGN_PTR or _INTERIOR_PTR), reported as such. */
+HAK_NOINLINE void _hak_report_bad(int code, const void *p, bool realloc)
+{
+    static const char *const what[3] = {"a freed block", "a pointer hakmem does not own", "a pointer into a block"};
+    char msg[64], *end = msg + sizeof msg - 1;
+    char *o = append(msg, end, realloc ? "realloc of " : "free of ");
+    o = append(o, end, what[code == HAK_ERR_DOUBLE_FREE ? 0 : code == HAK_ERR_FOREIGN_PTR ? 1 : 2]);
+    o = append(o, end, realloc ? ": refused" : ": ignored");
+    *o = 0;
+    _hak_report(code, msg, p);
+}
+
 void _hak_assert_fail(const char *what, const char *file, int line)
 {
     char  msg[200], num[12], *o = msg, *end = msg + sizeof msg - 1, *d = num + sizeof num - 1;
@@ -240,6 +252,31 @@ void _hak_commit_sub(hak_arena_t *a, size_t bytes)
         _hak_global_committed(0, bytes);
 }
 
+/* After the cap or the budget refused memory (and the arena's own empty memory was already given back): the
+ * blocks in the calling thread's cache go back to their pages (they count as used, so pages holding only such
+ * blocks could not be given back), then the arena's on_limit callback runs without the lock, so it may free
+ * blocks of the arena (unless it is running already: in this thread, that is the callback's own allocation
+ * refused, which would recurse without end). Says whether to retry once: also when the failed attempt itself
+ * gave memory back (the arena held `before` bytes when it began), since a search after that may find room the
+ * first one did not. Entered and left with the lock held (if any). */
+bool _hak_limit_callback(hak_arena_t *a, size_t before)
+{
+    size_t wanted = a->limit_wanted;
+    a->limit_wanted = 0;
+    if (!wanted)
+        return false;
+    bool retry = _hak_tcache_flush_locked(a) || a->committed < before;
+    if (!a->on_limit || a->in_on_limit) /* not re-entered: an allocation the callback makes at the cap fails */
+        return retry;
+    a->in_on_limit = true;
+    hak_arena_unlock(a);
+    a->on_limit(a, wanted, a->on_limit_arg);
+    hak_arena_lock(a);
+    a->in_on_limit = false;
+    _hak_tcache_flush_locked(a); /* what the callback freed went to this thread's cache */
+    return true;
+}
+
 /* ---- chunks: from the platform or from the caller's pool ---- */
 
 /* The largest chunk with this alignment the pool could give now (SuperSlabs in pools take what is left). */
@@ -274,10 +311,10 @@ void *_hak_chunk_get(hak_arena_t *a, size_t size, size_t align)
 {
     if (align < HAK_GRANULE)
         align = HAK_GRANULE;
-    if (align < HAK_CHUNK_ALIGN && aligned_room(a) >= size)
+    if (!HAK_CFG_COMPACT && align < HAK_CHUNK_ALIGN && aligned_room(a) >= size)
         align = HAK_CHUNK_ALIGN; /* the fast free path's alignment (internal.h) */
     void *p = chunk_take(a, size, align);
-    if (!p && (_hak_bins_release_empty(a) + _hak_purge(a, 0))) /* empty pages, then empty SuperSlabs, go back */
+    if (!p && _hak_release_empty(a))
         p = chunk_take(a, size, align);
     return p;
 }
@@ -357,6 +394,43 @@ static uint64_t siphash(const uint64_t key[2], uint64_t m)
 }
 
 /* A struct a destroyed arena left (*reused), or a new one. */
+/* The arena's secrets: the free-marker key (which tells a free block from a live one), and in hardened builds
+ * the link key and the random-order generator. Hardened builds take each from a keyed pseudo-random function
+ * (SipHash-2-4 of a counter under a process key drawn from the platform's entropy), so that one secret read
+ * from memory (a marker is the cookie xor the block's address) reveals neither the key nor any other secret,
+ * and creating an arena costs no system call; other builds take steps of a splitmix64 sequence seeded once per
+ * process, which only has to differ per arena. (The compact layout has no free markers: no secrets.) */
+static void arena_secrets(hak_arena_t *a)
+{
+    if (HAK_CFG_HARDENED) {
+        hak_lock(&g_lock);
+        if (!g_seeded) {
+            g_key[0] = hak_platform_entropy();
+            g_key[1] = hak_platform_entropy();
+            g_seeded = true;
+        }
+        uint64_t n = g_secret_ctr;
+        g_secret_ctr += 3;
+        hak_unlock(&g_lock);
+        a->cookie = (uintptr_t)siphash(g_key, n) | 1;
+        a->link_key = (uintptr_t)siphash(g_key, n + 1);
+        a->rng = siphash(g_key, n + 2) | 1; /* xorshift state: never 0 */
+    } else {
+        hak_lock(&g_lock);
+        if (!g_seeded) {
+            g_seed = hak_platform_entropy();
+            g_seeded = true;
+        }
+        uint64_t z = (g_seed += 0x9e3779b97f4a7c15u) ^ (uint64_t)(uintptr_t)a;
+        hak_unlock(&g_lock);
+        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
+        z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
+        a->cookie = (uintptr_t)(z ^ (z >> 31)) | 1;
+        a->link_key = 0; /* (unused: links are plain) */
+        a->rng = 1;
+    }
+}
+
 static hak_arena_t *arena_struct_get(bool *reused)
 {
     hak_lock(&g_lock);
@@ -390,6 +464,8 @@ static bool env_is(const char *s, const char *word)
 
 static hak_policy_t default_policy(void)
 {
+    if (HAK_CFG_FREESTANDING) /* (no environment) */
+        return (hak_policy_t)HAK_CFG_POLICY;
     int p = atomic_load_explicit(&g_env_policy, memory_order_relaxed);
     if (p < 0) {
         const char *s = hak_platform_getenv("HAKMEM_POLICY");
@@ -402,10 +478,11 @@ static hak_policy_t default_policy(void)
 }
 
 /* Bytes of chunk area a pool needs: a whole SuperSlab on Linux; on freestanding, whose pools are small, a header
- * and one slice (SuperSlabs in pools are as large as what is left). */
+ * and one slice (SuperSlabs in pools are as large as what is left); in the compact layout a region with room for
+ * a few small blocks. */
 static size_t pool_chunks_min(size_t slab_size)
 {
-    return HAK_CFG_FREESTANDING ? HAK_SLAB_HDR + HAK_SLICE : slab_size;
+    return HAK_CFG_COMPACT ? 256 : HAK_CFG_FREESTANDING ? HAK_SLAB_HDR + HAK_SLICE : slab_size;
 }
 
 static bool valid_slab_size(size_t s)
@@ -476,19 +553,14 @@ int hak_arena_create(hak_arena_t **out, const hak_arena_config_t *cfg)
     memset((uint8_t *)a + lock_end, 0, sizeof *a - lock_end);
     a->birth = _hak_new_generation();
     atomic_store_explicit(&a->gen, a->birth, memory_order_relaxed);
-    for (unsigned i = 0; i < HAK_NUM_CLASSES; i++)
-        a->bins[i].page = &_hak_empty_page;
-    a->trim_cls = HAK_NUM_CLASSES; /* no round of page-tail trims under way (small.c) */
     a->sync = HAK_CFG_THREADS && !(c.flags & HAK_ARENA_UNSYNCHRONIZED);
     a->flags = c.flags;
     a->policy = (uint8_t)(c.policy ? c.policy : default_policy());
-    a->trim_ms = c.trim_ms ? c.trim_ms : a->policy == HAK_POLICY_LEAN ? HAK_CFG_LEAN_TRIM_MS : HAK_CFG_FAST_TRIM_MS;
-    if (HAK_CFG_FREESTANDING || a->trim_ms == HAK_TRIM_NEVER)
-        a->trim_ms = 0;
     a->slab_size = c.slab_size;
     a->limit = c.limit;
     a->on_limit = c.on_limit;
     a->on_limit_arg = c.on_limit_arg;
+    _hak_layout_init(a, &c);
     if (c.pool) {
         a->in_pool = true;
         a->pool = chunks;
@@ -502,65 +574,14 @@ int hak_arena_create(hak_arena_t **out, const hak_arena_config_t *cfg)
         while (c.name[n] && n < HAK_NAME_MAX - 1)
             a->name[n] = c.name[n], n++;
     }
-    /* The arena's secrets: the free-marker key (which tells a free block from a live one), and in hardened builds
-     * the link key and the random-order generator. Hardened builds take each from a keyed pseudo-random function
-     * (SipHash-2-4 of a counter under a process key drawn from the platform's entropy), so that one secret read
-     * from memory (a marker is the cookie xor the block's address) reveals neither the key nor any other secret,
-     * and creating an arena costs no system call; other builds take steps of a splitmix64 sequence seeded once per
-     * process, which only has to differ per arena. */
-    if (HAK_CFG_HARDENED) {
-        hak_lock(&g_lock);
-        if (!g_seeded) {
-            g_key[0] = hak_platform_entropy();
-            g_key[1] = hak_platform_entropy();
-            g_seeded = true;
-        }
-        uint64_t n = g_secret_ctr;
-        g_secret_ctr += 3;
-        hak_unlock(&g_lock);
-        a->cookie = (uintptr_t)siphash(g_key, n) | 1;
-        a->link_key = (uintptr_t)siphash(g_key, n + 1);
-        a->rng = siphash(g_key, n + 2) | 1; /* xorshift state: never 0 */
-    } else {
-        hak_lock(&g_lock);
-        if (!g_seeded) {
-            g_seed = hak_platform_entropy();
-            g_seeded = true;
-        }
-        uint64_t z = (g_seed += 0x9e3779b97f4a7c15u) ^ (uint64_t)(uintptr_t)a;
-        hak_unlock(&g_lock);
-        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
-        z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
-        a->cookie = (uintptr_t)(z ^ (z >> 31)) | 1;
-        a->link_key = 0; /* (unused: links are plain) */
-        a->rng = 1;
-    }
+    if (!HAK_CFG_COMPACT)
+        arena_secrets(a);
     a->magic = HAK_ARENA_MAGIC;
     _hak_arena_list_add(a);
     hak_unlock(&a->lock);
     _hak_env_report();
     *out = a;
     return 0;
-}
-
-/* Valgrind builds: destroy and reset free every block the program still holds, i.e. every slot handed out that
- * memcheck finds addressable (free blocks, cached ones too, are no-access). O(blocks handed out), and only when
- * running under valgrind. */
-static void vg_free_blocks(hak_arena_t *a)
-{
-    if (!HAK_VG_RUNNING)
-        return;
-    for (hak_superslab_t *ss = a->slabs; ss; ss = ss->next)
-        for (uint32_t i = HAK_HDR_SLICES; i < ss->nslices; i++) {
-            hak_page_t *page = ss->slice_page[i];
-            if (page->kind == HAK_PAGE_FREE || page->slice != i)
-                continue;
-            for (uint8_t *b = page->start; b < hak_bump(page); b += page->bsize)
-                if (HAK_VG_LIVE(b))
-                    HAK_VG_FREE(b);
-        }
-    for (hak_huge_t *h = a->huge; h; h = h->next)
-        HAK_VG_FREE(h->block);
 }
 
 void hak_arena_destroy(hak_arena_t *a)
@@ -574,9 +595,7 @@ void hak_arena_destroy(hak_arena_t *a)
     _hak_arena_list_remove(a);
     hak_lock(&a->lock);
     atomic_store_explicit(&a->gen, _hak_new_generation(), memory_order_relaxed); /* thread caches go stale */
-    vg_free_blocks(a);
-    _hak_huge_drop_all(a, false);
-    _hak_slabs_drop_all(a, true);
+    _hak_layout_drop(a);
     a->magic = 0;
     hak_unlock(&a->lock);
     if (!a->in_pool)
@@ -590,11 +609,7 @@ void hak_arena_reset(hak_arena_t *a)
     hak_lock(&a->lock);
     _hak_tcache_flush_locked(a); /* (its stats count; the blocks go with everything else) */
     atomic_store_explicit(&a->gen, _hak_new_generation(), memory_order_relaxed); /* thread caches go stale */
-    vg_free_blocks(a);
-    _hak_bins_clear(a);
-    _hak_slabs_reset(a);
-    _hak_huge_drop_all(a, true); /* fast: some stay as spares for the next request's big buffers */
-    _hak_lean_maybe_purge(a); /* lean: decommit in batches, like any other emptied memory */
+    _hak_layout_reset(a);
     hak_unlock(&a->lock);
 }
 
@@ -617,9 +632,7 @@ size_t hak_arena_trim(hak_arena_t *a)
     hak_lock(&a->lock);
     size_t before = a->committed; /* read before this thread's cache goes back: that may purge a lean batch */
     _hak_tcache_flush_locked(a);
-    _hak_bins_release_empty(a);
-    _hak_bins_trim_tails(a); /* RSS only: the slices stay committed */
-    _hak_purge(a, 0);
+    _hak_layout_trim(a);
     size_t released = before - a->committed;
     hak_unlock(&a->lock);
     return released;
@@ -631,10 +644,8 @@ int hak_arena_set_limit(hak_arena_t *a, size_t bytes)
     if (rc)
         return rc;
     a->limit = bytes;
-    if (bytes && a->committed > bytes) { /* give back what can be given; growth fails until usage drops */
-        _hak_bins_release_empty(a);
-        _hak_purge(a, 0);
-    }
+    if (bytes && a->committed > bytes) /* give back what can be given; growth fails until usage drops */
+        _hak_release_empty(a);
     hak_unlock(&a->lock);
     return 0;
 }

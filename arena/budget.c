@@ -208,8 +208,7 @@ static void purge_others(hak_arena_t *self, size_t more)
                 }
             _hak_global_unlock();
             for (int i = 0; i < n; i++) {
-                _hak_bins_release_empty(locked[i]);
-                _hak_purge(locked[i], 0);
+                _hak_release_empty(locked[i]);
                 hak_unlock(&locked[i]->lock);
             }
             if (_hak_commit_fits(self, more))
@@ -223,8 +222,7 @@ bool _hak_may_commit(hak_arena_t *a, size_t more, bool may_purge)
     if (_hak_commit_fits(a, more))
         return true;
     if (may_purge) {
-        _hak_bins_release_empty(a);
-        _hak_purge(a, 0);
+        _hak_release_empty(a);
         if (_hak_commit_fits(a, more))
             return true;
         bool own_cap = a->limit && (a->committed > a->limit || more > a->limit - a->committed);

@@ -10,6 +10,8 @@
  *    free, or belong to a page: a run of slices holding blocks of one size class (small pages), or a single
  *    block (large pages). slice_page[] maps each slice to its page header, so a block's page is one index away.
  *  - a huge block: one block larger than half a SuperSlab, with a small header at the start of its mapping.
+ * (In the compact layout, Kconfig HAK_COMPACT, every chunk is instead one heap of blocks of any size: compact.c.
+ * The rest of this comment is about the size-class layout.)
  *
  * Small pages. A page hands out blocks from its LIFO free list, and when that is empty from `bump`, the first
  * never-used block: untouched memory stays untouched (and off RSS) until needed. A free block's first word is
@@ -347,11 +349,47 @@ typedef struct hak_tcache {
     struct hak_tcache *next_free;
 } hak_tcache_t;
 
+/* ---- the compact layout (compact.c, Kconfig HAK_COMPACT): each chunk is one best-fit heap ---- */
+#define HAK_CB_SL_SHIFT 4                           /* 16 free lists per power of two... */
+#define HAK_CB_SL       (1u << HAK_CB_SL_SHIFT)
+#define HAK_CB_LINEAR   8                           /* ...and below 256 bytes one list per 16 bytes */
+#define HAK_CB_FL       (32 - HAK_CB_LINEAR + 1)    /* blocks below 4 GiB */
+
+/* A block's header; a block's address is its header's. `prev` points to the block before while that one is free,
+ * else holds a tag of the block's address; `head` is the block's size (to the next header, a multiple of 16) and
+ * two flags. A used block's payload starts at next_free (16-aligned) and runs to the next header; a free one
+ * keeps its list links there. */
+typedef struct hak_cblock {
+    struct hak_cblock *prev;
+    size_t             head;
+    struct hak_cblock *next_free, *prev_free;
+} hak_cblock_t;
+
+/* A chunk of the compact layout: this header, then blocks end to end, then an end marker (a header of size 0
+ * that is never free). */
+typedef struct hak_region {
+    hak_chunk_t        chunk;
+    struct hak_region *next, *prev; /* the arena's regions */
+} hak_region_t;
+
+typedef struct hak_heap {
+    uint32_t      fl_map;                             /* bit f: some list of row f is not empty */
+    uint16_t      sl_map[HAK_CB_FL];                  /* bit s of row f: free[f][s] is not empty */
+    hak_cblock_t *free[HAK_CB_FL][HAK_CB_SL];
+    hak_region_t *regions;
+    hak_region_t *spare;  /* lean: the region that emptied last, kept (if it still is empty) for reuse */
+    size_t        in_use; /* usable bytes of used blocks (hak_usable_size) */
+} hak_heap_t;
+
 #define HAK_ARENA_MAGIC 0x6172656eu /* "aren" */
 #define HAK_NAME_MAX    32
 
 struct hak_arena {
+#if HAK_CFG_COMPACT
+    hak_heap_t heap; /* hot: first */
+#else
     hak_bin_t  bins[HAK_NUM_CLASSES]; /* hot: first */
+#endif
     uintptr_t  cookie;                /* free-marker key */
     uintptr_t  link_key;              /* hardened builds: free-list link key (a second secret) */
     uint64_t   rng;                   /* HAK_RANDOM_ORDER: the arena's random generator (xorshift) */
@@ -367,6 +405,9 @@ struct hak_arena {
     size_t           slab_size;
     size_t           limit;
     size_t           committed, reserved, peak_committed;
+    uint64_t         platform_calls;
+    size_t           nslabs; /* SuperSlabs (compact layout: regions) */
+#if !HAK_CFG_COMPACT
     size_t           dirty; /* committed bytes of free slices (what a purge would give back) */
     size_t           fresh; /* lean: bytes of slices freed since the last purge */
     size_t           idle;  /* lean: bytes of head pages seen emptying since the last purge (a hint: some may be
@@ -380,9 +421,7 @@ struct hak_arena {
     struct hak_page *trim_next;  /* the page of bin trim_cls a round of tail trims goes on with (or NULL) */
     uint8_t          trim_cls;   /* the class the round is in; HAK_NUM_CLASSES when no round is under way */
     uint64_t         paged[(HAK_NUM_CLASSES + 63) / 64]; /* classes that made a page since create or reset */
-    uint64_t         platform_calls;
     hak_superslab_t *slabs;                     /* every SuperSlab of the arena */
-    size_t           nslabs;
     hak_superslab_t *runs[HAK_RUN_BUCKETS];     /* SuperSlabs with free slices, by their longest free run */
     uint64_t         runs_map;                  /* bit b: runs[b] is not empty */
     hak_superslab_t *recent;                    /* the SuperSlab slices were last given back to, or NULL */
@@ -390,6 +429,7 @@ struct hak_arena {
     size_t           nhuge;
     hak_huge_t      *huge_spare[HAK_HUGE_SPARES + 1]; /* fast: freed huge chunks kept, unregistered, for reuse
                                                         (the last entry is never used: no array of 0) */
+#endif
     uint8_t         *pool;       /* caller pool: granule-aligned start of its chunk area, or NULL */
     size_t           pool_size;
     hak_extent_t    *pool_free;  /* free extents of the pool */
@@ -403,6 +443,19 @@ struct hak_arena {
     unsigned          purge_epoch;          /* the last budget purge that visited it (budget.c), ditto */
     char             name[HAK_NAME_MAX];
 };
+
+/* An arena's lock, taken only where the arena is synchronized. */
+HAK_INLINE void hak_arena_lock(hak_arena_t *a)
+{
+    if (a->sync)
+        hak_lock(&a->lock);
+}
+
+HAK_INLINE void hak_arena_unlock(hak_arena_t *a)
+{
+    if (a->sync)
+        hak_unlock(&a->lock);
+}
 
 /* ---- size classes (small.c) ---- */
 extern const uint8_t _hak_class_of_small[1024 / 16 + 1];
@@ -465,6 +518,7 @@ int   _hak_arena_enter(const hak_arena_t *a); /* validates a handle (0, HAK_EINV
 void  _hak_global_lock(void);
 void  _hak_global_unlock(void);
 void  _hak_report(int code, const char *msg, const void *ptr);
+void  _hak_report_bad(int code, const void *ptr, bool realloc); /* an invalid free or realloc */
 /* Environment variables found unreadable (HAK_ENV_BAD_*), reported by _hak_env_report once no lock is held. */
 enum { HAK_ENV_BAD_POLICY = 1, HAK_ENV_BAD_LIMIT = 2 };
 void _hak_env_bad(unsigned which);
@@ -475,6 +529,7 @@ void *_hak_chunk_get(hak_arena_t *a, size_t size, size_t align);
 void *_hak_meta_alloc(size_t size); /* process metadata (arena structs, thread caches); never freed */
 void  _hak_chunk_put(hak_arena_t *a, void *base, size_t size);
 size_t _hak_pool_largest(const hak_arena_t *a, size_t align);
+bool   _hak_limit_callback(hak_arena_t *a, size_t before); /* after a refusal: on_limit; whether to retry */
 
 /* budget.c: process budget, global counters, the list of live arenas */
 void _hak_global_committed(size_t add, size_t sub);
@@ -525,6 +580,16 @@ HAK_INLINE hak_tslot_t *hak_tslot(hak_arena_t *a)
 
 /* stats.c */
 void _hak_stats_locked(hak_arena_t *a, hak_arena_stats_t *out);
+
+/* ---- the layout: what arena.c, budget.c and stats.c ask of the blocks' organisation, which is either size
+ * classes in SuperSlabs (superslab.c, small.c, large.c, alloc.c, tcache.c, check.c) or, with Kconfig
+ * HAK_COMPACT, one best-fit heap per chunk (compact.c). All but _hak_layout_init run with the arena locked. ---- */
+void   _hak_layout_init(hak_arena_t *a, const hak_arena_config_t *c); /* a new arena: nothing allocated yet */
+void   _hak_layout_drop(hak_arena_t *a);          /* destroy: every chunk goes back */
+void   _hak_layout_reset(hak_arena_t *a);         /* reset: every block is free again */
+size_t _hak_release_empty(hak_arena_t *a);        /* gives back the arena's empty memory; nonzero if any went */
+void   _hak_layout_trim(hak_arena_t *a);          /* hak_arena_trim: that, and on Linux the RSS of free blocks */
+size_t _hak_in_use(const hak_arena_t *a);         /* bytes of live blocks */
 
 /* superslab.c */
 hak_page_t *_hak_slices_alloc(hak_arena_t *a, size_t n, size_t align);

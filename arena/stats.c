@@ -8,17 +8,8 @@
 
 void _hak_stats_locked(hak_arena_t *a, hak_arena_stats_t *out)
 {
-    size_t in_use = 0;
-    for (hak_superslab_t *ss = a->slabs; ss; ss = ss->next)
-        for (uint32_t i = 1; i < ss->nslices; i++) {
-            hak_page_t *p = ss->slice_page[i];
-            if (p != &_hak_free_slice && p->slice == i)
-                in_use += (size_t)p->used * p->bsize;
-        }
-    for (hak_huge_t *h = a->huge; h; h = h->next)
-        in_use += h->bsize;
     *out = (hak_arena_stats_t){
-        .in_use = in_use,
+        .in_use = _hak_in_use(a),
         .committed = a->committed,
         .reserved = a->reserved,
         .peak_committed = a->peak_committed,

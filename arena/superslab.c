@@ -761,3 +761,77 @@ void _hak_slabs_drop_all(hak_arena_t *a, bool keep_for_reuse)
     }
     a->committed = a->dirty = 0; /* only destroy drops everything, and the arena is gone after it */
 }
+
+/* ---- the layout interface (internal.h) of the size-class layout ---- */
+
+void _hak_layout_init(hak_arena_t *a, const hak_arena_config_t *c)
+{
+    for (unsigned i = 0; i < HAK_NUM_CLASSES; i++)
+        a->bins[i].page = &_hak_empty_page;
+    a->trim_cls = HAK_NUM_CLASSES; /* no round of page-tail trims under way (small.c) */
+    a->trim_ms = c->trim_ms ? c->trim_ms : a->policy == HAK_POLICY_LEAN ? HAK_CFG_LEAN_TRIM_MS : HAK_CFG_FAST_TRIM_MS;
+    if (HAK_CFG_FREESTANDING || a->trim_ms == HAK_TRIM_NEVER)
+        a->trim_ms = 0;
+}
+
+/* Valgrind builds: destroy and reset free every block the program still holds, i.e. every slot handed out that
+ * memcheck finds addressable (free blocks, cached ones too, are no-access). O(blocks handed out), and only when
+ * running under valgrind. */
+static void vg_free_blocks(hak_arena_t *a)
+{
+    if (!HAK_VG_RUNNING)
+        return;
+    for (hak_superslab_t *ss = a->slabs; ss; ss = ss->next)
+        for (uint32_t i = HAK_HDR_SLICES; i < ss->nslices; i++) {
+            hak_page_t *page = ss->slice_page[i];
+            if (page->kind == HAK_PAGE_FREE || page->slice != i)
+                continue;
+            for (uint8_t *b = page->start; b < hak_bump(page); b += page->bsize)
+                if (HAK_VG_LIVE(b))
+                    HAK_VG_FREE(b);
+        }
+    for (hak_huge_t *h = a->huge; h; h = h->next)
+        HAK_VG_FREE(h->block);
+}
+
+void _hak_layout_drop(hak_arena_t *a)
+{
+    vg_free_blocks(a);
+    _hak_huge_drop_all(a, false);
+    _hak_slabs_drop_all(a, true);
+}
+
+void _hak_layout_reset(hak_arena_t *a)
+{
+    vg_free_blocks(a);
+    _hak_bins_clear(a);
+    _hak_slabs_reset(a);
+    _hak_huge_drop_all(a, true); /* fast: some stay as spares for the next request's big buffers */
+    _hak_lean_maybe_purge(a);    /* lean: decommit in batches, like any other emptied memory */
+}
+
+size_t _hak_release_empty(hak_arena_t *a)
+{
+    return _hak_bins_release_empty(a) + _hak_purge(a, 0); /* empty pages, then empty SuperSlabs */
+}
+
+void _hak_layout_trim(hak_arena_t *a)
+{
+    _hak_bins_release_empty(a);
+    _hak_bins_trim_tails(a); /* RSS only: the slices stay committed */
+    _hak_purge(a, 0);
+}
+
+size_t _hak_in_use(const hak_arena_t *a)
+{
+    size_t in_use = 0;
+    for (hak_superslab_t *ss = a->slabs; ss; ss = ss->next)
+        for (uint32_t i = 1; i < ss->nslices; i++) {
+            hak_page_t *p = ss->slice_page[i];
+            if (p != &_hak_free_slice && p->slice == i)
+                in_use += (size_t)p->used * p->bsize;
+        }
+    for (hak_huge_t *h = a->huge; h; h = h->next)
+        in_use += h->bsize;
+    return in_use;
+}

@@ -74,6 +74,14 @@
 #define HAK_CFG_MAX_REGIONS 4
 #endif
 
+/* Freestanding: the compact layout (arena/compact.c) instead of size classes in SuperSlabs: each chunk of an
+ * arena is one best-fit heap, for pools of a few hundred KiB (more of the pool usable, a fraction of the code). */
+#if HAK_CFG_FREESTANDING && defined(CONFIG_HAK_COMPACT)
+#define HAK_CFG_COMPACT 1
+#else
+#define HAK_CFG_COMPACT 0
+#endif
+
 /* Default policy: 1 = fast, 2 = lean (values of hak_policy_t). */
 #if defined(CONFIG_HAK_POLICY_LEAN)
 #define HAK_CFG_POLICY 2

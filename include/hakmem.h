@@ -24,6 +24,15 @@
  *    on that same arena in another thread (idle threads may still cache its blocks: see hak_arena_destroy).
  *  - The library never prints. Invalid frees and detected corruption are passed to the error handler (see
  *    hak_set_error_handler), whose default writes one line to stderr (or the platform's error output).
+ *  - The compact layout (Kconfig HAK_COMPACT, freestanding builds) replaces size classes with one best-fit heap per
+ *    SuperSlab: every block costs two words of header and rounding to 16 bytes, every call is O(1) but for
+ *    realloc's copy, and freed blocks merge with their free neighbours. Where a comment below speaks of size
+ *    classes, slices, pages or huge blocks, the compact layout has blocks only: a block larger than a SuperSlab
+ *    gets one of its own, given back when it is freed; a shrinking realloc stays in place (giving back the tail)
+ *    unless the block has a SuperSlab of its own and is more than twice too big; a growing one takes the free
+ *    block behind it when that suffices; any alignment is served from the heap. Invalid frees are recognised from
+ *    the header in O(1) (foreign pointers always; a pointer into a block would have to find a tag of its own
+ *    address before it), and a double free is reported as such until the block's memory is handed out again.
  */
 #ifndef HAKMEM_H
 #define HAKMEM_H
@@ -117,9 +126,9 @@ typedef struct hak_arena_config {
  * Returns HAK_EINVAL (and stores NULL) iff: out is NULL; slab_size is not 0 and not a power of two in
  * [HAK_SLAB_SIZE_MIN, HAK_SLAB_SIZE_MAX] (freestanding builds: not the build's one SuperSlab size); policy is not
  * a hak_policy_t; flags has an unknown bit; pool is set but not 16-byte aligned, or pool_size is too small to
- * hold the arena and one SuperSlab (freestanding: a SuperSlab header and one slice) once the pool is aligned to
- * the registry granule (Linux 512 KiB, freestanding 16 KiB; see hak_pool_size_min()); pool_size is set without
- * pool. Pools aligned to the granule waste nothing: the arena struct then goes at the pool's end.
+ * hold the arena and one SuperSlab (freestanding: a SuperSlab header and one slice; compact layout: 256 bytes) once
+ * the pool is aligned to the registry granule (Linux 512 KiB, freestanding 16 KiB; see hak_pool_size_min());
+ * pool_size is set without pool. Pools aligned to the granule waste nothing: the arena struct then goes at the pool's end.
  * Returns HAK_ENOMEM (and stores NULL) iff the platform cannot supply the arena's few KiB of metadata.
  * Cost: O(1); no SuperSlab is mapped until the first allocation (nothing is prefaulted). Thread-safe.
  * A pool arena takes all its memory, metadata included, from [pool, pool+pool_size); the caller keeps the pool

@@ -24,4 +24,12 @@
             cr_skip_test("Linux platform only: %s", why);                                                  \
     } while (0)
 
+/* Skips the rest of a test of the size-class layout's pages and slices, which the compact layout (Kconfig
+ * HAK_COMPACT) does not have; test_compact.c holds its counterparts. */
+#define SIZE_CLASSES_ONLY(why)                                                                              \
+    do {                                                                                                    \
+        if (HAK_CFG_COMPACT)                                                                                \
+            cr_skip_test("size-class layout only: %s", why);                                                \
+    } while (0)
+
 #endif /* HAK_TEST_GEOMETRY_H */

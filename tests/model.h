@@ -19,6 +19,18 @@ extern struct reported reported;
 
 void record_errors(void); /* installs the recording handler and clears `reported` */
 
+static inline void check(hak_arena_t *a)
+{
+    cr_assert_eq(hak_arena_check(a), 0, "hak_arena_check failed");
+}
+
+static inline size_t committed_of(hak_arena_t *a)
+{
+    hak_arena_stats_t s;
+    cr_assert_eq(hak_arena_stats(a, &s), 0);
+    return s.committed;
+}
+
 static inline uint64_t test_rand(uint64_t *s)
 {
     *s ^= *s << 13, *s ^= *s >> 7, *s ^= *s << 17;

@@ -161,7 +161,8 @@ static const struct {
     {"free of a foreign pointer", do_foreign, REPORTED, HAK_ERR_FOREIGN_PTR},
     {"free of an interior pointer", do_interior, REPORTED, HAK_ERR_INTERIOR_PTR},
     {"double free of a small block", do_double_small, REPORTED, HAK_ERR_DOUBLE_FREE},
-    {"double free of a large block", do_double_large, REPORTED, HAK_ERR_INTERIOR_PTR},
+    /* (a large block's slices went back to the SuperSlab; a compact block keeps its header, flagged free) */
+    {"double free of a large block", do_double_large, REPORTED, HAK_CFG_COMPACT ? HAK_ERR_DOUBLE_FREE : HAK_ERR_INTERIOR_PTR},
     {"double free of a huge block", do_double_huge, REPORTED, HAK_ERR_FOREIGN_PTR},
     {"free into a destroyed arena", do_destroyed, REPORTED, HAK_ERR_FOREIGN_PTR},
     {"realloc of a foreign pointer", do_realloc_foreign, REPORTED, HAK_ERR_FOREIGN_PTR},

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config/hak_config.h"
 #include "hakmem.h"
 
 #define ARENAS 3
@@ -129,7 +130,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
             unsigned c = take(&in);
             static const size_t slab[] = {0, 512 * 1024, 1024 * 1024, 2048 * 1024};
             limits[a] = c & 0x40 ? (size_t)(1 + (c & 7)) << 20 : 0;
-            hak_arena_config_t cfg = {.slab_size = slab[c & 3],
+            hak_arena_config_t cfg = {.slab_size = HAK_CFG_FREESTANDING ? 0 : slab[c & 3], /* (one size there) */
                                       .policy = (hak_policy_t)((c >> 2) % 3),
                                       .flags = (c & 0x20) ? HAK_ARENA_UNSYNCHRONIZED : 0,
                                       .limit = limits[a]};
