@@ -338,6 +338,18 @@ void _hak_chunk_put(hak_arena_t *a, void *base, size_t size)
 #define ARENA_STRUCT_SIZE ((sizeof(hak_arena_t) + 63) & ~(size_t)63)
 #define META_CHUNK        ((size_t)(HAK_CFG_FREESTANDING ? 1024 : 64 * 1024))
 
+/* `bytes` of committed memory from the platform for process metadata, page-aligned, or NULL. */
+void *_hak_meta_map(size_t bytes)
+{
+    unsigned calls = 0;
+    void    *m = hak_platform_map(bytes, hak_platform_page_size(), &calls);
+    if (m && !hak_platform_commit(m, bytes, &calls)) {
+        hak_platform_unmap(m, bytes, &calls);
+        m = NULL;
+    }
+    return m;
+}
+
 /* Carves process metadata from chunks of META_CHUNK; what it hands out is recycled by its users, never unmapped. */
 void *_hak_meta_alloc(size_t size)
 {
@@ -346,12 +358,7 @@ void *_hak_meta_alloc(size_t size)
     hak_lock(&g_lock);
     if ((size_t)(g_meta_end - g_meta_cur) < size) {
         size_t   chunk = size > META_CHUNK ? size : META_CHUNK;
-        unsigned calls = 0;
-        uint8_t *m = hak_platform_map(chunk, hak_platform_page_size(), &calls);
-        if (m && !hak_platform_commit(m, chunk, &calls)) {
-            hak_platform_unmap(m, chunk, &calls);
-            m = NULL;
-        }
+        uint8_t *m = _hak_meta_map(chunk);
         if (m)
             g_meta_cur = m, g_meta_end = m + chunk;
     }

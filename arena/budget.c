@@ -22,23 +22,19 @@ static atomic_size_t g_budget;
 static atomic_int    g_budget_ready;
 static hak_arena_t  *g_arenas;
 
+/* (add - sub wraps around when sub is larger: the counter's arithmetic is modulo 2^N too) */
 void _hak_global_committed(size_t add, size_t sub)
 {
-    if (add) {
-        size_t now = atomic_fetch_add_explicit(&g_committed, add, memory_order_relaxed) + add;
-        size_t peak = atomic_load_explicit(&g_peak, memory_order_relaxed);
-        while (now > peak && !atomic_compare_exchange_weak_explicit(&g_peak, &peak, now, memory_order_relaxed,
-                                                                     memory_order_relaxed))
-            ;
-    }
-    if (sub)
-        atomic_fetch_sub_explicit(&g_committed, sub, memory_order_relaxed);
+    size_t now = atomic_fetch_add_explicit(&g_committed, add - sub, memory_order_relaxed) + (add - sub);
+    size_t peak = atomic_load_explicit(&g_peak, memory_order_relaxed);
+    while (now > peak && !atomic_compare_exchange_weak_explicit(&g_peak, &peak, now, memory_order_relaxed,
+                                                                 memory_order_relaxed))
+        ;
 }
 
 void _hak_global_reserved(size_t add, size_t sub)
 {
-    atomic_fetch_add_explicit(&g_reserved, add, memory_order_relaxed);
-    atomic_fetch_sub_explicit(&g_reserved, sub, memory_order_relaxed);
+    atomic_fetch_add_explicit(&g_reserved, add - sub, memory_order_relaxed);
 }
 
 static size_t percent_of(size_t bytes, uint64_t pct)
@@ -162,9 +158,15 @@ size_t hak_memory_limit(void)
     return atomic_load_explicit(&g_budget, memory_order_relaxed);
 }
 
+/* Whether `more` bytes fit under the arena's own cap. */
+static bool within_cap(const hak_arena_t *a, size_t more)
+{
+    return !a->limit || (a->committed <= a->limit && more <= a->limit - a->committed);
+}
+
 bool _hak_commit_fits(const hak_arena_t *a, size_t more)
 {
-    if (a->limit && (a->committed > a->limit || more > a->limit - a->committed))
+    if (!within_cap(a, more))
         return false;
     if (a->pool)
         return true;
@@ -189,7 +191,7 @@ static bool try_lock_other(hak_arena_t *o)
 #define PURGE_BATCH 32
 static unsigned g_purge_epoch; /* under the global lock */
 
-static void purge_others(hak_arena_t *self, size_t more)
+static bool purge_others(hak_arena_t *self, size_t more)
 {
     _hak_global_lock();
     unsigned epoch = ++g_purge_epoch;
@@ -212,9 +214,10 @@ static void purge_others(hak_arena_t *self, size_t more)
                 hak_unlock(&locked[i]->lock);
             }
             if (_hak_commit_fits(self, more))
-                return;
+                return true;
         }
     }
+    return false;
 }
 
 bool _hak_may_commit(hak_arena_t *a, size_t more, bool may_purge)
@@ -225,14 +228,14 @@ bool _hak_may_commit(hak_arena_t *a, size_t more, bool may_purge)
         _hak_release_empty(a);
         if (_hak_commit_fits(a, more))
             return true;
-        bool own_cap = a->limit && (a->committed > a->limit || more > a->limit - a->committed);
-        if (!own_cap && !a->pool && atomic_load_explicit(&g_budget, memory_order_relaxed)) { /* (the arena's own
-                                                         cap refused: other arenas' memory would not help it) */
-            _hak_slab_cache_drop(a); /* memory no arena uses goes first */
-            if (_hak_commit_fits(a, more))
-                return true;
-            purge_others(a, more);
-            if (_hak_commit_fits(a, more))
+        if (within_cap(a, more) && !a->pool && atomic_load_explicit(&g_budget, memory_order_relaxed)) { /* (the
+                                       arena's own cap refused: other arenas' memory would not help it) */
+            if (HAK_CFG_SLAB_CACHE > 0) { /* memory no arena uses goes first (with no room, the cache is empty) */
+                _hak_slab_cache_drop(a);
+                if (_hak_commit_fits(a, more))
+                    return true;
+            }
+            if (purge_others(a, more))
                 return true;
         }
     }

@@ -91,7 +91,7 @@ HAK_INLINE hak_cblock_t *cb_tag(const hak_cblock_t *b)
     return (hak_cblock_t *)((uintptr_t)b ^ TAG_KEY);
 }
 
-HAK_INLINE void cb_set_free(hak_cblock_t *b)
+HAK_INLINE_FAST void cb_set_free(hak_cblock_t *b)
 {
     b->head |= FREE;
     hak_cblock_t *n = cb_next(b);
@@ -99,7 +99,7 @@ HAK_INLINE void cb_set_free(hak_cblock_t *b)
     n->prev = b;
 }
 
-HAK_INLINE void cb_set_used(hak_cblock_t *b)
+HAK_INLINE_FAST void cb_set_used(hak_cblock_t *b)
 {
     b->head &= ~FREE;
     hak_cblock_t *n = cb_next(b);
@@ -156,8 +156,9 @@ static void list_remove(hak_heap_t *h, hak_cblock_t *b)
         h->fl_map &= ~(1u << f);
 }
 
-/* A free block of at least `size` bytes (a multiple of 16), or NULL. */
-static hak_cblock_t *list_find(const hak_heap_t *h, size_t size)
+/* A free block of at least `size` bytes (a multiple of 16), or NULL. (Out of line: inlined into take, its one
+ * caller, it makes it larger.) */
+static HAK_NOINLINE hak_cblock_t *list_find(const hak_heap_t *h, size_t size)
 {
     unsigned f, s;
     list_of(size, &f, &s);
@@ -177,16 +178,18 @@ static hak_cblock_t *list_find(const hak_heap_t *h, size_t size)
 
 /* ---- regions ---- */
 
+/* A region starts on a granule boundary and its size is a multiple of 64: its first block lies a fixed distance
+ * after its header (the payload 16-aligned), and the end marker takes its last two words. */
+#define REGION_HDR (((sizeof(hak_region_t) + 2 * W + 15) & ~(size_t)15) - 2 * W)
+
 HAK_INLINE hak_cblock_t *region_first(const hak_region_t *r)
 {
-    return cb_of((void *)(((uintptr_t)(r + 1) + 2 * W + 15) & ~(uintptr_t)15));
+    return cb_at(r, REGION_HDR);
 }
 
 HAK_INLINE hak_cblock_t *region_end(const hak_region_t *r)
 {
-    hak_cblock_t *first = region_first(r);
-    uintptr_t     room = (uintptr_t)r + r->chunk.size - 2 * W - (uintptr_t)first;
-    return cb_at(first, room & ~(uintptr_t)15);
+    return cb_at(r, r->chunk.size - 2 * W);
 }
 
 HAK_INLINE bool region_empty(const hak_region_t *r, const hak_cblock_t *b)
@@ -237,10 +240,10 @@ static void region_release(hak_arena_t *a, hak_region_t *r)
     _hak_chunk_put(a, r, r->chunk.size);
 }
 
-/* A new region with a free block of at least `need` bytes, within the cap and the budget; false if none: a
- * SuperSlab, or as much as the block needs, or what the pool (the platform's or the arena's) or the cap leaves
- * if that is less but enough. */
-static bool region_grow(hak_arena_t *a, size_t need)
+/* A new region, within the cap and the budget, whose one free block (in no list yet) has at least `need` bytes;
+ * NULL if none: a SuperSlab, or as much as the block needs, or what the pool (the platform's or the arena's) or the
+ * cap leaves if that is less but enough. */
+static hak_cblock_t *region_grow(hak_arena_t *a, size_t need)
 {
     size_t least = (need + sizeof(hak_region_t) + 2 * W + 30 + 63) & ~(size_t)63; /* header, padding, end marker */
     size_t size = (least + HAK_GRANULE - 1) & ~(HAK_GRANULE - 1); /* (a granule's tail would be lost) */
@@ -256,21 +259,25 @@ static bool region_grow(hak_arena_t *a, size_t need)
     if (size < least)
         size = least; /* (then refused below: by the cap, or for want of room) */
     if (!_hak_may_commit(a, size, true))
-        return false;
+        return NULL;
     hak_region_t *r = _hak_chunk_get(a, size, HAK_GRANULE);
     if (!r)
-        return false;
+        return NULL;
+    HAK_ASSERT(((uintptr_t)r & (HAK_GRANULE - 1)) == 0 && size % 64 == 0); /* (region_first, region_end) */
     unsigned calls = 0;
     bool     ok = a->pool || hak_platform_commit(r, size, &calls);
     a->platform_calls += calls;
-    r->chunk = (hak_chunk_t){.magic = HAK_CHUNK_MAGIC, .kind = HAK_CHUNK_SUPERSLAB, .arena = a, .size = size};
+    r->chunk.magic = HAK_CHUNK_MAGIC;
+    r->chunk.kind = HAK_CHUNK_SUPERSLAB;
+    r->chunk.arena = a;
+    r->chunk.fast = NULL;
+    r->chunk.size = size;
     if (!ok || !_hak_registry_claim(r, size, &r->chunk)) {
         _hak_chunk_put(a, r, size);
-        return false;
+        return NULL;
     }
     region_link(a, r);
-    list_insert(&a->heap, region_format(r));
-    return true;
+    return region_format(r);
 }
 
 /* ---- allocation ---- */
@@ -294,11 +301,10 @@ static hak_cblock_t *take(hak_arena_t *a, size_t size, size_t align)
     hak_heap_t *h = &a->heap;
     size_t      want = align > HAK_MIN_ALIGN ? size + align + MIN_BLK : size; /* room to align the payload */
     hak_cblock_t *b = list_find(h, want);
-    if (!b && region_grow(a, want))
-        b = list_find(h, want);
-    if (!b)
+    if (b)
+        list_remove(h, b);
+    else if (!(b = region_grow(a, want)))
         return NULL;
-    list_remove(h, b);
     uintptr_t p = (uintptr_t)cb_payload(b), lead = ((p + align - 1) & ~(uintptr_t)(align - 1)) - p;
     if (lead) { /* a free block before the aligned one (it was merged, so the block before it is used) */
         if (lead < MIN_BLK)

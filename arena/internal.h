@@ -373,21 +373,19 @@ typedef struct hak_region {
 } hak_region_t;
 
 typedef struct hak_heap {
-    uint32_t      fl_map;                             /* bit f: some list of row f is not empty */
-    uint16_t      sl_map[HAK_CB_FL];                  /* bit s of row f: free[f][s] is not empty */
-    hak_cblock_t *free[HAK_CB_FL][HAK_CB_SL];
     hak_region_t *regions;
     hak_region_t *spare;  /* lean: the region that emptied last, kept (if it still is empty) for reuse */
     size_t        in_use; /* usable bytes of used blocks (hak_usable_size) */
+    uint32_t      fl_map;                             /* bit f: some list of row f is not empty */
+    uint16_t      sl_map[HAK_CB_FL];                  /* bit s of row f: free[f][s] is not empty */
+    hak_cblock_t *free[HAK_CB_FL][HAK_CB_SL];         /* (last: 1.6 KiB on a 32-bit target) */
 } hak_heap_t;
 
 #define HAK_ARENA_MAGIC 0x6172656eu /* "aren" */
 #define HAK_NAME_MAX    32
 
 struct hak_arena {
-#if HAK_CFG_COMPACT
-    hak_heap_t heap; /* hot: first */
-#else
+#if !HAK_CFG_COMPACT
     hak_bin_t  bins[HAK_NUM_CLASSES]; /* hot: first */
 #endif
     uintptr_t  cookie;                /* free-marker key */
@@ -442,6 +440,9 @@ struct hak_arena {
     struct hak_arena *all_next, *all_prev; /* every live arena (budget.c), under the global lock */
     unsigned          purge_epoch;          /* the last budget purge that visited it (budget.c), ditto */
     char             name[HAK_NAME_MAX];
+#if HAK_CFG_COMPACT
+    hak_heap_t       heap; /* last: ARM's short loads reach only the first 124 bytes of a struct */
+#endif
 };
 
 /* An arena's lock, taken only where the arena is synchronized. */
@@ -527,6 +528,7 @@ void  _hak_commit_add(hak_arena_t *a, size_t bytes);
 void  _hak_commit_sub(hak_arena_t *a, size_t bytes);
 void *_hak_chunk_get(hak_arena_t *a, size_t size, size_t align);
 void *_hak_meta_alloc(size_t size); /* process metadata (arena structs, thread caches); never freed */
+void *_hak_meta_map(size_t bytes);  /* committed memory for metadata from the platform (registry leaves) */
 void  _hak_chunk_put(hak_arena_t *a, void *base, size_t size);
 size_t _hak_pool_largest(const hak_arena_t *a, size_t align);
 bool   _hak_limit_callback(hak_arena_t *a, size_t before); /* after a refusal: on_limit; whether to retry */
@@ -550,7 +552,15 @@ hak_tslot_t *_hak_tslot_slow(hak_arena_t *a);             /* NULL: no cache for 
 hak_tslot_t *_hak_tslot_current(const hak_arena_t *a);    /* the calling thread's live slot of a, or NULL */
 void        *_hak_tcache_refill(hak_arena_t *a, hak_tslot_t *s, unsigned cls);
 void         _hak_tcache_overflow(hak_arena_t *a, hak_tslot_t *s, hak_tbin_t *bin);
+#if HAK_CFG_TCACHE
 bool         _hak_tcache_flush_locked(hak_arena_t *a);    /* the calling thread's blocks of a go back (any?) */
+#else
+HAK_INLINE bool _hak_tcache_flush_locked(hak_arena_t *a) /* (no caches: none; inline, so that callers fold it) */
+{
+    (void)a;
+    return false;
+}
+#endif
 bool         _hak_tcache_holds(const hak_arena_t *a, const hak_block_t *b, unsigned cls);
 
 /* The calling thread's slot for a if it is the one it used last (no call, no loop), else NULL. Generations are

@@ -35,13 +35,7 @@ static hak_reg_entry_t *leaf_new(void)
         return first;
     }
 #endif
-    unsigned         calls = 0;
-    size_t           bytes = HAK_REG_LEAF_LEN * sizeof(hak_reg_entry_t);
-    hak_reg_entry_t *leaf = hak_platform_map(bytes, hak_platform_page_size(), &calls);
-    if (leaf && !hak_platform_commit(leaf, bytes, &calls)) {
-        hak_platform_unmap(leaf, bytes, &calls);
-        leaf = NULL;
-    }
+    hak_reg_entry_t *leaf = _hak_meta_map(HAK_REG_LEAF_LEN * sizeof(hak_reg_entry_t));
     for (size_t j = 0; leaf && j < HAK_REG_LEAF_LEN && !hak_platform_map_zeroed; j++)
         atomic_init(&leaf[j], NULL);
     return leaf;

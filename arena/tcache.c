@@ -322,12 +322,6 @@ void _hak_tcache_overflow(hak_arena_t *a, hak_tslot_t *s, hak_tbin_t *bin)
     (void)a, (void)s, (void)bin;
 }
 
-bool _hak_tcache_flush_locked(hak_arena_t *a)
-{
-    (void)a;
-    return false;
-}
-
 bool _hak_tcache_holds(const hak_arena_t *a, const hak_block_t *b, unsigned cls)
 {
     (void)a, (void)b, (void)cls;
