@@ -536,7 +536,7 @@ int hak_arena_create(hak_arena_t **out, const hak_arena_config_t *cfg)
         uintptr_t first = (base + HAK_GRANULE - 1) & ~(uintptr_t)(HAK_GRANULE - 1), last;
         if (first >= base + ARENA_STRUCT_SIZE) {
             a = (hak_arena_t *)base;
-            last = end;
+            last = end & ~(uintptr_t)63; /* (extents, like the chunks taken from them, are multiples of 64) */
         } else {
             a = (hak_arena_t *)((end - ARENA_STRUCT_SIZE) & ~(uintptr_t)63);
             last = (uintptr_t)a;

@@ -7,8 +7,10 @@
  * of TLSF (Masmano, Ripoll, Crespo and Real, 2004): below 256 bytes one list per 16 bytes, above it 16 lists per
  * power of two. A bitmap per row and one over the rows say which lists hold blocks, so finding a block that fits
  * is two find-first-set instructions; allocation then splits the block, free merges it with its two physical
- * neighbours. No loop depends on the pool's contents: every call is O(1) (bar realloc's copy, and growing or
- * releasing a region, whose registry entries are bounded by its size).
+ * neighbours. No loop depends on the pool's contents: every call is O(1) while its arena's regions serve it
+ * (bar realloc's copy); taking a new region also walks the pool's free extents, the registry entries of the region
+ * and, when memory is short, the arena's regions for empty ones: bounded by the configuration (pool size over
+ * SuperSlab size), not by the blocks.
  *
  * A block (internal.h, hak_cblock_t) costs a header of two words and rounding to 16 bytes: `head` (size and two
  * flags) and `prev`, a pointer to the block before while that one is free (to merge with it), else a tag of the
@@ -84,11 +86,12 @@ HAK_INLINE size_t cb_usable(const hak_cblock_t *b)
     return cb_size(b) - 2 * W;
 }
 
-/* What `prev` holds while the block before b is used: b's address, scrambled (a pointer into a block rarely finds
- * it before itself). */
-HAK_INLINE hak_cblock_t *cb_tag(const hak_cblock_t *b)
+/* What `prev` holds while the block before b is used: b's address, scrambled with the heap's key, which is new for
+ * every arena and every reset (a pointer into a block rarely finds it before itself; a block of an arena reset or
+ * destroyed since never does). */
+HAK_INLINE hak_cblock_t *cb_tag(const hak_heap_t *h, const hak_cblock_t *b)
 {
-    return (hak_cblock_t *)((uintptr_t)b ^ TAG_KEY);
+    return (hak_cblock_t *)((uintptr_t)b ^ TAG_KEY ^ h->key);
 }
 
 HAK_INLINE_FAST void cb_set_free(hak_cblock_t *b)
@@ -99,12 +102,12 @@ HAK_INLINE_FAST void cb_set_free(hak_cblock_t *b)
     n->prev = b;
 }
 
-HAK_INLINE_FAST void cb_set_used(hak_cblock_t *b)
+HAK_INLINE_FAST void cb_set_used(const hak_heap_t *h, hak_cblock_t *b)
 {
     b->head &= ~FREE;
     hak_cblock_t *n = cb_next(b);
     n->head &= ~PREV_F;
-    n->prev = cb_tag(n);
+    n->prev = cb_tag(h, n);
 }
 
 /* ---- the segregated lists ---- */
@@ -202,7 +205,7 @@ static hak_cblock_t *region_format(hak_region_t *r)
 {
     hak_cblock_t *first = region_first(r), *end = region_end(r);
     first->head = (size_t)((uintptr_t)end - (uintptr_t)first);
-    first->prev = cb_tag(first);
+    first->prev = cb_tag(&r->chunk.arena->heap, first);
     end->head = 0;
     cb_set_free(first);
     return first;
@@ -318,7 +321,7 @@ static hak_cblock_t *take(hak_arena_t *a, size_t size, size_t align)
         b = nb;
     }
     cb_trim(h, b, size);
-    cb_set_used(b);
+    cb_set_used(h, b);
     h->in_use += cb_usable(b);
     return b;
 }
@@ -398,14 +401,11 @@ static bool region_has(const hak_region_t *r, const hak_cblock_t *b)
     return false;
 }
 
-/* The region of p, if p lies in one and after its first header. */
+/* The region whose granules p lies in, or NULL. */
 static hak_region_t *region_of(const void *p)
 {
     hak_chunk_t *c = _hak_registry_find(p);
-    if (!c || c->kind != HAK_CHUNK_SUPERSLAB || !c->arena)
-        return NULL;
-    hak_region_t *r = (hak_region_t *)c;
-    return (uintptr_t)p >= (uintptr_t)cb_payload(region_first(r)) ? r : NULL;
+    return c && c->kind == HAK_CHUNK_SUPERSLAB && c->arena ? (hak_region_t *)c : NULL;
 }
 
 /* Whether b's `prev` is what its flags say: the tag of b, or a pointer to the free block before it, which ends at b
@@ -414,7 +414,7 @@ static bool cb_prev_ok(const hak_region_t *r, const hak_cblock_t *b, bool merged
 {
     const hak_cblock_t *p = b->prev;
     if (!(b->head & PREV_F))
-        return p == cb_tag(b);
+        return p == cb_tag(&r->chunk.arena->heap, b);
     if (p < region_first(r) || p >= b || (((uintptr_t)p ^ (uintptr_t)b) & 15) || !(p->head & FREE))
         return false;
     uintptr_t next = (uintptr_t)p + cb_size(p);
@@ -425,7 +425,7 @@ static bool cb_prev_ok(const hak_region_t *r, const hak_cblock_t *b, bool merged
 static int cb_check_used(const hak_region_t *r, const hak_cblock_t *b)
 {
     const hak_cblock_t *end = region_end(r);
-    if ((((uintptr_t)b + 2 * W) & 15) || b >= end)
+    if ((((uintptr_t)b + 2 * W) & 15) || b < region_first(r) || b >= end)
         return HAK_ERR_INTERIOR_PTR;
     size_t size = cb_size(b);
     if ((b->head & (FLAGS & ~(FREE | PREV_F))) || size < MIN_BLK || size > (uintptr_t)end - (uintptr_t)b)
@@ -533,15 +533,16 @@ static bool resize_in_place(hak_arena_t *a, hak_region_t *r, hak_cblock_t *b, si
         if (!(n->head & FREE) || have + cb_size(n) < want)
             return false;
         list_remove(&a->heap, n);
-        b->head += cb_size(n);
-        cb_set_used(b); /* (for the block after n) */
         a->heap.in_use += cb_size(n);
+        b->head += cb_size(n);
+        n->head = 0; /* (a pointer to n's old payload is no block's now) */
+        cb_set_used(&a->heap, b); /* (for the block after n) */
         have = cb_size(b);
     }
     if (have - want >= MIN_BLK) { /* the tail is freed as a used block of its own */
         hak_cblock_t *tail = cb_at(b, want);
         tail->head = have - want;
-        tail->prev = cb_tag(tail);
+        tail->prev = cb_tag(&a->heap, tail);
         b->head = want | (b->head & PREV_F);
         a->heap.in_use -= have - want;
         cb_release(a, r, tail);
@@ -571,6 +572,7 @@ HAK_API void *hak_realloc(hak_arena_t *a, void *p, size_t size)
     if (r) {
         hak_arena_t *owner = r->chunk.arena;
         hak_arena_lock(owner);
+        debug_validate(owner);
         rc = cb_check_used(r, b);
         old = rc ? 0 : cb_usable(b);
         bool done = !rc && mine && want && !shrinks_out(a, r, b, want) && resize_in_place(a, r, b, want);
@@ -629,7 +631,8 @@ HAK_API hak_arena_t *hak_arena_of(const void *p)
 
 void _hak_layout_init(hak_arena_t *a, const hak_arena_config_t *c)
 {
-    (void)a, (void)c; /* the struct was zeroed: no lists, no regions */
+    (void)c; /* the struct was zeroed: no lists, no regions */
+    a->heap.key = (uintptr_t)a->birth << 4; /* (a new arena on the memory of an old one: its headers do not match) */
 }
 
 void _hak_layout_drop(hak_arena_t *a)
@@ -646,6 +649,7 @@ void _hak_layout_reset(hak_arena_t *a)
     h->fl_map = 0;
     h->in_use = 0;
     h->spare = NULL;
+    h->key = (uintptr_t)atomic_load_explicit(&a->gen, memory_order_relaxed) << 4; /* old headers stop matching */
     for (hak_region_t *r = h->regions, *next; r; r = next) {
         next = r->next;
         region_format(r);
@@ -707,7 +711,7 @@ static int check_region(hak_arena_t *a, hak_region_t *r, size_t *nfree, size_t *
         if (size < MIN_BLK || size % 16 || size > (uintptr_t)end - (uintptr_t)b)
             FAIL("block size");
         if (!(b->head & PREV_F) != !prev_free || (b->head & (FLAGS & ~(FREE | PREV_F))) ||
-            (!prev_free && b->prev != cb_tag(b)))
+            (!prev_free && b->prev != cb_tag(&a->heap, b)))
             FAIL("block flags");
         bool is_free = b->head & FREE;
         if (is_free && prev_free)
@@ -719,7 +723,7 @@ static int check_region(hak_arena_t *a, hak_region_t *r, size_t *nfree, size_t *
         prev_free = is_free;
     }
     obj = end;
-    if (end->head & ~PREV_F || !(end->head & PREV_F) != !prev_free || (!prev_free && end->prev != cb_tag(end)))
+    if (end->head & ~PREV_F || !(end->head & PREV_F) != !prev_free || (!prev_free && end->prev != cb_tag(&a->heap, end)))
         FAIL("region end marker");
     return 0;
 }

@@ -376,6 +376,7 @@ typedef struct hak_heap {
     hak_region_t *regions;
     hak_region_t *spare;  /* lean: the region that emptied last, kept (if it still is empty) for reuse */
     size_t        in_use; /* usable bytes of used blocks (hak_usable_size) */
+    uintptr_t     key;    /* mixed into the address tags: new per arena and per reset (stale headers fail) */
     uint32_t      fl_map;                             /* bit f: some list of row f is not empty */
     uint16_t      sl_map[HAK_CB_FL];                  /* bit s of row f: free[f][s] is not empty */
     hak_cblock_t *free[HAK_CB_FL][HAK_CB_SL];         /* (last: 1.6 KiB on a 32-bit target) */

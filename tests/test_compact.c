@@ -228,3 +228,51 @@ Test(compact, a_small_pool_holds_85_percent)
         hak_arena_destroy(a);
     }
 }
+
+/* A block of an arena reset since, or of a destroyed arena whose memory a new arena uses, is no live block: its old
+ * header (untouched by the reset) carries a tag the arena no longer makes. */
+Test(compact, stale_blocks_after_reset_or_destroy_are_refused)
+{
+    static _Alignas(16384) unsigned char pool[256 << 10];
+    record_errors();
+    hak_arena_t *a = unsync(HAK_POLICY_FAST);
+    void        *p = hak_alloc(a, 100), *q = hak_alloc(a, 100), *r = hak_alloc(a, 100);
+    (void)p, (void)r;
+    hak_arena_reset(a);
+    hak_free(q);
+    cr_assert_eq(reported.count, 1, "a block freed by the reset was freed again unseen");
+    cr_assert_eq(reported.last_code, HAK_ERR_INTERIOR_PTR);
+    cr_assert_eq(hak_usable_size(q), 0);
+    cr_assert_null(hak_arena_of(q));
+    check(a);
+    hak_arena_destroy(a);
+
+    hak_arena_t *old, *young;
+    cr_assert_eq(hak_arena_create(&old, &(hak_arena_config_t){.pool = pool, .pool_size = sizeof pool}), 0);
+    hak_alloc(old, 16);
+    void *stale = hak_alloc(old, 100);
+    hak_arena_destroy(old);
+    cr_assert_eq(hak_arena_create(&young, &(hak_arena_config_t){.pool = pool, .pool_size = sizeof pool}), 0);
+    hak_alloc(young, 16);
+    hak_free(stale);
+    cr_assert_eq(reported.count, 2, "a block of the destroyed arena was freed into the new one");
+    check(young);
+    hak_arena_destroy(young);
+}
+
+/* A pool that ends off a 64-byte boundary: nothing is written past its end, however full it gets. */
+Test(compact, a_pool_ending_anywhere_is_not_overrun)
+{
+    static _Alignas(16384) unsigned char buf[16384 + (64 << 10) + 64 * 1000 + 64];
+    size_t         lead = 8192, len = lead + (64 << 10) + 64 * 1000 + 8;
+    unsigned char *pool = buf + 16384 - lead;
+    memset(buf, 0x5a, sizeof buf);
+    hak_arena_t *a;
+    cr_assert_eq(hak_arena_create(&a, &(hak_arena_config_t){.pool = pool, .pool_size = len}), 0);
+    while (hak_alloc(a, 1000))
+        ;
+    check(a);
+    hak_arena_destroy(a);
+    for (size_t i = (size_t)(pool - buf) + len; i < sizeof buf; i++)
+        cr_assert_eq(buf[i], 0x5a, "byte %zu past the pool's end written", i - (size_t)(pool - buf) - len);
+}
