@@ -32,7 +32,9 @@
  *    unless the block has a SuperSlab of its own and is more than twice too big; a growing one takes the free
  *    block behind it when that suffices; any alignment is served from the heap. Invalid frees are recognised from
  *    the header in O(1) (foreign pointers always; a pointer into a block would have to find a tag of its own
- *    address before it), and a double free is reported as such until the block's memory is handed out again.
+ *    address before it, keyed anew by every create and reset), and a double free is reported as such until the
+ *    block's memory is handed out again. No SuperSlab is cached across arenas (destroy gives each back to its pool
+ *    or the platform), a lean arena keeps the SuperSlab that emptied last, and hak_arena_stats is O(1).
  */
 #ifndef HAKMEM_H
 #define HAKMEM_H
@@ -141,7 +143,8 @@ HAK_API int hak_arena_create(hak_arena_t **out, const hak_arena_config_t *cfg);
 
 /* A pool_size that hak_arena_create accepts for a pool at any 16-byte-aligned address (the worst alignment needs
  * this much; a pool aligned to the registry granule may be smaller). 0 for a slab_size create would refuse.
- * It guarantees the creation (a SuperSlab header and one slice), not room for any particular block. */
+ * It guarantees the creation (a SuperSlab header and one slice; compact layout: 256 bytes of region), not room
+ * for any particular block. */
 HAK_API size_t hak_pool_size_min(size_t slab_size);
 
 /*
