@@ -119,7 +119,7 @@ LDLIBS_T   := -lcriterion -pthread
 
 # The block layout: size classes in SuperSlabs, or (Kconfig HAK_COMPACT, freestanding) one best-fit heap per chunk.
 SLAB_SRC   := arena/alloc.c arena/check.c arena/large.c arena/small.c arena/superslab.c
-COMPACT    := $(if $(CONFIG_READ),$(shell grep -q '^CONFIG_HAK_COMPACT=y' $(CONFIG_READ) && echo 1))
+COMPACT    := $(if $(FREESTANDING),$(shell grep -q '^CONFIG_HAK_COMPACT=y' $(CONFIG_READ) && echo 1))
 ifeq ($(COMPACT),1)
   CORE_SRC := $(filter-out $(SLAB_SRC),$(wildcard arena/*.c))
 else
@@ -363,7 +363,8 @@ test: test-deps
 # ---- freestanding targets ----------------------------------------------------------------------------------
 # test-targets: every cross-compiled defconfig builds its library (with `make size`) and links into a bare-metal
 # program with nothing but libgcc (tests/freestanding/link_check.c, whose size line is what the allocator adds to
-# a firmware); then the Cortex-M4 firmware (examples/firmware/) runs the on-target tests under QEMU (mps2-an386).
+# a firmware); then the Cortex-M4 firmware (examples/firmware/) runs the on-target tests under QEMU (mps2-an386)
+# twice: over cortex_m4 (the compact layout) and cortex_m4_slabs (size classes).
 TARGET_TOOLS := arm-none-eabi-gcc:gcc-arm-none-eabi riscv64-unknown-elf-gcc:gcc-riscv64-unknown-elf \
                 qemu-system-arm:qemu-system-arm
 FW_CPU := cortex-m4
@@ -511,10 +512,9 @@ bench: bench-deps $(BENCH_BINS) $(BUILD)/libhakmem-malloc.so
 	    $(filter command line,$(origin RUNS)), RUNS=$(RUNS))"
 
 # Issue 6's static-pool measurements (bench/static_pool/): utilisation of a 256 KiB pool, and exact instructions
-# per hak_alloc/hak_free/hak_realloc call (ptrace single-stepping; about a minute), with the Cortex-M geometry
-# (config/freestanding_small_defconfig) on the host, and glibc's malloc for comparison.
-# Each layout of the firmware configs on the host: size classes (fs-small) and compact, 64-bit and -m32 (the
-# pointer width of a microcontroller).
+# per hak_alloc/hak_free/hak_realloc call (ptrace single-stepping; a few minutes), and glibc's malloc for
+# comparison: each layout of the firmware configs on the host, size classes (fs-small, the Cortex-M geometry) and
+# compact, 64-bit and -m32 (the pointer width of a microcontroller).
 SP_LAYOUTS := fs-small:freestanding_small fs-compact:freestanding_compact
 bench-static-pool:
 	@$(MAKE) --no-print-directory m32-deps

@@ -17,31 +17,39 @@
  * block's own address. The payload starts 16-byte-aligned after the header and runs to the next header; a free
  * block keeps its list links there.
  *
- * Finding a block: the list of the request's own size class is tried first (its head often fits: good fit, and
- * near-full pools use their last blocks), then the first non-empty list of a larger class, whose blocks all fit.
+ * Every block starts two words short of a multiple of 16 (the first block of a region is placed so, and sizes are
+ * multiples of 16), so every payload is 16-aligned, and a free of any other address is refused at once.
+ *
+ * Finding a block: the head of the request's own list is tried first (it often fits: good fit, and near-full
+ * pools use their last blocks; only the head, since a list above 256 bytes spans sizes below the request and
+ * walking it would not be O(1)), then the first non-empty list of larger sizes, whose blocks all fit.
  * When none does, the arena takes a new region: a SuperSlab (Kconfig), or as much as the request needs, or
  * less when that is all its pool (or the platform's) or its cap has left.
  *
  * Invalid frees. The registry (registry.c) maps the address to its region, so foreign pointers are always
  * found. Within a region the header is checked in O(1): a size that stays inside the region, flags that agree with
  * the next block's, and `prev` (the tag, or a free block ending at this one), which the words before a pointer
- * into a block match only by a rare accident. A double free finds the free flag set (a block merged into the free
- * block before it keeps its header, flagged free, and `prev` still points into that block). Debug level 2 also
- * confirms every free by walking the region.
+ * into a block match only by a rare accident (and a block of an arena reset or destroyed since never: the tag's
+ * key is renewed). A double free finds the free flag set (a block merged into the free block before it keeps its
+ * header, flagged free, and `prev` still points into that block). Debug level 2 also confirms every free by
+ * walking the region.
  *
  * Regions emptied: a region made for one block larger than a SuperSlab goes back when it is freed; a lean arena
- * keeps the region that emptied last and gives back the one it kept before; a fast arena keeps them until
- * hak_arena_trim, a reset, its cap or the process budget asks for their memory. Locking is one lock per arena
- * around every call (no thread caches on freestanding platforms), none for unsynchronized arenas.
+ * keeps the region that emptied last and gives back the one it kept before (a lean reset: all but the last); a
+ * fast arena keeps them (a reset too) until hak_arena_trim, its cap or the process budget asks for their memory.
+ *
+ * Locking: one lock per arena around every call (no thread caches on freestanding platforms), none for
+ * unsynchronized arenas.
  */
 #include "arena/internal.h"
 
 #define W        sizeof(size_t)
-#define TAG_KEY  ((uintptr_t)0x6d6b61686d6b6168u) /* tags a used block's `prev` (truncated on 32-bit targets) */
+#define TAG_KEY  ((uintptr_t)0x6d6b61686d6b6168u) /* mixed into the tag `prev` holds while the block before is
+                                                     used (truncated on 32-bit targets) */
 #define FREE     ((size_t)1) /* head: this block is free */
 #define PREV_F   ((size_t)2) /* head: the block before is free (and `prev` points at it) */
-#define FLAGS    ((size_t)15)
-#define MIN_BLK  (4 * W)                 /* a free block holds its links, and the next block its `prev` */
+#define FLAGS    ((size_t)15)            /* head's low bits (sizes are multiples of 16): all but two stay 0 */
+#define MIN_BLK  (4 * W)                 /* the header and a free block's two list links */
 #define MAX_BLK  ((size_t)0xfffffff0u)   /* the largest block the lists can hold */
 #define MAX_ARG  ((MAX_BLK >> 1) - HAK_GRANULE) /* larger sizes and alignments fail at once (their sum fits) */
 
@@ -94,6 +102,7 @@ HAK_INLINE hak_cblock_t *cb_tag(const hak_heap_t *h, const hak_cblock_t *b)
     return (hak_cblock_t *)((uintptr_t)b ^ TAG_KEY ^ h->key);
 }
 
+/* Flags b free and tells the next block (PREV_F, and `prev` = b), so that a free of that one merges back. */
 HAK_INLINE_FAST void cb_set_free(hak_cblock_t *b)
 {
     b->head |= FREE;
@@ -102,6 +111,7 @@ HAK_INLINE_FAST void cb_set_free(hak_cblock_t *b)
     n->prev = b;
 }
 
+/* Flags b used: the next block's PREV_F goes, and its `prev` becomes its tag. */
 HAK_INLINE_FAST void cb_set_used(const hak_heap_t *h, hak_cblock_t *b)
 {
     b->head &= ~FREE;
@@ -248,7 +258,7 @@ static void region_release(hak_arena_t *a, hak_region_t *r)
  * cap leaves if that is less but enough. */
 static hak_cblock_t *region_grow(hak_arena_t *a, size_t need)
 {
-    size_t least = (need + sizeof(hak_region_t) + 2 * W + 30 + 63) & ~(size_t)63; /* header, padding, end marker */
+    size_t least = (REGION_HDR + need + 2 * W + 63) & ~(size_t)63; /* header, the block, the end marker */
     size_t size = (least + HAK_GRANULE - 1) & ~(HAK_GRANULE - 1); /* (a granule's tail would be lost) */
     size_t room = (a->pool ? _hak_pool_largest(a, HAK_GRANULE) : hak_platform_largest(HAK_GRANULE)) & ~(size_t)63;
     if (size < a->slab_size)
@@ -294,7 +304,7 @@ static void cb_trim(hak_heap_t *h, hak_cblock_t *b, size_t size)
     hak_cblock_t *rest = cb_at(b, size);
     rest->head = have - size;
     b->head = size | (b->head & FLAGS);
-    cb_set_free(rest); /* (its PREV_F stays clear: b is about to be used) */
+    cb_set_free(rest); /* (rest's PREV_F stays clear, and the caller's cb_set_used(b) writes its prev) */
     list_insert(h, rest);
 }
 
@@ -309,7 +319,8 @@ static hak_cblock_t *take(hak_arena_t *a, size_t size, size_t align)
     else if (!(b = region_grow(a, want)))
         return NULL;
     uintptr_t p = (uintptr_t)cb_payload(b), lead = ((p + align - 1) & ~(uintptr_t)(align - 1)) - p;
-    if (lead) { /* a free block before the aligned one (it was merged, so the block before it is used) */
+    if (lead) { /* a free block before the aligned one (b was free, so the block before it is used: free blocks
+                   never touch) */
         if (lead < MIN_BLK)
             lead += align;
         hak_cblock_t *nb = cb_at(b, lead);
@@ -326,7 +337,7 @@ static hak_cblock_t *take(hak_arena_t *a, size_t size, size_t align)
     return b;
 }
 
-/* Debug level 3: the whole arena is validated before every allocation and free (O(memory held) per call). */
+/* Debug level 3: the whole arena is validated before every allocation, free and realloc (O(memory held) per call). */
 static void debug_validate(hak_arena_t *a)
 {
     hak_check_fail_t f;
@@ -391,7 +402,7 @@ HAK_API void *hak_calloc(hak_arena_t *a, size_t count, size_t size)
 
 /* ---- free ---- */
 
-/* Whether b walks to from its region's first block: the exact test for a block start (debug level 2). */
+/* Whether the walk from the region's first block reaches b: the exact test for a block start (debug level 2). */
 static bool region_has(const hak_region_t *r, const hak_cblock_t *b)
 {
     const hak_cblock_t *end = region_end(r);
@@ -443,9 +454,10 @@ HAK_INLINE bool region_is_empty(const hak_region_t *r)
     return (first->head & FREE) && region_empty(r, first);
 }
 
-/* Region r has just emptied (its one free block is in no list). A region made for one big block goes back at
- * once; a lean arena keeps the region that emptied last and gives back the one it kept before, if that is still
- * empty (a working set that empties and refills a region costs no release each time); a fast one keeps them all. */
+/* Region r has just emptied (its one free block is in no list). A region larger than a SuperSlab (made for one big
+ * block; not a pool's) goes back at once; a lean arena keeps the region that emptied last and gives back the one it
+ * kept before, if that is still empty (a working set that empties and refills a region costs no release each
+ * time); a fast one keeps them all. */
 static void region_emptied(hak_arena_t *a, hak_region_t *r)
 {
     hak_heap_t   *h = &a->heap;
@@ -632,7 +644,9 @@ HAK_API hak_arena_t *hak_arena_of(const void *p)
 void _hak_layout_init(hak_arena_t *a, const hak_arena_config_t *c)
 {
     (void)c; /* the struct was zeroed: no lists, no regions */
-    a->heap.key = (uintptr_t)a->birth << 4; /* (a new arena on the memory of an old one: its headers do not match) */
+    /* The tag key: the arena's generation, shifted clear of the low bits all headers share (a new arena on the
+     * memory of an old one does not match the old headers; reset renews it likewise). */
+    a->heap.key = (uintptr_t)a->birth << 4;
 }
 
 void _hak_layout_drop(hak_arena_t *a)

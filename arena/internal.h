@@ -593,8 +593,10 @@ HAK_INLINE hak_tslot_t *hak_tslot(hak_arena_t *a)
 void _hak_stats_locked(hak_arena_t *a, hak_arena_stats_t *out);
 
 /* ---- the layout: what arena.c, budget.c and stats.c ask of the blocks' organisation, which is either size
- * classes in SuperSlabs (superslab.c, small.c, large.c, alloc.c, tcache.c, check.c) or, with Kconfig
- * HAK_COMPACT, one best-fit heap per chunk (compact.c). All but _hak_layout_init run with the arena locked. ---- */
+ * classes in SuperSlabs (superslab.c, small.c, large.c, alloc.c, check.c; tcache.c, built in both, serves only
+ * them) or, with Kconfig HAK_COMPACT, one best-fit heap per chunk (compact.c). Each layout also defines the public
+ * allocation calls (hak_alloc .. hak_arena_of), _hak_free_quiet, _hak_check_locked and _hak_slab_cache_drop. All
+ * but _hak_layout_init run with the arena locked. ---- */
 void   _hak_layout_init(hak_arena_t *a, const hak_arena_config_t *c); /* a new arena: nothing allocated yet */
 void   _hak_layout_drop(hak_arena_t *a);          /* destroy: every chunk goes back */
 void   _hak_layout_reset(hak_arena_t *a);         /* reset: every block is free again */

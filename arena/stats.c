@@ -1,8 +1,8 @@
 /*
  * Statistics: per arena (hak_arena_stats), as JSON for dashboards, as a text report through the caller's
- * writer (the core has no stdio), and process-wide (hak_stats_total, in budget.c). `in_use` is summed from the
- * page headers when asked, so the fast paths pay nothing for it; the counters are bumped on the fast paths only
- * when Kconfig HAK_STATS is on.
+ * writer (the core has no stdio), and process-wide (hak_stats_total, in budget.c). `in_use` comes from the layout
+ * (_hak_in_use): summed from the page headers when asked (size classes), so the fast paths pay nothing for it, or a
+ * counter (compact); the counters are bumped on the fast paths only when Kconfig HAK_STATS is on.
  */
 #include "arena/internal.h"
 

@@ -151,6 +151,9 @@
 #define HAK_CFG_HARDENED 0
 #endif
 #endif
+#if HAK_CFG_HARDENED && HAK_CFG_COMPACT /* (Kconfig drops the option silently: say it here) */
+#error "HAK_HARDENED needs the size-class layout: it cannot be combined with HAK_COMPACT"
+#endif
 
 /* Hardened builds: a page's never-used blocks go onto its free list 16 at a time, in a random order. */
 #ifndef HAK_CFG_RANDOM_ORDER

@@ -64,9 +64,9 @@ extern "C" {
 enum hak_error_code {
     HAK_ERR_FOREIGN_PTR  = 1001, /* hak_free/realloc of a pointer hakmem never handed out (or already unmapped) */
     HAK_ERR_INTERIOR_PTR = 1002, /* pointer into a hakmem region that is not the start of a live block */
-    HAK_ERR_DOUBLE_FREE  = 1003, /* the block is already free (blocks of size classes, up to 64 KiB on Linux: a
-                                    larger block's memory went back when it was freed, so freeing it again is
-                                    reported as 1002 or 1001) */
+    HAK_ERR_DOUBLE_FREE  = 1003, /* the block is already free (blocks of size classes, up to 64 KiB on Linux, and
+                                    compact blocks whose SuperSlab the arena still holds: a block whose memory went
+                                    back when it was freed is reported as 1002 or 1001 when freed again) */
     HAK_ERR_CORRUPT      = 1004, /* hak_arena_check found an inconsistent structure */
     HAK_ERR_BAD_ARENA    = 1005, /* a handle that is not a live arena (destroyed, or never created) */
     HAK_ERR_BAD_ENV      = 1006  /* HAKMEM_POLICY or HAKMEM_LIMIT holds a value hakmem cannot read: ignored, the
@@ -275,7 +275,8 @@ typedef struct hak_arena_stats {
 } hak_arena_stats_t;
 
 /* Fills *out. Returns HAK_EINVAL iff arena or out is NULL, HAK_ERR_BAD_ARENA for a dead handle.
- * Cost: O(SuperSlabs x slices) (in_use is summed from page headers, so the fast paths pay nothing for it).
+ * Cost: O(SuperSlabs x slices) (in_use is summed from page headers, so the fast paths pay nothing for it; compact
+ * layout: O(1)).
  * The calling thread's cache of the arena is given back first; blocks in other threads' caches count as in use,
  * and those threads' alloc/free counts reach the arena when their caches next refill or overflow. */
 HAK_API int hak_arena_stats(const hak_arena_t *arena, hak_arena_stats_t *out);
@@ -292,7 +293,7 @@ HAK_API int hak_arena_report(const hak_arena_t *arena, void (*write)(const char 
 
 /* Process-wide totals: committed, peak_committed and reserved cover every chunk hakmem holds from the platform
  * (including SuperSlabs cached for reuse) but not its small metadata, which neither the budget nor the caps count:
- * arena structs (~1.3 KiB each) and per-thread caches (~5 KiB per thread that used a synchronized arena) are never
+ * arena structs (~1.3 KiB each; compact layout 1.8 KiB on a 32-bit target, 3.5 KiB on 64-bit: its list heads) and per-thread caches (~5 KiB per thread that used a synchronized arena) are never
  * given back (they are reused), and each 8 GiB of address space hakmem has used costs a 128 KiB registry leaf
  * (Linux, 64-bit). limit is the process budget, platform_calls every OS call made;
  * in_use, superslabs and the counters sum the synchronized arenas that are not busy at that moment (one whose

@@ -40,3 +40,11 @@ status=0
 cat "$err" >&2
 if [ $status -ne 0 ]; then exit $status; fi
 if grep -qi 'warning' "$err"; then echo "kconfig: warnings are errors" >&2; exit 1; fi
+# An option the defconfig turns on but its dependencies refuse (HAK_HARDENED with HAK_COMPACT) is dropped by
+# kconfiglib without a word: say so and fail, rather than build something else than asked for.
+if [ "$tool" = defconfig ]; then
+    for s in $(sed -n 's/^\(CONFIG_[A-Z0-9_]*\)=y$/\1/p' "$last"); do
+        grep -q "^$s=y" "${KCONFIG_CONFIG:-.config}" ||
+            { echo "kconfig: $last sets $s=y, which its dependencies refuse" >&2; exit 1; }
+    done
+fi

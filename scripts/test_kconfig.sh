@@ -39,7 +39,13 @@ if make -s BUILD=build/bad CONFIG_SRC=bad_defconfig all >/dev/null 2>&1; then
     echo "kconfig test: FAILED (CONFIG_HAK_FS_SLAB_KIB, no longer settable, was accepted)"; exit 1
 fi
 rm -rf build/bad
-echo "kconfig test: passed (out-of-range values, unknown symbols, impossible geometries and replaced options fail the build, every time)"
+# An option its dependencies refuse (hardening needs the size-class layout): kconfiglib alone would drop it.
+printf 'CONFIG_HAK_PLATFORM_FREESTANDING=y\nCONFIG_HAK_COMPACT=y\nCONFIG_HAK_HARDENED=y\n' > bad_defconfig
+if make -s BUILD=build/bad CONFIG_SRC=bad_defconfig all >/dev/null 2>&1; then
+    echo "kconfig test: FAILED (HAK_HARDENED with HAK_COMPACT was accepted)"; exit 1
+fi
+rm -rf build/bad
+echo "kconfig test: passed (out-of-range values, unknown symbols, impossible geometries, refused options and replaced options fail the build, every time)"
 
 # Values Kconfig documents as valid build: 0 for the lean pacing interval and the trim delays ("no limit", "never").
 # So do the freestanding geometries at the ends of what Kconfig offers (16 KiB SuperSlabs of 32 slices, 256 KiB

@@ -1116,7 +1116,7 @@ Test(api, realloc_to_exactly_half_stays)
     hak_arena_t *a = make(NULL);
     for (size_t usable = 32; usable <= 1024; usable *= 2) {
         void *p = hak_alloc(a, usable);
-        if (!HAK_CFG_COMPACT) /* (compact blocks have a word of header: their usable sizes are no powers of two) */
+        if (!HAK_CFG_COMPACT) /* (compact blocks have two words of header: their usable sizes are no powers of two) */
             cr_assert_eq(hak_usable_size(p), usable);
         size_t have = hak_usable_size(p);
         cr_assert_eq(hak_realloc(a, p, have / 2), p, "usable %zu shrunk to %zu moved", have, have / 2);

@@ -197,12 +197,11 @@ static void print_breakdown(const fill_t *f)
     printf("    at the failure (median run): %zu live blocks, failing request %zu B, %zu SuperSlab(s)\n", f->nlive,
            f->fail_size, s->superslabs);
     printf("      requested by the program %7zu B  %5.1f%%\n", f->requested, pct(f->requested, POOL_SIZE));
-    printf("      size-class rounding      %7zu B  %5.1f%%   (in_use %zu = block sizes of live blocks)\n",
+    printf("      rounding                 %7zu B  %5.1f%%   (in_use %zu = usable sizes of live blocks)\n",
            s->in_use - f->requested, pct(s->in_use - f->requested, POOL_SIZE), s->in_use);
-    printf("      committed, not in blocks %7zu B  %5.1f%%   (committed %zu: SuperSlab headers, free blocks in\n"
-           "                                                 partly used pages, free slices)\n",
+    printf("      committed, not in blocks %7zu B  %5.1f%%   (committed %zu: headers, free blocks, free slices)\n",
            s->committed - s->in_use, pct(s->committed - s->in_use, POOL_SIZE), s->committed);
-    printf("      never committed          %7zu B  %5.1f%%   (arena struct, slices no page could use)\n",
+    printf("      never committed          %7zu B  %5.1f%%   (arena struct, a tail no SuperSlab could use)\n",
            POOL_SIZE - s->committed, pct(POOL_SIZE - s->committed, POOL_SIZE));
 }
 

@@ -461,8 +461,9 @@ static void test_stats_live_then_freed(void)
 }
 
 /*
- * After the random run every arena is empty but keeps what it committed (fast arenas keep emptied pages for
- * reuse, and a pool cannot grow). A block of a size the arena has no free page for must still be served: once
+ * After the random run every arena is empty but keeps what it committed (fast arenas keep emptied pages, or in
+ * the compact layout SuperSlabs, for reuse, and a pool cannot grow). A block of a size the arena has no free page
+ * for must still be served: once
  * the pool or the platform is exhausted the arena has to reuse its own empty memory. Then every arena is
  * trimmed, so the feature tests that follow start from the same state whatever the random run left.
  */
