@@ -260,8 +260,8 @@ fuzz:
 	@$(MAKE) --no-print-directory BUILD=build/fuzz CONFIG_SRC=config/debug_defconfig CC=$(FUZZ_CC) \
 	    CFLAGS="-O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all" build/fuzz/libhakmem.a
 	@echo "  LD      build/fuzz/fuzz_api"
-	@$(FUZZ_CC) -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -Iinclude \
-	    tests/fuzz/fuzz_api.c build/fuzz/libhakmem.a -o build/fuzz/fuzz_api
+	@$(FUZZ_CC) -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -I. -Iinclude \
+	    -Ibuild/fuzz/generated -DHAK_HAVE_AUTOCONF tests/fuzz/fuzz_api.c build/fuzz/libhakmem.a -o build/fuzz/fuzz_api
 	@mkdir -p build/fuzz/corpus
 	@echo "== fuzzing for $(FUZZ_SECONDS) s (corpus in build/fuzz/corpus, seeds in tests/fuzz/corpus) =="
 	@./build/fuzz/fuzz_api -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -print_final_stats=1 \
