@@ -239,7 +239,8 @@ $(BUILD)/tests/stress: tests/stress/stress.c $(BUILD)/libhakmem.a
 	@$(HOST_RUN)
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
-	@$(CC) $(HAK_CPPFLAGS) $(ALL_CFLAGS) $< -o $@ $(BUILD)/libhakmem.a -pthread
+	@$(CC) $(HAK_CPPFLAGS) $(ALL_CFLAGS) $< -o $@ $(if $(FREESTANDING),tests/freestanding/posix_shim.c) \
+	    $(BUILD)/libhakmem.a -pthread
 
 # The thread stress test, once plain and once with ThreadSanitizer over the whole library.
 test-stress: $(BUILD)/tests/stress
@@ -249,6 +250,10 @@ test-tsan:
 	    build/test/tsan/tests/stress
 	@echo "== stress test with ThreadSanitizer =="
 	@TSAN_OPTIONS="halt_on_error=1 exitcode=66" ./build/test/tsan/tests/stress
+	@$(MAKE) --no-print-directory BUILD=build/test/tsan-compact CONFIG_SRC=config/freestanding_compact_defconfig \
+	    CFLAGS="-O1 -g -fsanitize=thread" build/test/tsan-compact/tests/stress
+	@echo "== stress test with ThreadSanitizer, compact layout =="
+	@TSAN_OPTIONS="halt_on_error=1 exitcode=66" ./build/test/tsan-compact/tests/stress
 
 # libFuzzer over the whole API (tests/fuzz/fuzz_api.c) with ASan+UBSan, on the debug configuration.
 FUZZ_SECONDS ?= 60

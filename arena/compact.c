@@ -611,26 +611,26 @@ HAK_API void *hak_realloc(hak_arena_t *a, void *p, size_t size)
     return q;
 }
 
-/* The used block at p, or NULL (no report: these are queries). */
-static hak_cblock_t *live_block(const void *p, hak_region_t **region)
+/* The usable size of the used block at p, or 0 (no report: these are queries), and its region. Read under the
+ * lock: a neighbour's free or allocation writes the flags of this block's header meanwhile. */
+static size_t live_block(const void *p, hak_region_t **region)
 {
     hak_region_t *r = p ? region_of(p) : NULL;
     if (!r)
-        return NULL;
+        return 0;
     hak_arena_t  *a = r->chunk.arena;
     hak_cblock_t *b = cb_of(p);
     hak_arena_lock(a);
-    int rc = cb_check_used(r, b);
+    size_t usable = cb_check_used(r, b) ? 0 : cb_usable(b);
     hak_arena_unlock(a);
     *region = r;
-    return rc ? NULL : b;
+    return usable;
 }
 
 HAK_API size_t hak_usable_size(const void *p)
 {
     hak_region_t *r;
-    hak_cblock_t *b = live_block(p, &r);
-    return b ? cb_usable(b) : 0;
+    return live_block(p, &r);
 }
 
 HAK_API hak_arena_t *hak_arena_of(const void *p)

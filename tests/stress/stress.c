@@ -55,6 +55,7 @@ static void verify_and_free(uintptr_t v)
     for (size_t i = 2; i < n; i++)
         CHECK(p[i] == (unsigned char)(n * 7 + i), "block %p corrupted at %zu", (void *)p, i);
     CHECK(hak_arena_of(p) == shared[0] || hak_arena_of(p) == shared[1], "block of no shared arena");
+    CHECK(hak_usable_size(p) >= n, "block %p: usable size %zu below %zu", (void *)p, hak_usable_size(p), n);
     hak_free(p);
 }
 
