@@ -39,7 +39,7 @@ static void *worker(void *arg)
     return NULL;
 }
 
-Test(threads, shared_arenas_with_cross_thread_frees)
+Test(threads, shared_arenas_with_cross_thread_frees, .disabled = !HAK_CFG_THREADS) /* (unlocked arenas without HAK_THREADS) */
 {
     for (int i = 0; i < 2; i++)
         cr_assert_eq(hak_arena_create(&shared_arenas[i], NULL), 0);
@@ -80,7 +80,7 @@ static void *create_destroy(void *arg)
     return NULL;
 }
 
-Test(threads, concurrent_create_and_destroy)
+Test(threads, concurrent_create_and_destroy, .disabled = !HAK_CFG_THREADS) /* (unlocked arenas without HAK_THREADS) */
 {
     pthread_t t[THREADS];
     for (int i = 0; i < THREADS; i++)
@@ -171,7 +171,7 @@ static void *churn_across_resets(void *unused)
     return NULL;
 }
 
-Test(threads, reset_keeps_the_counts_of_thread_caches)
+Test(threads, reset_keeps_the_counts_of_thread_caches, .disabled = !HAK_CFG_THREADS) /* (unlocked arenas without HAK_THREADS) */
 {
     cr_assert_eq(hak_arena_create(&reset_arena, NULL), 0);
     atomic_store(&reset_phase, 0);
