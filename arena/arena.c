@@ -194,8 +194,6 @@ _Noreturn void _hak_corrupt(const void *ptr)
     hak_platform_abort();
 }
 
-/* An internal invariant broken (debug builds), most likely by the program writing over hakmem's memory: reported
- * as corruption through the error handler, then the process stops. */
 /* An invalid free or realloc (code HAK_ERR_DOUBLE_FREE, _FOREIGN_PTR or _INTERIOR_PTR), reported as such. */
 HAK_NOINLINE void _hak_report_bad(int code, const void *p, bool realloc)
 {
@@ -208,6 +206,8 @@ HAK_NOINLINE void _hak_report_bad(int code, const void *p, bool realloc)
     _hak_report(code, msg, p);
 }
 
+/* An internal invariant broken (debug builds), most likely by the program writing over hakmem's memory: reported
+ * as corruption through the error handler, then the process stops. */
 void _hak_assert_fail(const char *what, const char *file, int line)
 {
     char  msg[200], num[12], *o = msg, *end = msg + sizeof msg - 1, *d = num + sizeof num - 1;
@@ -400,7 +400,6 @@ static uint64_t siphash(const uint64_t key[2], uint64_t m)
     return v[0] ^ v[1] ^ v[2] ^ v[3];
 }
 
-/* A struct a destroyed arena left (*reused), or a new one. */
 /* The arena's secrets: the free-marker key (which tells a free block from a live one), and in hardened builds
  * the link key and the random-order generator. Hardened builds take each from a keyed pseudo-random function
  * (SipHash-2-4 of a counter under a process key drawn from the platform's entropy), so that one secret read
@@ -438,6 +437,7 @@ static void arena_secrets(hak_arena_t *a)
     }
 }
 
+/* A struct a destroyed arena left (*reused), or a new one. */
 static hak_arena_t *arena_struct_get(bool *reused)
 {
     hak_lock(&g_lock);
