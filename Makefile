@@ -131,6 +131,7 @@ ifeq ($(FREESTANDING),1)
 else
   PLAT_SRC := $(wildcard platform/linux/*.c)
 endif
+PLAT_SRC   += platform/extents.c # (the free-extent list of pools and freestanding regions)
 LIB_OBJ    := $(patsubst %.c,$(BUILD)/obj/%.o,$(CORE_SRC) $(PLAT_SRC))
 HEADERS    := include/hakmem.h config/hak_config.h $(wildcard platform/*.h platform/*/*.h) arena/internal.h
 

@@ -116,23 +116,7 @@ static char *append(char *out, char *end, const char *s)
 static void default_handler(int code, const char *message, void *ptr, void *arg)
 {
     (void)code, (void)arg;
-    char line[160], *o = line, *end = line + sizeof line - 1;
-    o = append(o, end, "hakmem: ");
-    o = append(o, end, message);
-    if (ptr) {
-        char hex[2 + 2 * sizeof(uintptr_t) + 1], *h = hex + sizeof hex - 1;
-        uintptr_t v = (uintptr_t)ptr;
-        *h = 0;
-        do
-            *--h = "0123456789abcdef"[v & 15];
-        while (v >>= 4);
-        *--h = 'x', *--h = '0';
-        o = append(o, end, " (");
-        o = append(o, end, h);
-        o = append(o, end, ")");
-    }
-    *o = 0;
-    hak_platform_error_output(line);
+    hak_platform_error_output(message, ptr);
 }
 
 void hak_set_error_handler(hak_error_fn *fn, void *arg)
@@ -197,11 +181,14 @@ _Noreturn void _hak_corrupt(const void *ptr)
 /* An invalid free or realloc (code HAK_ERR_DOUBLE_FREE, _FOREIGN_PTR or _INTERIOR_PTR), reported as such. */
 HAK_NOINLINE void _hak_report_bad(int code, const void *p, bool realloc)
 {
-    static const char *const what[3] = {"a freed block", "a pointer hakmem does not own", "a pointer into a block"};
-    char msg[64], *end = msg + sizeof msg - 1;
-    char *o = append(msg, end, realloc ? "realloc of " : "free of ");
-    o = append(o, end, what[code == HAK_ERR_DOUBLE_FREE ? 0 : code == HAK_ERR_FOREIGN_PTR ? 1 : 2]);
-    o = append(o, end, realloc ? ": refused" : ": ignored");
+    _Static_assert(HAK_ERR_INTERIOR_PTR == HAK_ERR_FOREIGN_PTR + 1 && HAK_ERR_DOUBLE_FREE == HAK_ERR_FOREIGN_PTR + 2,
+                   "the codes index the table");
+    static const char *const part[] = {"free of ",      "realloc of ", "a pointer hakmem does not own",
+                                       "a pointer into a block", "a freed block", ": ignored", ": refused"};
+    const char *s[3] = {part[realloc], part[2 + code - HAK_ERR_FOREIGN_PTR], part[5 + realloc]};
+    char        msg[64], *o = msg;
+    for (int i = 0; i < 3; i++)
+        o = append(o, msg + sizeof msg - 1, s[i]);
     *o = 0;
     _hak_report(code, msg, p);
 }
@@ -279,19 +266,20 @@ bool _hak_limit_callback(hak_arena_t *a, size_t before)
 
 /* ---- chunks: from the platform or from the caller's pool ---- */
 
-/* The largest chunk with this alignment the pool could give now (SuperSlabs in pools take what is left). */
-size_t _hak_pool_largest(const hak_arena_t *a, size_t align)
+/* The largest chunk with this alignment the arena could take now: from its pool, or from the platform (SuperSlabs
+ * and regions take what is left when that is less than their size). */
+size_t _hak_chunk_room(const hak_arena_t *a, size_t align)
 {
-    return hak_extent_largest(a->pool_free, align);
+    return a->pool ? _hak_extent_largest(a->pool_free, align) : hak_platform_largest(align);
 }
 
 static void *chunk_take(hak_arena_t *a, size_t size, size_t align)
 {
     if (a->pool)
-        return hak_extent_take(&a->pool_free, size, align, false);
+        return _hak_extent_take(&a->pool_free, size, align, false);
     unsigned calls = 0;
     void    *p = hak_platform_map(size, align, &calls);
-    a->platform_calls += calls;
+    _hak_count_calls(a, calls);
     if (p)
         _hak_global_reserved(size, 0);
     return p;
@@ -302,7 +290,7 @@ static void *chunk_take(hak_arena_t *a, size_t size, size_t align)
  * a loss (a 256 KiB firmware pool keeps granule alignment, and loses only the masked free path). */
 static size_t aligned_room(const hak_arena_t *a)
 {
-    size_t room = a->pool ? _hak_pool_largest(a, HAK_CHUNK_ALIGN) : hak_platform_largest(HAK_CHUNK_ALIGN);
+    size_t room = _hak_chunk_room(a, HAK_CHUNK_ALIGN);
     return room >= 64 * HAK_CHUNK_ALIGN ? room : 0;
 }
 
@@ -324,12 +312,12 @@ void _hak_chunk_put(hak_arena_t *a, void *base, size_t size)
     HAK_VG_HEADER_GONE(base, size); /* valgrind builds: memory the allocator may write anywhere again */
     HAK_VG_UNDEFINED(base, size);
     if (a->pool) {
-        hak_extent_give(&a->pool_free, base, size);
+        _hak_extent_give(&a->pool_free, base, size);
         return;
     }
     unsigned calls = 0;
     hak_platform_unmap(base, size, &calls);
-    a->platform_calls += calls;
+    _hak_count_calls(a, calls);
     _hak_global_reserved(0, size);
 }
 
@@ -596,7 +584,7 @@ void hak_arena_destroy(hak_arena_t *a)
     if (!a)
         return;
     if (a->magic != HAK_ARENA_MAGIC) {
-        _hak_report(HAK_ERR_BAD_ARENA, "hak_arena_destroy of a handle that is not a live arena", a);
+        _hak_report(HAK_ERR_BAD_ARENA, "hak_arena_destroy: not a live arena", a);
         return;
     }
     _hak_arena_list_remove(a);

@@ -44,8 +44,7 @@
 #include "arena/internal.h"
 
 #define W        sizeof(size_t)
-#define TAG_KEY  ((uintptr_t)0x6d6b61686d6b6168u) /* mixed into the tag `prev` holds while the block before is
-                                                     used (truncated on 32-bit targets) */
+#define TAG_KEY  ((uintptr_t)0x6d6b61686d6b6168u) /* mixed into every heap's key (truncated on 32-bit targets) */
 #define FREE     ((size_t)1) /* head: this block is free */
 #define PREV_F   ((size_t)2) /* head: the block before is free (and `prev` points at it) */
 #define FLAGS    ((size_t)15)            /* head's low bits (sizes are multiples of 16): all but two stay 0 */
@@ -99,7 +98,7 @@ HAK_INLINE size_t cb_usable(const hak_cblock_t *b)
  * destroyed since never does). */
 HAK_INLINE hak_cblock_t *cb_tag(const hak_heap_t *h, const hak_cblock_t *b)
 {
-    return (hak_cblock_t *)((uintptr_t)b ^ TAG_KEY ^ h->key);
+    return (hak_cblock_t *)((uintptr_t)b ^ h->key);
 }
 
 /* Flags b free and tells the next block (PREV_F, and `prev` = b), so that a free of that one merges back. */
@@ -260,7 +259,7 @@ static hak_cblock_t *region_grow(hak_arena_t *a, size_t need)
 {
     size_t least = (REGION_HDR + need + 2 * W + 63) & ~(size_t)63; /* header, the block, the end marker */
     size_t size = (least + HAK_GRANULE - 1) & ~(HAK_GRANULE - 1); /* (a granule's tail would be lost) */
-    size_t room = (a->pool ? _hak_pool_largest(a, HAK_GRANULE) : hak_platform_largest(HAK_GRANULE)) & ~(size_t)63;
+    size_t room = _hak_chunk_room(a, HAK_GRANULE) & ~(size_t)63;
     if (size < a->slab_size)
         size = a->slab_size;
     if (size > room)
@@ -279,7 +278,7 @@ static hak_cblock_t *region_grow(hak_arena_t *a, size_t need)
     HAK_ASSERT(((uintptr_t)r & (HAK_GRANULE - 1)) == 0 && size % 64 == 0); /* (region_first, region_end) */
     unsigned calls = 0;
     bool     ok = a->pool || hak_platform_commit(r, size, &calls);
-    a->platform_calls += calls;
+    _hak_count_calls(a, calls);
     r->chunk.magic = HAK_CHUNK_MAGIC;
     r->chunk.kind = HAK_CHUNK_SUPERSLAB;
     r->chunk.arena = a;
@@ -391,9 +390,9 @@ HAK_API void *hak_aligned_alloc(hak_arena_t *a, size_t align, size_t size)
 
 HAK_API void *hak_calloc(hak_arena_t *a, size_t count, size_t size)
 {
-    size_t n = 0;
-    if (a && __builtin_mul_overflow(count, size, &n))
-        return alloc_aligned(a, MAX_ARG + 1, HAK_MIN_ALIGN); /* refused and counted as any request too large */
+    size_t n;
+    if (__builtin_mul_overflow(count, size, &n))
+        n = SIZE_MAX; /* refused and counted as any request too large */
     void *p = hak_alloc(a, n);
     if (p)
         memset(p, 0, n);
@@ -412,11 +411,11 @@ static bool region_has(const hak_region_t *r, const hak_cblock_t *b)
     return false;
 }
 
-/* The region whose granules p lies in, or NULL. */
+/* The region whose granules p lies in, or NULL. (Regions are all the registry holds in this layout: it has no
+ * cache of chunks between arenas, and a region's arena is set before it is registered.) */
 static hak_region_t *region_of(const void *p)
 {
-    hak_chunk_t *c = _hak_registry_find(p);
-    return c && c->kind == HAK_CHUNK_SUPERSLAB && c->arena ? (hak_region_t *)c : NULL;
+    return (hak_region_t *)_hak_registry_find(p);
 }
 
 /* Whether b's `prev` is what its flags say: the tag of b, or a pointer to the free block before it, which ends at b
@@ -641,12 +640,18 @@ HAK_API hak_arena_t *hak_arena_of(const void *p)
 
 /* ---- the layout interface (internal.h) ---- */
 
+/* The tag key: a generation (the arena's at create, a new one at reset), shifted clear of the low bits all headers
+ * share, and a constant, so that a tag is never the plain address (a new arena on the memory of an old one does
+ * not match the old headers). */
+static void heap_key(hak_heap_t *h, hak_gen_t gen)
+{
+    h->key = ((uintptr_t)gen << 4) ^ TAG_KEY;
+}
+
 void _hak_layout_init(hak_arena_t *a, const hak_arena_config_t *c)
 {
     (void)c; /* the struct was zeroed: no lists, no regions */
-    /* The tag key: the arena's generation, shifted clear of the low bits all headers share (a new arena on the
-     * memory of an old one does not match the old headers; reset renews it likewise). */
-    a->heap.key = (uintptr_t)a->birth << 4;
+    heap_key(&a->heap, a->birth);
 }
 
 void _hak_layout_drop(hak_arena_t *a)
@@ -663,7 +668,7 @@ void _hak_layout_reset(hak_arena_t *a)
     h->fl_map = 0;
     h->in_use = 0;
     h->spare = NULL;
-    h->key = (uintptr_t)atomic_load_explicit(&a->gen, memory_order_relaxed) << 4; /* old headers stop matching */
+    heap_key(h, atomic_load_explicit(&a->gen, memory_order_relaxed)); /* old headers stop matching */
     for (hak_region_t *r = h->regions, *next; r; r = next) {
         next = r->next;
         region_format(r);

@@ -108,7 +108,7 @@ static hak_huge_t *huge_map(hak_arena_t *a, size_t bytes, size_t gap, size_t ali
         return NULL;
     unsigned calls = 0;
     bool     ok = a->pool || hak_platform_commit(h, bytes, &calls);
-    a->platform_calls += calls;
+    _hak_count_calls(a, calls);
     if (!ok) {
         _hak_chunk_put(a, h, map);
         return NULL;
@@ -250,7 +250,7 @@ void *_hak_huge_move(hak_arena_t *a, hak_huge_t *h, size_t size)
     }
     if (ok && bytes < old_used) /* the move kept the pages past the shrunk block resident: no longer counted */
         hak_platform_decommit((uint8_t *)to + bytes, (old_used < map ? old_used : map) - bytes, &calls);
-    a->platform_calls += calls;
+    _hak_count_calls(a, calls);
     if (!ok) {
         _hak_chunk_put(a, to, map);
         return NULL;

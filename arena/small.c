@@ -196,7 +196,7 @@ static size_t page_trim_tail(hak_arena_t *a, hak_page_t *page)
         return 0; /* no whole OS page of free tail below the old bump (OS pages may be larger than slices) */
     unsigned calls = 0;
     hak_platform_decommit((void *)from, to - from, &calls);
-    a->platform_calls += calls;
+    _hak_count_calls(a, calls);
     return to - from;
 }
 
@@ -215,7 +215,7 @@ static size_t page_trim_free_blocks(hak_arena_t *a, hak_page_t *page)
         if (from < to) {
             unsigned calls = 0;
             hak_platform_decommit((void *)from, to - from, &calls);
-            a->platform_calls += calls;
+            _hak_count_calls(a, calls);
             bytes += to - from;
         }
     }

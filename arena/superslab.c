@@ -276,7 +276,7 @@ static size_t decommit_free_runs(hak_arena_t *a, hak_superslab_t *ss, bool pool,
     for (unsigned w = 0; w < HAK_MAP_WORDS; w++)
         ss->aged_map[w] = ss->free_map[w] & ss->commit_map[w];
     if (a) {
-        a->platform_calls += calls;
+        _hak_count_calls(a, calls);
         a->dirty -= bytes;
         _hak_commit_sub(a, bytes);
     } else if (!pool) {
@@ -370,7 +370,7 @@ static size_t slab_bytes(hak_arena_t *a, size_t slices)
 {
     size_t size = a->slab_size;
     if (a->pool || HAK_CFG_FREESTANDING) {
-        size_t room = (a->pool ? _hak_pool_largest(a, HAK_GRANULE) : hak_platform_largest(HAK_GRANULE)) & ~(HAK_SLICE - 1);
+        size_t room = _hak_chunk_room(a, HAK_GRANULE) & ~(HAK_SLICE - 1);
         if (room < size)
             size = room;
     }
@@ -422,11 +422,11 @@ static hak_superslab_t *slab_new(hak_arena_t *a, size_t room, size_t slices)
         return NULL;
     unsigned calls = 0;
     if (!a->pool && !hak_platform_commit(ss, HAK_SLAB_HDR, &calls)) {
-        a->platform_calls += calls;
+        _hak_count_calls(a, calls);
         _hak_chunk_put(a, ss, size);
         return NULL;
     }
-    a->platform_calls += calls;
+    _hak_count_calls(a, calls);
     /* Valgrind builds (internal.h): the header is no leak-check root, and no slice holds a block yet. */
     HAK_VG_HEADER(ss, HAK_HDR_BYTES);
     HAK_VG_NOACCESS((uint8_t *)ss + HAK_SLAB_HDR, size - HAK_SLAB_HDR);
@@ -439,7 +439,7 @@ static hak_superslab_t *slab_new(hak_arena_t *a, size_t room, size_t slices)
     if (HAK_CFG_GUARD_PAGES && !a->pool &&
         hak_platform_protect((uint8_t *)ss + size - HAK_SLICE, HAK_SLICE, &calls))
         ss->nslices--; /* (the mapping splits in two: one more VMA per SuperSlab) */
-    a->platform_calls += calls;
+    _hak_count_calls(a, calls);
     ss->warm = false;
     memset(ss->commit_map, 0, sizeof ss->commit_map);
     map_set(ss->commit_map, 0, HAK_HDR_SLICES, true);
@@ -467,7 +467,7 @@ static bool take_slices(hak_arena_t *a, hak_superslab_t *ss, unsigned i, unsigne
             k++;
         size_t bytes = (size_t)(k - j) << HAK_SLICE_SHIFT;
         bool   ok = a->pool || hak_platform_commit((uint8_t *)ss + ((size_t)j << HAK_SLICE_SHIFT), bytes, &calls);
-        a->platform_calls += calls;
+        _hak_count_calls(a, calls);
         if (!ok)
             return false;
         map_set(ss->commit_map, j, k - j, true);

@@ -339,7 +339,8 @@ HAK_API void hak_set_error_handler(hak_error_fn *fn, void *arg);
  * arenas' locks at once. So the hooks count: the first lock saves the previous state and enters, the matching
  * last unlock restores it (tests/freestanding/posix_shim.c checks that every call is matched).
  * Other weak hooks a firmware may define (declared below; none may allocate): hak_platform_error_output (where
- * the default error handler writes one line; default nowhere), hak_platform_abort (default: trap),
+ * the default error handler sends each report: its message and the pointer it concerns, or NULL; default
+ * nowhere), hak_platform_abort (default: trap),
  * hak_platform_yield (called while spinning on a busy lock), hak_platform_clock_ms (a monotonic millisecond tick,
  * may be coarse; default 0, no clock: lean purges are then paced by freed bytes alone) and hak_platform_entropy: 64
  * random bits, read once (twice in hardened builds, for a 128-bit key) when the first arena is made, from which
@@ -350,7 +351,7 @@ HAK_API void     hak_platform_lock(void);
 HAK_API void     hak_platform_unlock(void);
 /* (The hooks below exist in Linux builds too, inside the library: declared without HAK_API so that they stay
  * internal there.) */
-void     hak_platform_error_output(const char *line);
+void     hak_platform_error_output(const char *message, const void *ptr);
 void     hak_platform_abort(void); /* must not return */
 void     hak_platform_yield(void);
 uint64_t hak_platform_clock_ms(void);

@@ -6,6 +6,8 @@
  * the aligned room chunks need; giving back coalesces with both neighbours. Extents are at least
  * sizeof(hak_extent_t) bytes and that aligned: callers hand out multiples of 64 bytes.
  *
+ * One copy of the code serves both (platform/extents.c; a firmware links it once).
+ *
  * Cost: O(extents). The list only ever holds pieces between chunks the caller still holds, so its length is at
  * most one more than the number of those chunks.
  */
@@ -21,73 +23,13 @@ typedef struct hak_extent {
     size_t             size;
 } hak_extent_t;
 
-/* Splits [at, at+size) out of extent *link (which must contain it), keeping what lies before and after. */
-static inline void *hak_extent_cut(hak_extent_t **link, uintptr_t at, size_t size)
-{
-    hak_extent_t *e = *link, *next = e->next;
-    uintptr_t     s = (uintptr_t)e, end = s + e->size, tail = at + size;
-    if (tail < end) {
-        hak_extent_t *t = (hak_extent_t *)tail;
-        t->size = end - tail;
-        t->next = next;
-        next = t;
-    }
-    if (at > s) {
-        e->size = at - s;
-        e->next = next;
-    } else {
-        *link = next;
-    }
-    return (void *)at;
-}
-
 /* The lowest `size` bytes aligned to `align` (a power of two), or NULL. With from_top, the highest instead. */
-static inline void *hak_extent_take(hak_extent_t **head, size_t size, size_t align, bool from_top)
-{
-    hak_extent_t **found = NULL;
-    uintptr_t      found_at = 0;
-    for (hak_extent_t **link = head; *link; link = &(*link)->next) {
-        uintptr_t s = (uintptr_t)*link, end = s + (*link)->size, at;
-        if (end - s < size)
-            continue;
-        at = from_top ? (end - size) & ~(uintptr_t)(align - 1) : (s + align - 1) & ~(uintptr_t)(align - 1);
-        if (at < s || at > end || end - at < size)
-            continue;
-        found = link, found_at = at;
-        if (!from_top)
-            break;
-    }
-    return found ? hak_extent_cut(found, found_at, size) : NULL;
-}
+void *_hak_extent_take(hak_extent_t **head, size_t size, size_t align, bool from_top);
 
 /* The largest run of `align`-aligned bytes one extent could give. */
-static inline size_t hak_extent_largest(const hak_extent_t *e, size_t align)
-{
-    size_t best = 0;
-    for (; e; e = e->next) {
-        uintptr_t s = (uintptr_t)e, end = s + e->size, at = (s + align - 1) & ~(uintptr_t)(align - 1);
-        if (at >= s && at < end && end - at > best)
-            best = end - at;
-    }
-    return best;
-}
+size_t _hak_extent_largest(const hak_extent_t *e, size_t align);
 
 /* Returns [base, base+size) to the list, merging it with free neighbours. */
-static inline void hak_extent_give(hak_extent_t **head, void *base, size_t size)
-{
-    hak_extent_t **link = head, *prev = NULL;
-    while (*link && (uintptr_t)*link < (uintptr_t)base)
-        prev = *link, link = &(*link)->next;
-    hak_extent_t *e = base, *next = *link;
-    e->size = size;
-    e->next = next;
-    if (next && (uintptr_t)e + e->size == (uintptr_t)next)
-        e->size += next->size, e->next = next->next;
-    if (prev && (uintptr_t)prev + prev->size == (uintptr_t)e) {
-        prev->size += e->size, prev->next = e->next;
-        return;
-    }
-    *link = e;
-}
+void _hak_extent_give(hak_extent_t **head, void *base, size_t size);
 
 #endif /* HAK_EXTENTS_H */

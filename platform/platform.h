@@ -75,8 +75,9 @@ void hak_platform_unlock(void);
  * does without per-thread caches for that thread. */
 bool hak_platform_at_thread_exit(void (*fn)(void *), void *arg);
 
-/* Writes one line of text to the platform's error output (used only by the default error handler). */
-void hak_platform_error_output(const char *line);
+/* Writes one error report to the platform's error output: the message and, when ptr is not NULL, the address it
+ * concerns (used only by the default error handler; how it is shown is the platform's choice). */
+void hak_platform_error_output(const char *message, const void *ptr);
 
 /* Ends the process after a fatal error (failed internal assertion, or HAK_INVALID_FREE_ABORT). */
 _Noreturn void hak_platform_abort(void);

@@ -348,6 +348,31 @@ Test(api, huge_blocks_are_resized)
     hak_arena_destroy(a);
 }
 
+/* The default handler writes one line through the platform: "hakmem: MESSAGE (0xADDRESS)", in one write. */
+Test(api, the_default_handler_writes_one_line)
+{
+    hak_set_error_handler(NULL, NULL);
+    int on_stack;
+    fflush(stderr);
+    FILE *tmp = tmpfile();
+    cr_assert_not_null(tmp);
+    int saved = dup(2);
+    dup2(fileno(tmp), 2);
+    hak_free(&on_stack);
+    static _Alignas(64) unsigned char not_an_arena[16384]; /* (zeroed: no arena's magic) */
+    hak_arena_destroy((hak_arena_t *)not_an_arena); /* a dead arena handle: reported, with its address */
+    dup2(saved, 2);
+    close(saved);
+    char got[512] = {0}, want[512];
+    rewind(tmp);
+    size_t n = fread(got, 1, sizeof got - 1, tmp);
+    fclose(tmp);
+    snprintf(want, sizeof want, "hakmem: free of a pointer hakmem does not own: ignored (%p)\n"
+                                "hakmem: hak_arena_destroy: not a live arena (%p)\n", (void *)&on_stack,
+             (void *)not_an_arena);
+    cr_assert_str_eq(got, want, "wrote %zu bytes", n);
+}
+
 Test(api, invalid_frees_are_reported_and_ignored)
 {
     hak_arena_t *a = make(NULL);

@@ -73,7 +73,7 @@ static int add_region_locked(void *base, size_t size)
         return HAK_ENOMEM;
     region[regions].base = b, region[regions].end = e;
     regions++;
-    hak_extent_give(&free_list, (void *)b, e - b);
+    _hak_extent_give(&free_list, (void *)b, e - b);
     return 0;
 }
 
@@ -113,7 +113,7 @@ void *hak_platform_map(size_t size, size_t align, unsigned *calls)
     lock_regions();
     static_pool_join_locked();
     /* Metadata asks for page alignment only: it comes from the top, chunks (granule-aligned) from the bottom. */
-    void *p = size ? hak_extent_take(&free_list, size, align, align == UNIT) : NULL;
+    void *p = size ? _hak_extent_take(&free_list, size, align, align == UNIT) : NULL;
     unlock_regions();
     return p;
 }
@@ -122,7 +122,7 @@ size_t hak_platform_largest(size_t align)
 {
     lock_regions();
     static_pool_join_locked();
-    size_t n = hak_extent_largest(free_list, align < UNIT ? UNIT : align);
+    size_t n = _hak_extent_largest(free_list, align < UNIT ? UNIT : align);
     unlock_regions();
     return n;
 }
@@ -131,7 +131,7 @@ void hak_platform_unmap(void *base, size_t size, unsigned *calls)
 {
     (void)calls;
     lock_regions();
-    hak_extent_give(&free_list, base, (size + UNIT - 1) & ~(UNIT - 1));
+    _hak_extent_give(&free_list, base, (size + UNIT - 1) & ~(UNIT - 1));
     unlock_regions();
 }
 
@@ -196,7 +196,7 @@ HAK_WEAK void hak_platform_lock(void) {}
 HAK_WEAK void hak_platform_unlock(void) {}
 HAK_WEAK void hak_platform_yield(void) {}
 HAK_WEAK uint64_t hak_platform_clock_ms(void) { return 0; }
-HAK_WEAK void hak_platform_error_output(const char *line) { (void)line; }
+HAK_WEAK void hak_platform_error_output(const char *message, const void *ptr) { (void)message, (void)ptr; }
 HAK_WEAK void hak_platform_set_errno(int err) { (void)err; }
 
 HAK_WEAK _Noreturn void hak_platform_abort(void)

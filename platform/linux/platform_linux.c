@@ -200,17 +200,34 @@ bool hak_platform_at_thread_exit(void (*fn)(void *), void *arg)
     return exit_ok && pthread_setspecific(exit_key, arg) == 0;
 }
 
-void hak_platform_error_output(const char *line)
+/* "hakmem: MESSAGE (0xADDRESS)" and a newline, in one write (so that reports of threads do not interleave); no
+ * stdio, which may allocate: the shim's malloc would be entered again. */
+void hak_platform_error_output(const char *message, const void *ptr)
 {
-    int    saved = errno;
-    size_t n = strlen(line);
-    while (n) {
-        ssize_t w = write(STDERR_FILENO, line, n);
+    char  line[192], *o = line, *end = line + sizeof line - 1;
+    int   saved = errno;
+    for (const char *s = "hakmem: "; *s;)
+        *o++ = *s++;
+    while (*message && o < end - 24) /* (room for the address) */
+        *o++ = *message++;
+    if (ptr) {
+        char     *a = o + 4 + 2 * sizeof(uintptr_t), *d = a;
+        uintptr_t v = (uintptr_t)ptr;
+        do
+            *--d = "0123456789abcdef"[v & 15];
+        while (v >>= 4);
+        memmove(o + 4, d, (size_t)(a - d));
+        memcpy(o, " (0x", 4);
+        o += 4 + (a - d);
+        *o++ = ')';
+    }
+    *o++ = '\n';
+    for (const char *s = line; s < o;) {
+        ssize_t w = write(STDERR_FILENO, s, (size_t)(o - s));
         if (w <= 0)
             break;
-        line += w, n -= (size_t)w;
+        s += w;
     }
-    (void)!write(STDERR_FILENO, "\n", 1);
     errno = saved;
 }
 

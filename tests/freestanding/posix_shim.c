@@ -6,12 +6,13 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <sched.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 void hak_platform_set_errno(int err);
-void hak_platform_error_output(const char *line);
+void hak_platform_error_output(const char *message, const void *ptr);
 void hak_platform_yield(void);
 _Noreturn void hak_platform_abort(void);
 void hak_platform_lock(void);
@@ -22,10 +23,12 @@ void hak_platform_set_errno(int err)
     errno = err;
 }
 
-void hak_platform_error_output(const char *line)
+void hak_platform_error_output(const char *message, const void *ptr)
 {
-    (void)!write(STDERR_FILENO, line, strlen(line));
-    (void)!write(STDERR_FILENO, "\n", 1);
+    char line[256];
+    int  n = ptr ? snprintf(line, sizeof line, "hakmem: %s (%p)\n", message, ptr)
+                 : snprintf(line, sizeof line, "hakmem: %s\n", message);
+    (void)!write(STDERR_FILENO, line, n < (int)sizeof line ? (size_t)n : sizeof line - 1);
 }
 
 void hak_platform_yield(void)
@@ -50,7 +53,7 @@ void hak_platform_lock(void)
 void hak_platform_unlock(void)
 {
     if (--t_depth < 0) {
-        hak_platform_error_output("posix_shim: hak_platform_unlock without a matching hak_platform_lock");
+        hak_platform_error_output("posix_shim: hak_platform_unlock without a matching hak_platform_lock", NULL);
         abort();
     }
 }
@@ -58,7 +61,7 @@ void hak_platform_unlock(void)
 __attribute__((destructor)) static void critical_sections_closed(void)
 {
     if (t_depth != 0) {
-        hak_platform_error_output("posix_shim: the process exits inside hak_platform_lock");
+        hak_platform_error_output("posix_shim: the process exits inside hak_platform_lock", NULL);
         abort();
     }
 }
