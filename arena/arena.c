@@ -286,12 +286,13 @@ static void *chunk_take(hak_arena_t *a, size_t size, size_t align)
 }
 
 /* Room for a chunk aligned to HAK_CHUNK_ALIGN that aligning costs nothing to speak of: on Linux address space is
- * never short; a pool or static memory must have room for 64 such chunks, else the gaps aligning leaves would be
- * a loss (a 256 KiB firmware pool keeps granule alignment, and loses only the masked free path). */
+ * never short; a pool or static memory must have room for 32 such chunks, else the gaps aligning leaves would be
+ * a loss (a 256 KiB firmware pool keeps granule alignment, and loses only the masked free path). (64 would deny it
+ * to a static pool of 64 SuperSlabs as soon as its first metadata took a page from the top.) */
 static size_t aligned_room(const hak_arena_t *a)
 {
     size_t room = _hak_chunk_room(a, HAK_CHUNK_ALIGN);
-    return room >= 64 * HAK_CHUNK_ALIGN ? room : 0;
+    return room >= 32 * HAK_CHUNK_ALIGN ? room : 0;
 }
 
 /* Callers hold no SuperSlab or empty page across this call: when memory is short it releases both. */
