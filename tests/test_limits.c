@@ -445,6 +445,7 @@ Test(limits, hakmem_policy_environment_variable)
     static const struct { const char *value, *policy; int reports; } cases[] = {
         {"lean", "\"policy\":\"lean\"", 0}, {"fast", "\"policy\":\"fast\"", 0},
         {"Lean", "\"policy\":\"lean\"", 0}, {" FAST\n", "\"policy\":\"fast\"", 0}, {"lean!", NULL, 1},
+        {"lean\r\n", "\"policy\":\"lean\"", 0}, {"\r fast", "\"policy\":\"fast\"", 0}, /* (as HAKMEM_LIMIT) */
         {"slow", NULL, 1}, {"", NULL, 1}, {"le an", NULL, 1}, {NULL, NULL, 0},
     };
     env_answer_t unset = env_in_child("HAKMEM_POLICY", NULL); /* the build's default policy */
