@@ -419,13 +419,17 @@ static hak_region_t *region_of(const void *p)
 }
 
 /* Whether b's `prev` is what its flags say: the tag of b, or a pointer to the free block before it, which ends at b
- * (or beyond it, for a header that was merged away: `merged`). */
+ * (or beyond it, for a header that was merged away: `merged`). That free block carries the tag in its turn (the
+ * block before a free one is used): the headers of before a reset, or of a destroyed arena on the same memory,
+ * fail here too, not only those whose `prev` is a tag. */
 static bool cb_prev_ok(const hak_region_t *r, const hak_cblock_t *b, bool merged)
 {
+    const hak_heap_t   *h = &r->chunk.arena->heap;
     const hak_cblock_t *p = b->prev;
     if (!(b->head & PREV_F))
-        return p == cb_tag(&r->chunk.arena->heap, b);
-    if (p < region_first(r) || p >= b || (((uintptr_t)p ^ (uintptr_t)b) & 15) || !(p->head & FREE))
+        return p == cb_tag(h, b);
+    if (p < region_first(r) || p >= b || (((uintptr_t)p ^ (uintptr_t)b) & 15) || !(p->head & FREE) ||
+        p->prev != cb_tag(h, p))
         return false;
     uintptr_t next = (uintptr_t)p + cb_size(p);
     return next == (uintptr_t)b || (merged && next > (uintptr_t)b);

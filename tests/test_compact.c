@@ -281,3 +281,37 @@ Test(compact, a_pool_ending_anywhere_is_not_overrun)
     for (size_t i = (size_t)(pool - buf) + len; i < sizeof buf; i++)
         cr_assert_eq(buf[i], 0x5a, "byte %zu past the pool's end written", i - (size_t)(pool - buf) - len);
 }
+
+/* A stale block whose neighbour before it was free when the arena was reset: its `prev` points at that neighbour
+ * (no tag), whose old header still says free and still ends at the block. Freeing it must not free it again. */
+Test(compact, stale_block_after_a_free_neighbour_is_refused_after_reset)
+{
+    record_errors();
+    hak_arena_t *a = unsync(HAK_POLICY_FAST);
+    void        *p = hak_alloc(a, 100), *n = hak_alloc(a, 100), *q = hak_alloc(a, 100), *r = hak_alloc(a, 100);
+    (void)p, (void)r;
+    hak_free(n); /* q's header now points at n's free block */
+    hak_arena_reset(a);
+    cr_assert_eq(hak_usable_size(q), 0, "a block of before the reset is live");
+    cr_assert_null(hak_arena_of(q));
+    hak_free(q);
+    cr_assert_eq(reported.count, 1, "a block freed by the reset was freed again unseen");
+    check(a);
+    void *big = hak_alloc(a, 1000); /* the region's first block: over n and q */
+    cr_assert_not_null(big);
+    check(a);
+    hak_arena_destroy(a);
+
+    static _Alignas(16384) unsigned char pool[256 << 10]; /* likewise into a new arena on a destroyed one's pool */
+    hak_arena_t *old, *young;
+    cr_assert_eq(hak_arena_create(&old, &(hak_arena_config_t){.pool = pool, .pool_size = sizeof pool}), 0);
+    p = hak_alloc(old, 100), n = hak_alloc(old, 100), q = hak_alloc(old, 100), r = hak_alloc(old, 100);
+    hak_free(n);
+    hak_arena_destroy(old);
+    cr_assert_eq(hak_arena_create(&young, &(hak_arena_config_t){.pool = pool, .pool_size = sizeof pool}), 0);
+    cr_assert_not_null(hak_alloc(young, 16));
+    hak_free(q);
+    cr_assert_eq(reported.count, 2, "a block of the destroyed arena was freed into the new one");
+    check(young);
+    hak_arena_destroy(young);
+}
