@@ -22,9 +22,10 @@
  */
 #include "arena/internal.h"
 
+/* NULL with errno `err`; failed_allocs counts the refusals for want of memory (ENOMEM), not bad arguments. */
 static HAK_NOINLINE void *fail(hak_arena_t *a, int err)
 {
-    if (a && HAK_CFG_STATS) {
+    if (a && HAK_CFG_STATS && err == HAK_ENOMEM) {
         hak_arena_lock(a);
         a->failed_allocs++;
         hak_arena_unlock(a);

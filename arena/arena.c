@@ -446,20 +446,14 @@ static void arena_struct_put(hak_arena_t *a)
     hak_unlock(&g_lock);
 }
 
-/* Whether an environment value is `word` (lower case), in any case, with spaces around it (the same spaces as
- * HAKMEM_LIMIT: a value from a file with CRLF line ends ends in "\r"). */
-static bool env_space(char c)
-{
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
-}
-
+/* Whether an environment value is `word` (lower case), in any case, with spaces around it. */
 static bool env_is(const char *s, const char *word)
 {
-    while (env_space(*s))
+    while (_hak_env_space(*s))
         s++;
     while (*word && (*s | 0x20) == *word)
         s++, word++;
-    while (env_space(*s))
+    while (_hak_env_space(*s))
         s++;
     return !*word && !*s;
 }

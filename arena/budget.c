@@ -42,19 +42,15 @@ static size_t percent_of(size_t bytes, uint64_t pct)
     return (size_t)((uint64_t)bytes / 100 * pct + (uint64_t)bytes % 100 * pct / 100); /* floor(bytes*pct/100) */
 }
 
-HAK_INLINE bool is_space(char c)
-{
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
-}
-
-/* "64MiB", "1g", "4096", "75%" (of `cgroup`, 0 to 100), "off" (any case), with spaces around allowed. Returns
+/* "64MiB", "1g", "4096", "75%" (of `cgroup`, 0 to 100), "off" (any case), with spaces around allowed (and
+ * between the number and its unit: "512 MiB"). Returns
  * false if s is none of those (the caller keeps the default then). 0 and "0%" mean no budget, as "off" does. */
 static bool parse_limit(const char *s, size_t cgroup, size_t *out)
 {
     static const struct { const char *suffix; unsigned shift; } units[] = {
         {"", 0},       {"k", 10},  {"kb", 10}, {"kib", 10}, {"m", 20},  {"mb", 20},  {"mib", 20},
         {"g", 30},     {"gb", 30}, {"gib", 30}, {"t", 40},  {"tb", 40}, {"tib", 40}, {"off", 64}};
-    while (is_space(*s))
+    while (_hak_env_space(*s))
         s++;
     uint64_t    v = 0;
     const char *p = s;
@@ -64,11 +60,13 @@ static bool parse_limit(const char *s, size_t cgroup, size_t *out)
             return false;
         v = v * 10 + d;
     }
-    bool   digits = p != s;
+    bool digits = p != s;
+    while (digits && _hak_env_space(*p))
+        p++;
     size_t ulen = 0; /* the unit: what follows the digits, but trailing spaces */
     while (p[ulen])
         ulen++;
-    while (ulen && is_space(p[ulen - 1]))
+    while (ulen && _hak_env_space(p[ulen - 1]))
         ulen--;
     if (digits && ulen == 1 && *p == '%') {
         if (v > 100)

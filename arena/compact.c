@@ -420,7 +420,7 @@ static hak_region_t *region_of(const void *p)
 
 /* Whether b's `prev` is what its flags say: the tag of b, or a pointer to the free block before it, which ends at b
  * (or beyond it, for a header that was merged away: `merged`). That free block carries the tag in its turn (the
- * block before a free one is used): the headers of before a reset, or of a destroyed arena on the same memory,
+ * block before a free one is used): headers from before a reset, or of a destroyed arena on the same memory,
  * fail here too, not only those whose `prev` is a tag. */
 static bool cb_prev_ok(const hak_region_t *r, const hak_cblock_t *b, bool merged)
 {

@@ -118,7 +118,9 @@ typedef struct hak_arena_config {
      * (and other arenas theirs): a chance to drop caches. It runs in the allocating thread without the arena's
      * lock, so it may hak_free blocks of this arena (and must not destroy it); the allocation is then retried
      * once and fails with ENOMEM if memory is still short. It is never re-entered: while it runs, refusals in
-     * this arena (of the callback's own allocations, or in other threads) fail without calling it. NULL = none. */
+     * this arena (of the callback's own allocations, or in other threads) fail without calling it. `wanted` is
+     * the memory the arena asked for and was refused, in bytes: a SuperSlab, a page, or a huge block with its
+     * header and rounding (at least the request, often more). NULL = none. */
     void (*on_limit)(hak_arena_t *arena, size_t wanted, void *arg);
     void *on_limit_arg;
 } hak_arena_config_t;
@@ -270,8 +272,11 @@ typedef struct hak_arena_stats {
     size_t   limit;          /* the arena's cap, 0 = none */
     size_t   superslabs;     /* SuperSlabs owned now */
     uint64_t allocs, frees, failed_allocs; /* counted when stats are on (Kconfig HAK_STATS), else 0; since
-                                              creation: hak_arena_reset frees blocks without counting them */
-    uint64_t platform_calls; /* map/unmap/commit/decommit calls made to the platform (syscalls on Linux) */
+                                              creation: hak_arena_reset frees blocks without counting them;
+                                              failed_allocs counts the allocations and reallocs of the arena
+                                              refused for want of memory (ENOMEM), not bad arguments */
+    uint64_t platform_calls; /* map/unmap/commit/decommit calls made to the platform (syscalls on Linux; 0 on
+                                freestanding platforms, which make none) */
 } hak_arena_stats_t;
 
 /* Fills *out. Returns HAK_EINVAL iff arena or out is NULL, HAK_ERR_BAD_ARENA for a dead handle.

@@ -428,7 +428,8 @@ Test(limits, hakmem_limit_environment_variable)
         {" 512MiB\n", 512u << 20, false}, {"2tb", (uint64_t)2 << 40, false}, {"0", 0, false},
         {"18446744073709551615", UINT64_MAX, false}, {"18446744073709551616", 0, true}, {"1.5GiB", 0, true},
         {"150%", 0, true}, {"12 parsecs", 0, true}, {"", 0, true}, {"%", 0, true}, {"offf", 0, true},
-        {"16EiB", 0, true}, {"20000000TiB", 0, true},
+        {"16EiB", 0, true}, {"20000000TiB", 0, true}, {"512 MiB", 512u << 20, false}, {" 1 k ", 1024, false},
+        {"2\tG\r", (uint64_t)2 << 30, false}, {"12 MiB x", 0, true}, {"1 2MiB", 0, true}, {"MiB", 0, true},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         size_t got = limit_in_child(cases[i].value, &reports); /* (beyond size_t, e.g. 3GiB+ on -m32: SIZE_MAX) */
