@@ -530,7 +530,9 @@ int hak_arena_create(hak_arena_t **out, const hak_arena_config_t *cfg)
             a = (hak_arena_t *)((end - ARENA_STRUCT_SIZE) & ~(uintptr_t)63);
             last = (uintptr_t)a;
         }
-        if (last <= first || last - first < pool_chunks_min(c.slab_size))
+        /* (and a pool in memory hakmem manages, a block of another arena: its chunks would take over the registry
+         * entries through which that arena finds its blocks) */
+        if (last <= first || last - first < pool_chunks_min(c.slab_size) || _hak_registry_lookup((void *)first))
             return HAK_EINVAL;
         chunks = (uint8_t *)first;
         chunk_bytes = last - first;

@@ -94,20 +94,18 @@ static bool parse_limit(const char *s, size_t cgroup, size_t *out)
     return false;
 }
 
-/* Under the global lock. */
+/* Under the global lock. Without an OS there is no container and no environment: no default budget (g_budget
+ * stays 0 until hak_set_memory_limit). */
 static void budget_init_locked(void)
 {
-    if (atomic_load_explicit(&g_budget_ready, memory_order_relaxed))
+    if (HAK_CFG_FREESTANDING || atomic_load_explicit(&g_budget_ready, memory_order_relaxed))
         return;
-    size_t budget = 0;
-    if (!HAK_CFG_FREESTANDING) { /* no container and no environment without an OS: no default budget */
-        size_t      cgroup = hak_platform_memory_limit();
-        const char *env = hak_platform_getenv("HAKMEM_LIMIT");
-        if (!env || !parse_limit(env, cgroup, &budget)) {
-            budget = percent_of(cgroup, HAK_CFG_CGROUP_LIMIT_PERCENT);
-            if (env)
-                _hak_env_bad(HAK_ENV_BAD_LIMIT);
-        }
+    size_t      budget, cgroup = hak_platform_memory_limit();
+    const char *env = hak_platform_getenv("HAKMEM_LIMIT");
+    if (!env || !parse_limit(env, cgroup, &budget)) {
+        budget = percent_of(cgroup, HAK_CFG_CGROUP_LIMIT_PERCENT);
+        if (env)
+            _hak_env_bad(HAK_ENV_BAD_LIMIT);
     }
     atomic_store_explicit(&g_budget, budget, memory_order_relaxed);
     atomic_store_explicit(&g_budget_ready, 1, memory_order_release);

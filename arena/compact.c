@@ -415,7 +415,7 @@ static bool region_has(const hak_region_t *r, const hak_cblock_t *b)
  * cache of chunks between arenas, and a region's arena is set before it is registered.) */
 static hak_region_t *region_of(const void *p)
 {
-    return (hak_region_t *)_hak_registry_find(p);
+    return (hak_region_t *)_hak_registry_lookup(p);
 }
 
 /* Whether b's `prev` is what its flags say: the tag of b, or a pointer to the free block before it, which ends at b

@@ -510,6 +510,7 @@ HAK_INLINE hak_chunk_t *_hak_registry_find(const void *p)
         return NULL;
     return atomic_load_explicit(&leaf[index & (HAK_REG_LEAF_LEN - 1)], memory_order_acquire);
 }
+hak_chunk_t *_hak_registry_lookup(const void *p); /* the same, out of line (for small code off the fast paths) */
 bool         _hak_registry_set(void *base, size_t size, hak_chunk_t *chunk); /* under the global lock */
 bool         _hak_registry_claim(void *base, size_t size, hak_chunk_t *chunk); /* takes it; undone on failure */
 void         _hak_free_quiet(void *p); /* hak_free(p), but silent about pointers hakmem never mapped (the shim) */

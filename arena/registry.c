@@ -41,6 +41,11 @@ static hak_reg_entry_t *leaf_new(void)
     return leaf;
 }
 
+hak_chunk_t *_hak_registry_lookup(const void *p)
+{
+    return _hak_registry_find(p);
+}
+
 bool _hak_registry_set(void *base, size_t size, hak_chunk_t *chunk)
 {
     uintptr_t x = (uintptr_t)base;

@@ -74,6 +74,28 @@ Test(api, create_rejects_bad_configs)
     cr_assert_null(a);
 }
 
+/* A pool must not be memory hakmem manages: a block of another arena as the pool of a nested arena is refused (its
+ * chunks would take over the registry entries through which the parent finds its blocks), and the parent goes on. */
+Test(api, a_block_of_another_arena_is_refused_as_a_pool)
+{
+    hak_arena_t *parent = make(NULL), *child = (hak_arena_t *)1;
+    size_t       n = 2 * hak_pool_size_min(0);
+    unsigned char *pool = hak_alloc(parent, n), *after = hak_alloc(parent, 100);
+    cr_assert_not_null(pool);
+    cr_assert_not_null(after);
+    memset(pool, 0x5a, n);
+    cr_assert_eq(hak_arena_create(&child, &(hak_arena_config_t){.pool = pool, .pool_size = n}), HAK_EINVAL);
+    cr_assert_null(child);
+    cr_assert_eq(hak_arena_of(pool), parent);
+    cr_assert_eq(hak_arena_of(after), parent);
+    cr_assert_eq(reported.count, 0);
+    hak_free(after);
+    hak_free(pool);
+    cr_assert_eq(reported.count, 0, "%s", reported.last_message);
+    check_empty(parent);
+    hak_arena_destroy(parent);
+}
+
 Test(api, every_slab_size_and_policy_works)
 {
     for (size_t size = SLAB_MIN; size <= SLAB_MAX; size *= 2)
