@@ -154,8 +154,8 @@ HAK_API size_t hak_pool_size_min(size_t slab_size);
  * process-wide cache for the next arena (lean arenas decommit all but a few warm ones first), large blocks are
  * unmapped. NULL is ignored. Cost: O(SuperSlabs + large blocks), not O(blocks). The caller guarantees that no other
  * thread is inside a call on the arena and that nobody uses its blocks afterwards. A later hak_free of one of them
- * is reported as an invalid free (HAK_ERR_FOREIGN_PTR or HAK_ERR_INTERIOR_PTR) and ignored only while its memory
- * is unused: SuperSlabs go to a process-wide cache that later arenas draw from, and once a block there is
+ * is reported as an invalid free (HAK_ERR_FOREIGN_PTR or HAK_ERR_INTERIOR_PTR; HAK_ERR_DOUBLE_FREE where a free
+ * block of the arena, after a reset, starts at the same address) and ignored only while its memory is unused: SuperSlabs go to a process-wide cache that later arenas draw from, and once a block there is
  * handed out again, the stale pointer is that block's (freeing it is the caller's use-after-free). Blocks of the
  * arena still sitting in other threads' caches are dropped by those threads unseen (each arena has a
  * generation, renewed by destroy and reset), so a later arena — even one reusing the same handle — never
