@@ -201,12 +201,12 @@ void *_hak_huge_alloc(hak_arena_t *a, size_t size, size_t align, bool zeroed)
     size_t map = h->chunk.size;
     h->block = (uint8_t *)h + offset; /* (hak_huge_used reads these two) */
     h->bsize = bytes - offset;
-    if (!_hak_registry_claim(h, map, &h->chunk)) {
+    h->chunk = (hak_chunk_t){.magic = HAK_CHUNK_MAGIC, .kind = HAK_CHUNK_HUGE, .arena = a, .size = map};
+    if (!_hak_registry_claim(h, map, &h->chunk)) { /* (published complete: the registry's stores release it) */
         huge_unmap(a, h);
         return NULL;
     }
     HAK_VG_HEADER(h, offset); /* valgrind builds: see internal.h */
-    h->chunk = (hak_chunk_t){.magic = HAK_CHUNK_MAGIC, .kind = HAK_CHUNK_HUGE, .arena = a, .size = map};
     h->prev = NULL;
     h->next = a->huge;
     if (a->huge)
