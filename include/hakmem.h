@@ -22,6 +22,10 @@
  *    time may allocate from it or free into it (the caller provides the hand-over). hak_arena_create/destroy of
  *    different arenas may run concurrently; destroy and reset of an arena must not race with a call in progress
  *    on that same arena in another thread (idle threads may still cache its blocks: see hak_arena_destroy).
+ *    fork() in a multi-threaded program: the malloc shim's arena is safe to use in the child (its fork handlers
+ *    hold its lock across the fork); any other arena may have been locked by a thread the child does not have,
+ *    so the child must not use it (as with any lock), unless the program's own pthread_atfork handlers make sure
+ *    no thread is inside a call on it.
  *  - The library never prints. Invalid frees and detected corruption are passed to the error handler (see
  *    hak_set_error_handler), whose default writes one line to stderr (or the platform's error output).
  *  - The compact layout (Kconfig HAK_COMPACT, freestanding builds) replaces size classes with one best-fit heap per
