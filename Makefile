@@ -392,12 +392,15 @@ target-deps:
 # The bare-metal link check of one target build (BUILD and CONFIG_SRC of a cross defconfig).
 link-check: $(BUILD)/libhakmem.a
 	@$(CC) -std=c11 -Os $(WARN) -Iinclude $(TARGET_CFLAGS) -nostdlib -nostartfiles -static -Wl,--gc-sections \
-	    -Wl,-Ttext=0x80000000 tests/freestanding/link_check.c $< -lgcc -o $(BUILD)/link_check.elf
+	    -Wl,-Ttext=0x80000000 -Wl,-Map=$(BUILD)/link_check.map tests/freestanding/link_check.c $< -lgcc \
+	    -o $(BUILD)/link_check.elf
 	@$(CROSS)size $(BUILD)/link_check.elf | sed 's|$$|  <- a minimal firmware using hakmem|' | tail -1
+	@/usr/bin/python3 scripts/code_size.py $(BUILD)/link_check.map $(notdir $(CORE_SRC:.c=.o)) -- \
+	    $(notdir $(PLAT_SRC:.c=.o))
 
 test-targets: target-deps
 	@set -eo pipefail; for c in $(TARGET_CONFIGS); do n=$$(basename $$c _defconfig); echo "== target: $$n =="; \
-	    $(MAKE) --no-print-directory BUILD=build/target/$$n CONFIG_SRC=$$c all size link-check | tail -2; done
+	    $(MAKE) --no-print-directory BUILD=build/target/$$n CONFIG_SRC=$$c all size link-check | tail -3; done
 	@$(MAKE) --no-print-directory $(FW_OUT)/hakmem_firmware.elf
 	@echo "== firmware tests under qemu-system-arm -M $(FW_MACHINE) (compact layout) =="
 	@set -o pipefail; $(FW_QEMU) $(FW_OUT)/hakmem_firmware.elf 2>&1 | grep -v '^ok ' # failures and the summary
