@@ -136,7 +136,8 @@ typedef struct hak_arena_config {
  * a hak_policy_t; flags has an unknown bit; pool is set but not 16-byte aligned, or pool_size is too small to
  * hold the arena and one SuperSlab (freestanding: a SuperSlab header and one slice; compact layout: 256 bytes) once
  * the pool is aligned to the registry granule (Linux 512 KiB, freestanding 16 KiB; see hak_pool_size_min()), or
- * lies in memory hakmem manages (a block of another arena: arenas do not nest); pool_size is set without pool. Pools aligned to the granule waste nothing: the arena struct then goes at the pool's end.
+ * lies in memory hakmem manages (a block of another arena: arenas do not nest); pool_size is set without pool.
+ * Pools aligned to the granule waste nothing: the arena struct then goes at the pool's end.
  * Returns HAK_ENOMEM (and stores NULL) iff the platform cannot supply the arena's few KiB of metadata.
  * Cost: O(1); no SuperSlab is mapped until the first allocation (nothing is prefaulted). Thread-safe.
  * A pool arena takes all its memory, metadata included, from [pool, pool+pool_size); the caller keeps the pool
@@ -159,8 +160,9 @@ HAK_API size_t hak_pool_size_min(size_t slab_size);
  * unmapped. NULL is ignored. Cost: O(SuperSlabs + large blocks), not O(blocks). The caller guarantees that no other
  * thread is inside a call on the arena and that nobody uses its blocks afterwards. A later hak_free of one of them
  * is reported as an invalid free (HAK_ERR_FOREIGN_PTR or HAK_ERR_INTERIOR_PTR; HAK_ERR_DOUBLE_FREE where a free
- * block of the arena, after a reset, starts at the same address) and ignored only while its memory is unused: SuperSlabs go to a process-wide cache that later arenas draw from, and once a block there is
- * handed out again, the stale pointer is that block's (freeing it is the caller's use-after-free). Blocks of the
+ * block of the arena, after a reset, starts at the same address) and ignored only while its memory is unused:
+ * SuperSlabs go to a process-wide cache that later arenas draw from, and once a block there is handed out again,
+ * the stale pointer is that block's (freeing it is the caller's use-after-free). Blocks of the
  * arena still sitting in other threads' caches are dropped by those threads unseen (each arena has a
  * generation, renewed by destroy and reset), so a later arena — even one reusing the same handle — never
  * receives them. The handle itself is dead until hak_arena_create reuses it: hak_arena_stats, _check and
@@ -302,9 +304,10 @@ HAK_API int hak_arena_report(const hak_arena_t *arena, void (*write)(const char 
 
 /* Process-wide totals: committed, peak_committed and reserved cover every chunk hakmem holds from the platform
  * (including SuperSlabs cached for reuse) but not its small metadata, which neither the budget nor the caps count:
- * arena structs (~1.3 KiB each; compact layout 1.8 KiB on a 32-bit target, 3.5 KiB on 64-bit: its list heads) and per-thread caches (~5 KiB per thread that used a synchronized arena) are never
- * given back (they are reused), and each 8 GiB of address space hakmem has used costs a 128 KiB registry leaf
- * (Linux, 64-bit). limit is the process budget, platform_calls every OS call made;
+ * arena structs (~1.3 KiB each; compact layout 1.8 KiB on a 32-bit target, 3.5 KiB on 64-bit: its list heads)
+ * and per-thread caches (~5 KiB per thread that used a synchronized arena) are never given back (they are
+ * reused), and each 8 GiB of address space hakmem has used costs a 128 KiB registry leaf (Linux, 64-bit). limit
+ * is the process budget, platform_calls every OS call made;
  * in_use, superslabs and the counters sum the synchronized arenas that are not busy at that moment (one whose
  * lock another thread holds is skipped, not waited for; an unsynchronized arena's belong to its thread: ask it
  * with hak_arena_stats). Returns 0, or HAK_EINVAL for NULL. */
