@@ -49,7 +49,7 @@
 #define PREV_F   ((size_t)2) /* head: the block before is free (and `prev` points at it) */
 #define FLAGS    ((size_t)15)            /* head's low bits (sizes are multiples of 16): all but two stay 0 */
 #define MIN_BLK  (4 * W)                 /* the header and a free block's two list links */
-#define MAX_BLK  ((size_t)0xfffffff0u)   /* the largest block the lists can hold */
+#define MAX_BLK  ((size_t)(((uint64_t)1 << HAK_CFG_COMPACT_MAX_SHIFT) - 16)) /* the largest block the lists hold */
 #define MAX_ARG  ((MAX_BLK >> 1) - HAK_GRANULE) /* larger sizes and alignments fail at once (their sum fits) */
 
 _Static_assert(MIN_BLK % 16 == 0 && 2 * W <= 16, "payloads are 16-aligned one or two words after the header");
@@ -307,29 +307,39 @@ static void cb_trim(hak_heap_t *h, hak_cblock_t *b, size_t size)
     list_insert(h, rest);
 }
 
-/* A used block of `size` bytes whose payload is aligned to `align`, or NULL. Under the lock. */
-static hak_cblock_t *take(hak_arena_t *a, size_t size, size_t align)
+/* The block inside free block b (in no list) whose payload is aligned to `align`, with room for `size` bytes
+ * (b was found with that much to spare): what lies before it becomes a free block of its own. Reached through a
+ * pointer from hak_aligned_alloc only, so that a firmware that never asks for an alignment does not link it. */
+typedef hak_cblock_t *hak_aligner_t(hak_heap_t *h, hak_cblock_t *b, size_t align);
+
+static hak_cblock_t *align_block(hak_heap_t *h, hak_cblock_t *b, size_t align)
+{
+    uintptr_t p = (uintptr_t)cb_payload(b), lead = ((p + align - 1) & ~(uintptr_t)(align - 1)) - p;
+    if (!lead)
+        return b;
+    if (lead < MIN_BLK) /* (b was free, so the block before it is used: free blocks never touch) */
+        lead += align;
+    hak_cblock_t *nb = cb_at(b, lead);
+    nb->head = cb_size(b) - lead;
+    b->head = lead; /* (flags: neither FREE nor PREV_F; cb_set_free gives b and nb theirs) */
+    cb_set_free(nb);
+    cb_set_free(b);
+    list_insert(h, b);
+    return nb;
+}
+
+/* A used block of `size` bytes, or NULL; with an aligner, its payload aligned to `align`. Under the lock. */
+static hak_cblock_t *take(hak_arena_t *a, size_t size, size_t align, hak_aligner_t *aligner)
 {
     hak_heap_t *h = &a->heap;
-    size_t      want = align > HAK_MIN_ALIGN ? size + align + MIN_BLK : size; /* room to align the payload */
+    size_t      want = aligner ? size + align + MIN_BLK : size; /* room to align the payload */
     hak_cblock_t *b = list_find(h, want);
     if (b)
         list_remove(h, b);
     else if (!(b = region_grow(a, want)))
         return NULL;
-    uintptr_t p = (uintptr_t)cb_payload(b), lead = ((p + align - 1) & ~(uintptr_t)(align - 1)) - p;
-    if (lead) { /* a free block before the aligned one (b was free, so the block before it is used: free blocks
-                   never touch) */
-        if (lead < MIN_BLK)
-            lead += align;
-        hak_cblock_t *nb = cb_at(b, lead);
-        nb->head = cb_size(b) - lead;
-        b->head = lead; /* (flags: neither FREE nor PREV_F; cb_set_free gives b and nb theirs) */
-        cb_set_free(nb);
-        cb_set_free(b);
-        list_insert(h, b);
-        b = nb;
-    }
+    if (aligner)
+        b = aligner(h, b, align);
     cb_trim(h, b, size);
     cb_set_used(h, b);
     h->in_use += cb_usable(b);
@@ -344,7 +354,7 @@ static void debug_validate(hak_arena_t *a)
         _hak_assert_fail(f.what, __FILE__, __LINE__);
 }
 
-static void *alloc_aligned(hak_arena_t *a, size_t size, size_t align)
+static void *alloc_aligned(hak_arena_t *a, size_t size, size_t align, hak_aligner_t *aligner)
 {
     if (HAK_UNLIKELY(!a)) {
         hak_platform_set_errno(HAK_EINVAL);
@@ -356,9 +366,9 @@ static void *alloc_aligned(hak_arena_t *a, size_t size, size_t align)
     if (HAK_LIKELY(size <= MAX_ARG && align <= MAX_ARG)) {
         size_t before = a->committed, bsize = cb_fit(size);
         a->limit_wanted = 0;
-        b = take(a, bsize, align);
+        b = take(a, bsize, align, aligner);
         if (!b && _hak_limit_callback(a, before))
-            b = take(a, bsize, align);
+            b = take(a, bsize, align, aligner);
     }
     if (HAK_CFG_STATS) {
         if (b)
@@ -376,7 +386,7 @@ static void *alloc_aligned(hak_arena_t *a, size_t size, size_t align)
 
 HAK_API void *hak_alloc(hak_arena_t *a, size_t size)
 {
-    return alloc_aligned(a, size, HAK_MIN_ALIGN);
+    return alloc_aligned(a, size, HAK_MIN_ALIGN, NULL);
 }
 
 HAK_API void *hak_aligned_alloc(hak_arena_t *a, size_t align, size_t size)
@@ -385,7 +395,9 @@ HAK_API void *hak_aligned_alloc(hak_arena_t *a, size_t align, size_t size)
         hak_platform_set_errno(HAK_EINVAL);
         return NULL;
     }
-    return alloc_aligned(a, size, align < HAK_MIN_ALIGN ? HAK_MIN_ALIGN : align);
+    if (align <= HAK_MIN_ALIGN)
+        return alloc_aligned(a, size, HAK_MIN_ALIGN, NULL);
+    return alloc_aligned(a, size, align, align_block);
 }
 
 HAK_API void *hak_calloc(hak_arena_t *a, size_t count, size_t size)

@@ -353,7 +353,7 @@ typedef struct hak_tcache {
 #define HAK_CB_SL_SHIFT 4                           /* 16 free lists per power of two... */
 #define HAK_CB_SL       (1u << HAK_CB_SL_SHIFT)
 #define HAK_CB_LINEAR   8                           /* ...and below 256 bytes one list per 16 bytes */
-#define HAK_CB_FL       (32 - HAK_CB_LINEAR + 1)    /* blocks below 4 GiB */
+#define HAK_CB_FL       (HAK_CFG_COMPACT_MAX_SHIFT - HAK_CB_LINEAR + 1) /* blocks below 2^N (Kconfig) */
 
 /* A block's header; a block's address is its header's. `prev` points to the block before while that one is free,
  * else holds a tag of the block's address; `head` is the block's size (to the next header, a multiple of 16) and

@@ -82,6 +82,13 @@
 #define HAK_CFG_COMPACT 0
 #endif
 
+/* Compact layout: blocks below 2^N bytes (each power of two is a row of free lists in every arena). */
+#ifdef CONFIG_HAK_COMPACT_MAX_SHIFT
+#define HAK_CFG_COMPACT_MAX_SHIFT CONFIG_HAK_COMPACT_MAX_SHIFT
+#else
+#define HAK_CFG_COMPACT_MAX_SHIFT 32
+#endif
+
 /* Default policy: 1 = fast, 2 = lean (values of hak_policy_t). */
 #if defined(CONFIG_HAK_POLICY_LEAN)
 #define HAK_CFG_POLICY 2

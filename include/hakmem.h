@@ -304,7 +304,8 @@ HAK_API int hak_arena_report(const hak_arena_t *arena, void (*write)(const char 
 
 /* Process-wide totals: committed, peak_committed and reserved cover every chunk hakmem holds from the platform
  * (including SuperSlabs cached for reuse) but not its small metadata, which neither the budget nor the caps count:
- * arena structs (~1.3 KiB each; compact layout 1.8 KiB on a 32-bit target, 3.5 KiB on 64-bit: its list heads)
+ * arena structs (~1.3 KiB each; compact layout 1.8 KiB on a 32-bit target, 3.5 KiB on 64-bit: its list heads,
+ * 1,072 B on a 32-bit target with Kconfig HAK_COMPACT_MAX_SHIFT=20)
  * and per-thread caches (~5 KiB per thread that used a synchronized arena) are never given back (they are
  * reused), and each 8 GiB of address space hakmem has used costs a 128 KiB registry leaf (Linux, 64-bit). limit
  * is the process budget, platform_calls every OS call made;
