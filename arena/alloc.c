@@ -74,12 +74,7 @@ static HAK_NOINLINE void *alloc_big(hak_arena_t *a, size_t size, size_t align, b
     void  *p = big_once(a, size, align, zeroed);
     if (!p && _hak_limit_callback(a, before))
         p = big_once(a, size, align, zeroed);
-    if (HAK_CFG_STATS) {
-        if (p)
-            a->allocs++;
-        else
-            a->failed_allocs++;
-    }
+    _hak_count_alloc(a, p);
     hak_arena_unlock(a);
     if (!p)
         hak_platform_set_errno(HAK_ENOMEM);
@@ -93,12 +88,7 @@ static HAK_NOINLINE void *alloc_class_slow(hak_arena_t *a, unsigned cls)
     void  *p = _hak_alloc_slow(a, cls);
     if (!p && _hak_limit_callback(a, before))
         p = _hak_alloc_slow(a, cls);
-    if (HAK_CFG_STATS) {
-        if (p)
-            a->allocs++;
-        else
-            a->failed_allocs++;
-    }
+    _hak_count_alloc(a, p);
     if (!p)
         hak_platform_set_errno(HAK_ENOMEM);
     return handed_out(p);

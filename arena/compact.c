@@ -370,12 +370,7 @@ static void *alloc_aligned(hak_arena_t *a, size_t size, size_t align, hak_aligne
         if (!b && _hak_limit_callback(a, before))
             b = take(a, bsize, align, aligner);
     }
-    if (HAK_CFG_STATS) {
-        if (b)
-            a->allocs++;
-        else
-            a->failed_allocs++;
-    }
+    _hak_count_alloc(a, b);
     hak_arena_unlock(a);
     if (!b) {
         hak_platform_set_errno(HAK_ENOMEM);

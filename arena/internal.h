@@ -547,6 +547,16 @@ void *_hak_meta_map(size_t bytes);  /* committed memory for metadata from the pl
 void  _hak_chunk_put(hak_arena_t *a, void *base, size_t size);
 size_t _hak_chunk_room(const hak_arena_t *a, size_t align);
 bool   _hak_limit_callback(hak_arena_t *a, size_t before); /* after a refusal: on_limit; whether to retry */
+/* Counts an allocation that went through that protocol: served, or refused for want of memory. */
+HAK_INLINE void _hak_count_alloc(hak_arena_t *a, bool served)
+{
+    if (HAK_CFG_STATS) {
+        if (served)
+            a->allocs++;
+        else
+            a->failed_allocs++;
+    }
+}
 
 /* budget.c: process budget, global counters, the list of live arenas */
 void _hak_global_committed(size_t add, size_t sub);
