@@ -23,7 +23,8 @@
  * generation it was filled under; a slot whose arena no longer has it is dropped without touching its blocks
  * (they were reset, or belong to memory that is gone), so a later arena never receives a destroyed arena's
  * blocks. Arena structs are never unmapped (pool arenas, whose struct is the caller's, are not cached), so a
- * stale slot's arena pointer may always be locked and its generation read. Thread exit flushes every live slot.
+ * stale slot's arena pointer may always be locked and its generation read. Thread exit flushes every live slot,
+ * and so does hak_thread_flush, for a thread that stays.
  */
 #include "arena/internal.h"
 
@@ -96,17 +97,17 @@ static void merge_stats_locked(hak_arena_t *a, hak_tslot_t *s)
     s->allocs = s->frees = 0;
 }
 
-/* Gives a slot's blocks back (if its arena still has the slot's generation); the arena's lock is held. At thread
- * exit (`exiting`) a lean arena also gives back the memory that is empty now: a thread ending is the end of a
- * burst of traffic, and no later call may come to trigger a batch. */
-static void slot_flush_locked(hak_tslot_t *s, bool exiting)
+/* Gives a slot's blocks back (if its arena still has the slot's generation); the arena's lock is held. When the
+ * thread exits or goes idle (`resting`: hak_thread_flush) a lean arena also gives back the memory that is empty
+ * now: that is the end of a burst of traffic, and no later call may come to trigger a batch. */
+static void slot_flush_locked(hak_tslot_t *s, bool resting)
 {
     hak_arena_t *a = s->arena;
     if (atomic_load_explicit(&a->gen, memory_order_relaxed) == s->gen) {
         merge_stats_locked(a, s);
         for (unsigned i = 0; i < HAK_NUM_CLASSES; i++)
             give_back_locked(a, &s->bins[i], UINT32_MAX);
-        if (exiting && a->policy == HAK_POLICY_LEAN && (a->dirty || a->idle))
+        if (resting && a->policy == HAK_POLICY_LEAN && (a->dirty || a->idle))
             _hak_lean_purge_now(a, true); /* all of it: no later batch may come to give it back */
     } else if (a->birth == s->birth) {
         merge_stats_locked(a, s); /* reset since: the blocks are gone, the counts stay */
@@ -114,13 +115,13 @@ static void slot_flush_locked(hak_tslot_t *s, bool exiting)
 }
 
 /* Gives a slot's blocks back and empties it. */
-static void slot_flush(hak_tslot_t *s, bool exiting)
+static void slot_flush(hak_tslot_t *s, bool resting)
 {
     hak_arena_t *a = s->arena;
     if (!a)
         return;
     hak_lock(&a->lock);
-    slot_flush_locked(s, exiting);
+    slot_flush_locked(s, resting);
     hak_unlock(&a->lock);
     slot_clear(s);
 }
@@ -154,6 +155,16 @@ static void thread_exit(void *arg)
     tc->next_free = g_free_caches;
     g_free_caches = tc;
     _hak_global_unlock();
+}
+
+void hak_thread_flush(void)
+{
+    hak_tcache_t *tc = t_cache;
+    if (!tc || tc == TC_DEAD || tc == TC_BUSY)
+        return;
+    _hak_t_last = &_hak_no_slot; /* the next call on any arena looks its slot up again */
+    for (unsigned i = 0; i < HAK_TC_SLOTS; i++)
+        slot_flush(&tc->slot[i], true);
 }
 
 static hak_tcache_t *cache_new(void)
@@ -298,6 +309,10 @@ bool _hak_tcache_holds(const hak_arena_t *a, const hak_block_t *b, unsigned cls)
 }
 
 #else /* no per-thread caches (no threads, or no thread-local storage): the locked paths serve every call */
+
+void hak_thread_flush(void)
+{
+}
 
 hak_tslot_t *_hak_tslot_slow(hak_arena_t *a)
 {

@@ -16,16 +16,16 @@
  *    cache of free blocks per arena it uses (32 KiB of blocks per size class, at least 4 blocks: up to 4 MiB per
  *    arena, 2.7 MiB of it in the classes above 8 KiB; on Linux at debug levels below 2, for arenas without a
  *    caller's pool; other arenas take their lock on every call), so allocation and free rarely take the arena's
- *    lock; a block freed by any thread goes to that thread's cache *of the block's arena*, so a block
- *    of arena A is only ever handed out by A. A thread's caches go back to their arenas when it exits. An arena
- *    created with HAK_ARENA_UNSYNCHRONIZED takes no locks, uses no atomics and no cache: only one thread at a
- *    time may allocate from it or free into it (the caller provides the hand-over). hak_arena_create/destroy of
- *    different arenas may run concurrently; destroy and reset of an arena must not race with a call in progress
- *    on that same arena in another thread (idle threads may still cache its blocks: see hak_arena_destroy).
- *    fork() in a multi-threaded program: the malloc shim's arena is safe to use in the child (its fork handlers
- *    hold its lock across the fork); any other arena may have been locked by a thread the child does not have,
- *    so the child must not use it (as with any lock), unless the program's own pthread_atfork handlers make sure
- *    no thread is inside a call on it.
+ *    lock; a block freed by any thread goes to that thread's cache *of the block's arena*, so a block of arena A
+ *    is only ever handed out by A. A thread's caches go back to their arenas when it exits or calls
+ *    hak_thread_flush. An arena created with HAK_ARENA_UNSYNCHRONIZED takes no locks, uses no atomics and no
+ *    cache: only one thread at a time may allocate from it or free into it (the caller provides the hand-over).
+ *    hak_arena_create/destroy of different arenas may run concurrently; destroy and reset of an arena must not
+ *    race with a call in progress on that same arena in another thread (idle threads may still cache its blocks:
+ *    see hak_arena_destroy). fork() in a multi-threaded program: the malloc shim's arena is safe to use in the
+ *    child (its fork handlers hold its lock across the fork); any other arena may have been locked by a thread
+ *    the child does not have, so the child must not use it (as with any lock), unless the program's own
+ *    pthread_atfork handlers make sure no thread is inside a call on it.
  *  - The library never prints. Invalid frees and detected corruption are passed to the error handler (see
  *    hak_set_error_handler), whose default writes one line to stderr (or the platform's error output).
  *  - The compact layout (Kconfig HAK_COMPACT, freestanding builds) replaces size classes with one best-fit heap per
@@ -190,6 +190,16 @@ HAK_API void hak_arena_reset(hak_arena_t *arena);
  * trimmed page and per free block of 8 KiB or more. Thread-safe.
  */
 HAK_API size_t hak_arena_trim(hak_arena_t *arena);
+
+/*
+ * Gives the calling thread's cached free blocks, of every arena, back to their arenas, as thread exit does, and
+ * lets lean arenas give back the memory that is empty now. For a thread about to wait a long time (a pool worker
+ * going idle): until it calls again or exits, its caches keep up to 4 MiB per arena that other threads cannot
+ * reuse, trim cannot give back and the stats count as in use. The thread's next call on an arena starts a new
+ * cache. Does nothing in builds without thread caches. Thread-safe; not from an error handler that reports
+ * with a lock held (see hak_set_error_handler).
+ */
+HAK_API void hak_thread_flush(void);
 
 /*
  * Changes the arena's cap (0 = none) at run time. Lowering it below `committed` gives back the arena's empty

@@ -217,3 +217,58 @@ Test(threads, exact_double_free_check_sees_every_free_block)
     expect_one_double_free(a, p, 64);
     hak_arena_destroy(a);
 }
+
+/* hak_thread_flush: a thread that stays alive gives its cached blocks back, so they count as free, and a lean
+ * arena gives back the memory they kept (without it they stay until the thread exits). */
+static hak_arena_t *flush_arena;
+static atomic_int   flush_phase;
+
+static void wait_flush_phase(int phase)
+{
+    while (atomic_load(&flush_phase) != phase)
+        ;
+}
+
+static void *fill_cache_then_flush(void *unused)
+{
+    (void)unused;
+    void *b[48];
+    for (int i = 0; i < 48; i++)
+        cr_assert_not_null(b[i] = hak_alloc(flush_arena, 1000));
+    for (int i = 0; i < 48; i++)
+        hak_free(b[i]);
+    atomic_store(&flush_phase, 1);
+    wait_flush_phase(2);
+    hak_thread_flush();
+    atomic_store(&flush_phase, 3);
+    wait_flush_phase(4); /* alive while main looks */
+    return NULL;
+}
+
+Test(threads, thread_flush_gives_a_live_threads_cache_back, .disabled = !HAK_CFG_THREADS)
+{
+    hak_arena_config_t cfg = {.policy = HAK_POLICY_LEAN};
+    cr_assert_eq(hak_arena_create(&flush_arena, &cfg), 0);
+    atomic_store(&flush_phase, 0);
+    pthread_t t;
+    pthread_create(&t, NULL, fill_cache_then_flush, NULL);
+    wait_flush_phase(1);
+    hak_arena_stats_t held, flushed;
+    cr_assert_eq(hak_arena_stats(flush_arena, &held), 0);
+    if (HAK_CFG_TCACHE) /* the blocks sit in the other thread's cache */
+        cr_assert_geq(held.in_use, 16 * 1000, "in use %zu", held.in_use);
+    atomic_store(&flush_phase, 2);
+    wait_flush_phase(3);
+    cr_assert_eq(hak_arena_stats(flush_arena, &flushed), 0);
+    cr_assert_eq(flushed.in_use, 0, "in use %zu after the flush", flushed.in_use);
+    if (HAK_CFG_TCACHE)
+        cr_assert_lt(flushed.committed, held.committed, "committed %zu -> %zu", held.committed, flushed.committed);
+    cr_assert_eq(hak_arena_check(flush_arena), 0);
+    atomic_store(&flush_phase, 4);
+    pthread_join(t, NULL);
+    void *p = hak_alloc(flush_arena, 1000); /* and the arena goes on */
+    cr_assert_not_null(p);
+    hak_free(p);
+    cr_assert_eq(hak_arena_check(flush_arena), 0);
+    hak_arena_destroy(flush_arena);
+}

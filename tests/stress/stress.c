@@ -3,7 +3,8 @@
  * it can run under ThreadSanitizer (`make test-tsan`). Exits non-zero on the first failure.
  *  1. Rounds of THREADS threads allocate from two shared arenas and hand blocks to each other through a shared
  *     array (atomic exchange); whoever takes a block checks its contents and frees it. Threads are recreated every
- *     round (their caches go back at exit) and hak_arena_check runs after each round.
+ *     round (their caches go back at exit, and now and then through hak_thread_flush) and hak_arena_check runs
+ *     after each round.
  *  2. 10,000 short thread lifetimes, each allocating and freeing through its cache: nothing leaks.
  *  3. Stale caches: a thread caches blocks of an arena that is then destroyed and replaced; its later
  *     allocations must come from the new arena only.
@@ -74,6 +75,8 @@ static void *worker(void *arg)
         uintptr_t old = atomic_exchange(&slots[next(&rng) % SHARED], (uintptr_t)p);
         if (old)
             verify_and_free(old); /* usually made by another thread */
+        if (i % 4096 == 4095)
+            hak_thread_flush(); /* a pause: the caches go back while the other threads go on */
     }
     return NULL;
 }
