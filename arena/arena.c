@@ -531,8 +531,10 @@ int hak_arena_create(hak_arena_t **out, const hak_arena_config_t *cfg)
             last = (uintptr_t)a;
         }
         /* (and a pool in memory hakmem manages, a block of another arena: its chunks would take over the registry
-         * entries through which that arena finds its blocks) */
-        if (last <= first || last - first < pool_chunks_min(c.slab_size) || _hak_registry_lookup((void *)first))
+         * entries through which that arena finds its blocks; or another pool arena's memory, which that arena may
+         * not have placed a chunk on yet) */
+        if (last <= first || last - first < pool_chunks_min(c.slab_size) || _hak_registry_lookup((void *)first) ||
+            _hak_pool_taken(base, end))
             return HAK_EINVAL;
         chunks = (uint8_t *)first;
         chunk_bytes = last - first;

@@ -13,7 +13,8 @@
  * budget first purges its own empty memory, then that of other arenas (lean ones first); other arenas are only
  * try-locked (never waited for) and unsynchronized ones are left alone, since another thread owns them.
  *
- * g_arenas lists every live arena (for the purge and hak_stats_total), under the global lock.
+ * g_arenas lists every live arena (for the purge, hak_stats_total and the pool overlap check of
+ * hak_arena_create), under the global lock.
  */
 #include "arena/internal.h"
 
@@ -121,6 +122,21 @@ void _hak_arena_list_add(hak_arena_t *a)
         g_arenas->all_prev = a;
     g_arenas = a;
     _hak_global_unlock();
+}
+
+/* Whether [lo, hi) overlaps memory a live pool arena holds: its struct or its chunk area, used or not. */
+bool _hak_pool_taken(uintptr_t lo, uintptr_t hi)
+{
+    bool taken = false;
+    _hak_global_lock();
+    for (hak_arena_t *o = g_arenas; o && !taken; o = o->all_next) {
+        if (!o->pool)
+            continue;
+        uintptr_t s = (uintptr_t)o, e = s + sizeof *o, p = (uintptr_t)o->pool, pe = p + o->pool_size;
+        taken = (lo < e && s < hi) || (lo < pe && p < hi);
+    }
+    _hak_global_unlock();
+    return taken;
 }
 
 void _hak_arena_list_remove(hak_arena_t *a)

@@ -565,6 +565,7 @@ bool _hak_commit_fits(const hak_arena_t *a, size_t more);
 bool _hak_may_commit(hak_arena_t *a, size_t more, bool may_purge); /* may purge own + others' empty memory */
 void _hak_arena_list_add(hak_arena_t *a);
 void _hak_arena_list_remove(hak_arena_t *a);
+bool _hak_pool_taken(uintptr_t lo, uintptr_t hi);
 
 /* tcache.c */
 #if HAK_CFG_TCACHE

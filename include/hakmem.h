@@ -136,10 +136,12 @@ typedef struct hak_arena_config {
  * a hak_policy_t; flags has an unknown bit; pool is set but not 16-byte aligned, or pool_size is too small to
  * hold the arena and one SuperSlab (freestanding: a SuperSlab header and one slice; compact layout: 256 bytes) once
  * the pool is aligned to the registry granule (Linux 512 KiB, freestanding 16 KiB; see hak_pool_size_min()), or
- * lies in memory hakmem manages (a block of another arena: arenas do not nest); pool_size is set without pool.
+ * lies in memory hakmem manages (a block of another arena: arenas do not nest) or overlaps the pool of a live
+ * arena (checked against the arenas live when the call begins); pool_size is set without pool.
  * Pools aligned to the granule waste nothing: the arena struct then goes at the pool's end.
  * Returns HAK_ENOMEM (and stores NULL) iff the platform cannot supply the arena's few KiB of metadata.
- * Cost: O(1); no SuperSlab is mapped until the first allocation (nothing is prefaulted). Thread-safe.
+ * Cost: O(1), and for a pool arena O(live arenas); no SuperSlab is mapped until the first allocation (nothing is
+ * prefaulted). Thread-safe.
  * A pool arena takes all its memory, metadata included, from [pool, pool+pool_size); the caller keeps the pool
  * alive until hak_arena_destroy returns. The one platform memory a pool can cause is process-wide and shared: the
  * address registry's index of the pool's address range, made the first time any chunk lands in that range

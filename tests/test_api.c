@@ -96,6 +96,36 @@ Test(api, a_block_of_another_arena_is_refused_as_a_pool)
     hak_arena_destroy(parent);
 }
 
+/* Nor is memory another pool arena holds, even where it has not placed a chunk yet: two arenas on one pool would
+ * carve the same memory (and the second's struct may overwrite the first's). Disjoint halves of a buffer are two
+ * pools; once the first arena is destroyed its pool may be given again. */
+Test(api, a_pool_overlapping_another_arenas_pool_is_refused)
+{
+    size_t         half = hak_pool_size_min(0), n = 2 * half;
+    unsigned char *pool = malloc(n);
+    cr_assert_not_null(pool);
+    hak_arena_t *first = make(&(hak_arena_config_t){.pool = pool, .pool_size = n}), *other = (hak_arena_t *)1;
+    cr_assert_eq(hak_arena_create(&other, &(hak_arena_config_t){.pool = pool, .pool_size = n}), HAK_EINVAL,
+                 "the same pool, before the first arena allocates");
+    cr_assert_null(other);
+    void *p = hak_alloc(first, 100);
+    cr_assert_not_null(p);
+    cr_assert_eq(hak_arena_create(&other, &(hak_arena_config_t){.pool = pool + half, .pool_size = half}), HAK_EINVAL,
+                 "the upper half of the first arena's pool");
+    cr_assert_eq(hak_arena_of(p), first);
+    check(first);
+    hak_arena_destroy(first);
+
+    hak_arena_t *lo = make(&(hak_arena_config_t){.pool = pool, .pool_size = half});
+    hak_arena_t *hi = make(&(hak_arena_config_t){.pool = pool + half, .pool_size = half});
+    check(lo);
+    check(hi);
+    hak_arena_destroy(lo);
+    hak_arena_destroy(hi);
+    cr_assert_eq(reported.count, 0, "%s", reported.last_message);
+    free(pool);
+}
+
 Test(api, every_slab_size_and_policy_works)
 {
     for (size_t size = SLAB_MIN; size <= SLAB_MAX; size *= 2)
