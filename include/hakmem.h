@@ -342,8 +342,8 @@ HAK_API int hak_arena_check(hak_arena_t *arena);
  * that arena. Other arenas it may use, as long as two threads' handlers do not each use the
  * other's reported arena (each would wait for the lock the other holds). Passing fn = NULL restores the default
  * handler, which writes one line to the platform's error output. If the build is configured with
- * HAK_INVALID_FREE_ABORT, the process aborts after the handler returns from an invalid or double free or a dead
- * arena handle (HAK_ERR_BAD_ARENA; not from HAK_ERR_CORRUPT or HAK_ERR_BAD_ENV). Thread-safe.
+ * HAK_INVALID_FREE_ABORT, the process aborts after the handler returns from an invalid or double free (or
+ * realloc) or a dead arena handle (HAK_ERR_BAD_ARENA; not from HAK_ERR_CORRUPT or HAK_ERR_BAD_ENV). Thread-safe.
  */
 typedef void hak_error_fn(int code, const char *message, void *ptr, void *arg);
 HAK_API void hak_set_error_handler(hak_error_fn *fn, void *arg);
