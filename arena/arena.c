@@ -534,7 +534,7 @@ int hak_arena_create(hak_arena_t **out, const hak_arena_config_t *cfg)
          * entries through which that arena finds its blocks; or another pool arena's memory, which that arena may
          * not have placed a chunk on yet) */
         if (last <= first || last - first < pool_chunks_min(c.slab_size) || _hak_registry_lookup((void *)first) ||
-            _hak_pool_taken(base, end))
+            _hak_pool_owner(base, end))
             return HAK_EINVAL;
         chunks = (uint8_t *)first;
         chunk_bytes = last - first;
@@ -562,9 +562,8 @@ int hak_arena_create(hak_arena_t **out, const hak_arena_config_t *cfg)
     a->on_limit_arg = c.on_limit_arg;
     _hak_layout_init(a, &c);
     if (c.pool) {
-        a->in_pool = true;
-        a->pool = chunks;
-        a->pool_size = chunk_bytes;
+        a->pool = c.pool;
+        a->pool_size = c.pool_size;
         a->pool_free = (hak_extent_t *)chunks;
         a->pool_free->next = NULL;
         a->pool_free->size = chunk_bytes;
@@ -598,7 +597,7 @@ void hak_arena_destroy(hak_arena_t *a)
     _hak_layout_drop(a);
     a->magic = 0;
     hak_unlock(&a->lock);
-    if (!a->in_pool)
+    if (!a->pool)
         arena_struct_put(a);
 }
 

@@ -124,19 +124,15 @@ void _hak_arena_list_add(hak_arena_t *a)
     _hak_global_unlock();
 }
 
-/* Whether [lo, hi) overlaps memory a live pool arena holds: its struct or its chunk area, used or not. */
-bool _hak_pool_taken(uintptr_t lo, uintptr_t hi)
+/* The live arena whose pool (its struct and chunks, used or not) overlaps [lo, hi), or NULL. */
+const hak_arena_t *_hak_pool_owner(uintptr_t lo, uintptr_t hi)
 {
-    bool taken = false;
     _hak_global_lock();
-    for (hak_arena_t *o = g_arenas; o && !taken; o = o->all_next) {
-        if (!o->pool)
-            continue;
-        uintptr_t s = (uintptr_t)o, e = s + sizeof *o, p = (uintptr_t)o->pool, pe = p + o->pool_size;
-        taken = (lo < e && s < hi) || (lo < pe && p < hi);
-    }
+    hak_arena_t *o = g_arenas;
+    while (o && !(lo < (uintptr_t)o->pool + o->pool_size && (uintptr_t)o->pool < hi))
+        o = o->all_next; /* (an arena without a pool: an empty range at 0) */
     _hak_global_unlock();
-    return taken;
+    return o;
 }
 
 void _hak_arena_list_remove(hak_arena_t *a)
@@ -199,8 +195,10 @@ static bool try_lock_other(hak_arena_t *o)
  * batches of at most PURGE_BATCH, and purged after it is released, since purging takes the global lock itself; a
  * locked arena cannot be destroyed meanwhile (destroy waits for its lock). Each arena is visited once per call
  * (marked with the call's epoch; a mark of a later call counts as visited), so batches go on down the list to the
- * oldest arenas, and calls running at once do not hand the same arenas back and forth. */
-#define PURGE_BATCH 32
+ * oldest arenas, and calls running at once do not hand the same arenas back and forth. Without threads a batch is
+ * one arena: there is no lock to amortise, and firmware has few arenas (the walk is O(arenas^2) then) and little
+ * code space. */
+#define PURGE_BATCH (HAK_CFG_THREADS ? 32 : 1)
 static unsigned g_purge_epoch; /* under the global lock */
 
 static bool purge_others(hak_arena_t *self, size_t more)

@@ -429,10 +429,9 @@ struct hak_arena {
     hak_huge_t      *huge_spare[HAK_HUGE_SPARES + 1]; /* fast: freed huge chunks kept, unregistered, for reuse
                                                         (the last entry is never used: no array of 0) */
 #endif
-    uint8_t         *pool;       /* caller pool: granule-aligned start of its chunk area, or NULL */
+    uint8_t         *pool;       /* the caller's pool [pool, pool + pool_size), which holds this struct too, or NULL */
     size_t           pool_size;
-    hak_extent_t    *pool_free;  /* free extents of the pool */
-    bool             in_pool;    /* this struct lives in the caller's pool */
+    hak_extent_t    *pool_free;  /* free extents of the pool's chunk area */
     size_t           limit_wanted; /* bytes the last commit refused by the cap or the budget wanted (0: none) */
     void           (*on_limit)(hak_arena_t *, size_t wanted, void *arg);
     void            *on_limit_arg;
@@ -565,7 +564,7 @@ bool _hak_commit_fits(const hak_arena_t *a, size_t more);
 bool _hak_may_commit(hak_arena_t *a, size_t more, bool may_purge); /* may purge own + others' empty memory */
 void _hak_arena_list_add(hak_arena_t *a);
 void _hak_arena_list_remove(hak_arena_t *a);
-bool _hak_pool_taken(uintptr_t lo, uintptr_t hi);
+const hak_arena_t *_hak_pool_owner(uintptr_t lo, uintptr_t hi); /* the live arena whose pool overlaps, or NULL */
 
 /* tcache.c */
 #if HAK_CFG_TCACHE
