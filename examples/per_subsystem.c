@@ -116,7 +116,11 @@ int main(void)
     for (hak_arena_t **a = (hak_arena_t *[]){net, cache, parse, NULL}; *a; a++)
         if (hak_arena_check(*a) != 0)
             failed = 1;
-    printf("\nafter trim: cache gave back %zu bytes\n", hak_arena_trim(cache));
+    /* The I/O threads are done, so the net arena's memory is all free: trim gives it back to the OS. The cache
+     * is full of live entries, so it has little or nothing to give. Neither touches the other's memory. */
+    size_t net_back = hak_arena_trim(net), cache_back = hak_arena_trim(cache);
+    printf("\nhak_arena_trim: net gave back %zu KiB (its threads are done), cache %zu KiB (its entries are live)\n",
+           net_back >> 10, cache_back >> 10);
     hak_arena_destroy(net);
     hak_arena_destroy(cache);
     hak_arena_destroy(parse);

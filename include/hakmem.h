@@ -205,7 +205,8 @@ HAK_API void hak_thread_flush(void);
 
 /*
  * Changes the arena's cap (0 = none) at run time. Lowering it below `committed` gives back the arena's empty
- * memory at once; what is still above the cap stays, and further growth fails until usage drops below it.
+ * memory at once; what is still above the cap stays, and further growth fails until usage drops below it (memory
+ * freed later goes back when the arena next needs more, or at hak_arena_trim; a lean arena's batches too).
  * Returns 0, HAK_EINVAL for NULL, HAK_ERR_BAD_ARENA for a dead handle. Thread-safe.
  */
 HAK_API int hak_arena_set_limit(hak_arena_t *arena, size_t bytes);

@@ -311,6 +311,15 @@ for prog in "$py -c pass" "git --version" "sqlite3 -version" "gcc --version" "ma
     fi
 done
 
+# The line shows the process budget, so a user can see that HAKMEM_LIMIT took effect.
+line=$(HAKMEM_STATS=1 HAKMEM_LIMIT=64MiB LD_PRELOAD="$so" bash -c : 2>&1 | grep -m1 '^hakmem-stats' || true)
+if [[ "$line" == *" budget=67108864" ]]; then
+    echo "  ok    HAKMEM_LIMIT=64MiB shows as budget=67108864 on the stats line"
+else
+    echo "  FAIL  HAKMEM_LIMIT=64MiB: stats line '$line'"
+    failed=1
+fi
+
 # A program that opens a file of its own on the descriptor the shim keeps its copy of stderr on (64): the stats
 # line goes to stderr, not into the file.
 cat > "$work/fd64.c" <<'EOF'

@@ -412,19 +412,26 @@ static void write_all(int fd, const char *s, size_t n)
     }
 }
 
-/* A report line to the file descriptor *arg: "hakmem-stats pid=PID LINE". */
-static void stats_line(const char *line, void *arg)
+static void write_number(int fd, unsigned long long v)
 {
-    int  fd = *(const int *)arg;
-    char pid[24], *d = pid + sizeof pid;
-    long v = (long)getpid();
+    char digits[24], *d = digits + sizeof digits;
     do
         *--d = (char)('0' + v % 10);
     while (v /= 10);
+    write_all(fd, d, (size_t)(digits + sizeof digits - d));
+}
+
+/* A report line to the file descriptor *arg: "hakmem-stats pid=PID LINE budget=BYTES" (budget: the process
+ * budget, HAKMEM_LIMIT's or the cgroup's share; 0 = none; the line's limit= is the arena's own cap). */
+static void stats_line(const char *line, void *arg)
+{
+    int fd = *(const int *)arg;
     write_all(fd, "hakmem-stats pid=", 17);
-    write_all(fd, d, (size_t)(pid + sizeof pid - d));
+    write_number(fd, (unsigned long long)getpid());
     write_all(fd, " ", 1);
     write_all(fd, line, strlen(line));
+    write_all(fd, " budget=", 8);
+    write_number(fd, hak_memory_limit());
     write_all(fd, "\n", 1);
 }
 
