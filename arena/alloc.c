@@ -236,17 +236,11 @@ static void report_bad_free(int code, const void *p)
     _hak_report_bad(code, p, false);
 }
 
-/* Registry lookup; NULL (after reporting, for a free or, with `realloc`, a realloc) if hakmem does not own p or
- * its arena is gone. */
-HAK_INLINE hak_chunk_t *owner_chunk(const void *p, bool report, bool realloc)
+/* The chunk covering p, or NULL if hakmem does not own p or its arena is gone. */
+HAK_INLINE hak_chunk_t *owner_chunk(const void *p)
 {
     hak_chunk_t *c = _hak_registry_find(p);
-    if (HAK_UNLIKELY(!c || !c->arena)) {
-        if (report)
-            _hak_report_bad(HAK_ERR_FOREIGN_PTR, p, realloc);
-        return NULL;
-    }
-    return c;
+    return HAK_LIKELY(c && c->arena) ? c : NULL;
 }
 
 static HAK_NOINLINE void free_bad(hak_arena_t *a, int kind, void *p)
@@ -447,10 +441,10 @@ void _hak_free_quiet(void *p)
     free_ptr(p, false);
 }
 
-/* Usable size and owner of a live block, or 0 (reporting when asked). */
-static size_t live_block(const void *p, hak_arena_t **owner, bool report)
+/* Usable size and owner of a live block, or 0 (no report: these are queries). */
+static size_t live_block(const void *p, hak_arena_t **owner)
 {
-    hak_chunk_t *c = owner_chunk(p, report, false);
+    hak_chunk_t *c = owner_chunk(p);
     if (!c)
         return 0;
     hak_arena_t *a = c->arena;
@@ -459,8 +453,6 @@ static size_t live_block(const void *p, hak_arena_t **owner, bool report)
     int    kind = classify(a, c, p, &page);
     size_t size = kind == BLOCK_HUGE ? ((hak_huge_t *)c)->bsize : kind >= 0 ? page->bsize : 0;
     hak_arena_unlock(a);
-    if (kind < 0 && report)
-        report_bad_free(-kind, p);
     if (owner)
         *owner = kind >= 0 ? a : NULL;
     return size;
@@ -468,14 +460,14 @@ static size_t live_block(const void *p, hak_arena_t **owner, bool report)
 
 size_t hak_usable_size(const void *p)
 {
-    return p ? live_block(p, NULL, false) : 0;
+    return p ? live_block(p, NULL) : 0;
 }
 
 hak_arena_t *hak_arena_of(const void *p)
 {
     hak_arena_t *a = NULL;
     if (p)
-        live_block(p, &a, false);
+        live_block(p, &a);
     return a;
 }
 
@@ -509,9 +501,11 @@ void *hak_realloc(hak_arena_t *a, void *p, size_t size)
         return fail(a, HAK_EINVAL);
     if (!p)
         return hak_alloc(a, size);
-    hak_chunk_t *c = owner_chunk(p, true, true);
-    if (!c)
+    hak_chunk_t *c = owner_chunk(p);
+    if (!c) {
+        _hak_report_bad(HAK_ERR_FOREIGN_PTR, p, true);
         return fail(a, HAK_EINVAL);
+    }
     hak_arena_t *owner = c->arena;
     hak_page_t  *page = NULL;
     hak_arena_lock(owner);
