@@ -220,7 +220,7 @@ void *_hak_huge_alloc(hak_arena_t *a, size_t size, size_t align, bool zeroed)
 void *_hak_huge_move(hak_arena_t *a, hak_huge_t *h, size_t size)
 {
     size_t page = hak_platform_page_size(), offset = (size_t)((uint8_t *)h->block - (uint8_t *)h);
-    if (HAK_CFG_FREESTANDING || a->pool || HAK_VG_ACTIVE() || size > SIZE_MAX / 2 - offset - page)
+    if (HAK_CFG_FREESTANDING || a->pool || HAK_VG_RUNNING || size > SIZE_MAX / 2 - offset - page)
         return NULL; /* static memory has no pages to move; under valgrind memcheck would lose the moved contents'
                         definedness: copy instead */
     size_t old = h->chunk.size, old_used = hak_huge_used(h), bytes = (offset + size + page - 1) & ~(page - 1);
