@@ -246,9 +246,7 @@ static void region_release(hak_arena_t *a, hak_region_t *r)
     a->nslabs--;
     a->reserved -= r->chunk.size;
     _hak_commit_sub(a, r->chunk.size);
-    _hak_global_lock();
-    _hak_registry_set(r, r->chunk.size, NULL);
-    _hak_global_unlock();
+    _hak_registry_clear(&r->chunk);
     _hak_chunk_put(a, r, r->chunk.size);
 }
 

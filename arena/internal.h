@@ -519,6 +519,13 @@ int   _hak_arena_enter(const hak_arena_t *a); /* validates a handle (0, HAK_EINV
                                                the arena is locked and this thread's cached blocks are back in it */
 void  _hak_global_lock(void);
 void  _hak_global_unlock(void);
+/* Chunk c leaves the registry (registry.c): its granules map to no chunk again. Takes the global lock. */
+HAK_INLINE void _hak_registry_clear(hak_chunk_t *c)
+{
+    _hak_global_lock();
+    _hak_registry_set(c, c->size, NULL);
+    _hak_global_unlock();
+}
 void  _hak_report(int code, const char *msg, const void *ptr);
 void  _hak_report_bad(int code, const void *ptr, bool realloc); /* an invalid free or realloc */
 /* Environment variables found unreadable (HAK_ENV_BAD_*), reported by _hak_env_report once no lock is held. */

@@ -153,9 +153,7 @@ static bool keep_spare(hak_arena_t *a, hak_huge_t *h)
         return false;
     for (int i = 0; i < HAK_HUGE_SPARES; i++)
         if (!a->huge_spare[i]) {
-            _hak_global_lock();
-            _hak_registry_set(h, h->chunk.size, NULL);
-            _hak_global_unlock();
+            _hak_registry_clear(&h->chunk);
             a->huge_spare[i] = h; /* (valgrind builds: its block stays no-access, as free left it) */
             a->dirty += hak_huge_used(h);
             return true;
@@ -278,9 +276,7 @@ static void huge_release(hak_arena_t *a, hak_huge_t *h, bool may_keep)
 {
     if (may_keep && keep_spare(a, h))
         return;
-    _hak_global_lock();
-    _hak_registry_set(h, h->chunk.size, NULL);
-    _hak_global_unlock();
+    _hak_registry_clear(&h->chunk);
     huge_unmap(a, h);
 }
 

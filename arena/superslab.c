@@ -319,9 +319,7 @@ static void slab_unlink(hak_arena_t *a, hak_superslab_t *ss)
 
 static void chunk_forget(hak_arena_t *a, hak_superslab_t *ss)
 {
-    _hak_global_lock();
-    _hak_registry_set(ss, ss->chunk.size, NULL);
-    _hak_global_unlock();
+    _hak_registry_clear(&ss->chunk);
     _hak_chunk_put(a, ss, ss->chunk.size);
 }
 
