@@ -144,6 +144,15 @@ static hak_tslot_t *slot_evict(hak_tcache_t *tc)
     return NULL;
 }
 
+/* A cache no thread uses goes back on the process-wide free list, for the next thread's cache_new. */
+static void cache_put(hak_tcache_t *tc)
+{
+    _hak_global_lock();
+    tc->next_free = g_free_caches;
+    g_free_caches = tc;
+    _hak_global_unlock();
+}
+
 static void thread_exit(void *arg)
 {
     hak_tcache_t *tc = arg;
@@ -151,10 +160,7 @@ static void thread_exit(void *arg)
     _hak_t_last = &_hak_no_slot;
     for (unsigned i = 0; i < HAK_TC_SLOTS; i++)
         slot_flush(&tc->slot[i], true);
-    _hak_global_lock();
-    tc->next_free = g_free_caches;
-    g_free_caches = tc;
-    _hak_global_unlock();
+    cache_put(tc);
 }
 
 void hak_thread_flush(void)
@@ -181,10 +187,7 @@ static hak_tcache_t *cache_new(void)
         slot_clear(&tc->slot[i]);
     tc->next_victim = 0;
     if (!hak_platform_at_thread_exit(thread_exit, tc)) {
-        _hak_global_lock();
-        tc->next_free = g_free_caches;
-        g_free_caches = tc;
-        _hak_global_unlock();
+        cache_put(tc);
         t_cache = TC_DEAD; /* its caches could never go back: this thread goes without */
         return NULL;
     }
