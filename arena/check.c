@@ -88,12 +88,12 @@ static int check_slab(hak_arena_t *a, hak_superslab_t *ss, size_t *committed, si
         if (_hak_registry_find((uint8_t *)ss + off) != &ss->chunk)
             FAIL("registry does not map the SuperSlab");
     for (uint32_t i = 0; i < HAK_HDR_SLICES; i++)
-        if (!((ss->commit_map[i >> 6] >> (i & 63)) & 1) || ((ss->free_map[i >> 6] >> (i & 63)) & 1) ||
+        if (!hak_map_bit(ss->commit_map, i) || hak_map_bit(ss->free_map, i) ||
             ss->slice_page[i] != &_hak_free_slice)
             FAIL("header slice state");
     uint32_t nfree = 0, run = 0, longest = 0;
     for (uint32_t i = 0; i < ss->nslices; i++) {
-        bool free = (ss->free_map[i >> 6] >> (i & 63)) & 1, comm = (ss->commit_map[i >> 6] >> (i & 63)) & 1;
+        bool free = hak_map_bit(ss->free_map, i), comm = hak_map_bit(ss->commit_map, i);
         *committed += comm ? HAK_SLICE : 0;
         run = free ? run + 1 : 0;
         longest = run > longest ? run : longest;
@@ -122,7 +122,7 @@ static int check_slab(hak_arena_t *a, hak_superslab_t *ss, size_t *committed, si
     if (nfree != ss->nfree || longest != ss->longest)
         FAIL("free slice count or longest free run");
     for (uint32_t i = ss->nslices; i < HAK_MAP_WORDS * 64; i++)
-        if ((ss->free_map[i >> 6] >> (i & 63)) & 1)
+        if (hak_map_bit(ss->free_map, i))
             FAIL("free slice past the end");
     for (unsigned w = 0; w < HAK_MAP_WORDS; w++)
         if (ss->aged_map[w] & ~(ss->free_map[w] & ss->commit_map[w]))

@@ -252,6 +252,12 @@ HAK_INLINE unsigned hak_run_bucket(unsigned slices) /* slices >= 1 */
     return 8 + (lg - 3) * 4 + (((slices - 1) >> (lg - 2)) & 3);
 }
 
+/* Bit i of a bitmap of 64-bit words (a SuperSlab's slice maps below). */
+HAK_INLINE bool hak_map_bit(const uint64_t *m, unsigned i)
+{
+    return (m[i >> 6] >> (i & 63)) & 1;
+}
+
 typedef struct hak_superslab {
     hak_chunk_t           chunk;
     struct hak_superslab *next, *prev; /* the arena's list, or the cache */

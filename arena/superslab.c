@@ -37,11 +37,6 @@ static size_t           g_cache_warm; /* committed bytes of lean arenas' cached 
 #define CACHE_WARM_MAX ((size_t)HAK_CFG_LEAN_BATCH_KIB * 1024 * 4)
 static const unsigned cache_max = HAK_CFG_SLAB_CACHE; /* a variable: no "always false" warning when 0 */
 
-HAK_INLINE bool map_bit(const uint64_t *m, unsigned i)
-{
-    return (m[i >> 6] >> (i & 63)) & 1;
-}
-
 /* Bits i .. i+n-1 (n >= 1), a word-aligned piece at a time (a whole SuperSlab is at most 16 words). */
 #define MAP_SPAN(i, n, body)                                                                                 \
     for (unsigned j_ = (i), end_ = (i) + (n); j_ < end_;) {                                                \
@@ -118,7 +113,7 @@ static int find_run_in(const uint64_t *map, unsigned nslices, unsigned n, unsign
         unsigned j = i;
         if (i + n <= nslices && one_word(i, n) && (map[i >> 6] & word_mask(i, n)) == word_mask(i, n))
             return (int)i; /* the run lies in one word: one test */
-        while (j < i + n && j < nslices && map_bit(map, j))
+        while (j < i + n && j < nslices && hak_map_bit(map, j))
             j++;
         if (j == i + n)
             return (int)i;
@@ -259,12 +254,12 @@ static size_t decommit_free_runs(hak_arena_t *a, hak_superslab_t *ss, bool pool,
     for (unsigned w = 0; w < HAK_MAP_WORDS; w++)
         dirty[w] = ss->free_map[w] & ss->commit_map[w] & (aged_only ? ss->aged_map[w] : ~(uint64_t)0);
     for (unsigned i = HAK_HDR_SLICES; i < ss->nslices;) {
-        if (!map_bit(dirty, i)) {
+        if (!hak_map_bit(dirty, i)) {
             i++;
             continue;
         }
         unsigned j = i;
-        while (j < ss->nslices && map_bit(dirty, j))
+        while (j < ss->nslices && hak_map_bit(dirty, j))
             j++;
         if (!pool)
             hak_platform_decommit((uint8_t *)ss + ((size_t)i << HAK_SLICE_SHIFT), (size_t)(j - i) << HAK_SLICE_SHIFT,
@@ -458,10 +453,10 @@ static bool take_slices(hak_arena_t *a, hak_superslab_t *ss, unsigned i, unsigne
     if (fresh && !_hak_may_commit(a, (size_t)fresh << HAK_SLICE_SHIFT, false))
         return false;
     for (unsigned j = i; fresh && j < i + n; j++) { /* each run committed here is a free, dirty run until taken */
-        if (map_bit(ss->commit_map, j))
+        if (hak_map_bit(ss->commit_map, j))
             continue;
         unsigned k = j, calls = 0;
-        while (k < i + n && !map_bit(ss->commit_map, k))
+        while (k < i + n && !hak_map_bit(ss->commit_map, k))
             k++;
         size_t bytes = (size_t)(k - j) << HAK_SLICE_SHIFT;
         bool   ok = a->pool || hak_platform_commit((uint8_t *)ss + ((size_t)j << HAK_SLICE_SHIFT), bytes, &calls);
