@@ -4,14 +4,16 @@
  * An arena struct comes from the caller's pool (pool arenas) or from a process-wide free list refilled in metadata
  * chunks (64 KiB; 1 KiB on freestanding builds); structs of destroyed arenas go back on that list and are never
  * unmapped, so creating and destroying arenas costs no syscall in steady state. The byte counters (`committed`,
- * `reserved`, `dirty`) change only on slow paths, under the arena's lock, through _hak_commit_add/_sub; the cap
- * (`limit`) is checked before any new memory is committed, after first giving back the arena's own empty memory.
+ * `reserved`, `dirty`) change only on slow paths, under the arena's lock; `committed` through _hak_commit_add/_sub,
+ * which keep the process total (budget.c) in step. The cap (`limit`) is checked before any new memory is
+ * committed, after first giving back the arena's own empty memory.
  *
  * Chunks (SuperSlabs and huge blocks) come from the platform, or for pool arenas from the pool's free-extent
  * list (address-ordered, first fit, coalescing; small, since a pool holds few chunks).
  *
- * The global lock guards the registry writes (registry.c), the SuperSlab cache (superslab.c), the arena-struct
- * free list and the error handler. It is taken after an arena lock, never before one, except that budget.c
+ * The global lock guards the registry writes (registry.c), the SuperSlab cache (superslab.c), the list of live
+ * arenas (budget.c), the free lists of arena structs and of thread caches (tcache.c), the metadata carver, the
+ * secrets' seed and the error handler. It is taken after an arena lock, never before one, except that budget.c
  * try-locks arenas while holding it (never waiting for them).
  */
 #include "arena/internal.h"

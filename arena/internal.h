@@ -27,8 +27,8 @@
  * counters), except the per-thread caches (tcache.c), which belong to their thread. Page fields that lock-free
  * frees read (start, bsize, recip, kind, cls) are written before any block of the page is handed out; `bump`,
  * which moves meanwhile, is atomic. The global lock (g_lock in arena.c) protects the registry writes, the
- * SuperSlab cache, the arena list and the metadata free lists. Order: arena lock, then global lock; never the
- * reverse (budget.c only try-locks arenas while holding it).
+ * SuperSlab cache, the arena list and the metadata free lists (arena.c lists all it guards). Order: arena lock,
+ * then global lock; never the reverse (budget.c only try-locks arenas while holding it).
  */
 #ifndef HAK_INTERNAL_H
 #define HAK_INTERNAL_H
