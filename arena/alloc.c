@@ -187,7 +187,7 @@ void *hak_aligned_alloc(hak_arena_t *a, size_t align, size_t size)
     if (align <= HAK_MIN_ALIGN)
         return hak_alloc(a, size);
     if (size <= HAK_SMALL_MAX && align <= HAK_SLICE) {
-        /* A class whose size is a multiple of align has aligned blocks: pages start on 16 KiB boundaries. */
+        /* A class whose size is a multiple of align has aligned blocks: pages start on slice boundaries. */
         for (unsigned cls = hak_size_class(size < align ? align : size); cls < HAK_NUM_CLASSES; cls++)
             if (_hak_class_size[cls] % align == 0)
                 return alloc_class(a, cls);

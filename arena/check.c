@@ -2,9 +2,10 @@
  * hak_arena_check: the whole-structure validator, usable in release builds (tests call it after every step of
  * their random runs). It re-derives every redundant fact from the primary ones and compares: slice maps
  * against page headers, page counts against free lists, the registry against the chunks, byte counters against
- * the bitmaps, bins against page states. A free list is walked at most `capacity` steps, so a cycle is found
- * as a count mismatch rather than a hang. The first failure is recorded with its name (*f), for hak_arena_check
- * to report to the error handler once the arena's lock is released (a handler may use other arenas).
+ * the bitmaps, bins against page states. A page's free list is walked at most as many steps as the page has
+ * handed out blocks, so a cycle is found as a count mismatch rather than a hang. The first failure is recorded
+ * with its name (*f), for hak_arena_check to report to the error handler once the arena's lock is released (a
+ * handler may use other arenas).
  */
 #include "arena/internal.h"
 

@@ -268,7 +268,7 @@ typedef struct hak_superslab {
     bool                  warm;                       /* in the cache, left committed (lean arenas' one) */
     bool                  aged_empty;                 /* empty at the last lean purge, and untouched since */
     uint64_t              free_map[HAK_MAP_WORDS];    /* 1 = slice free */
-    uint64_t              commit_map[HAK_MAP_WORDS];  /* 1 = slice committed (slice 0 always) */
+    uint64_t              commit_map[HAK_MAP_WORDS];  /* 1 = slice committed (header slices always) */
     uint64_t              aged_map[HAK_MAP_WORDS];    /* 1 = free and committed since the last lean purge */
     hak_page_t           *slice_page[HAK_MAX_SLICES]; /* slice -> its page (a FREE sentinel when free) */
     _Alignas(64) hak_page_t pages[];                  /* pages[i]: header of the page starting at slice

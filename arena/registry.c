@@ -1,14 +1,13 @@
 /*
  * The address registry: which chunk covers a given address, in O(1) and without a lock.
  *
- * A two-level radix table over the address space in HAK_GRANULE (512 KiB) steps: a static root of leaf
- * pointers, and leaves mapped from the platform when a chunk first lands in their range. Leaves are never
- * freed (they are metadata proportional to the address space ever used, like a page table). Freestanding builds
- * keep their first leaf static (2 KiB on a 32-bit MCU): a firmware whose arenas all live in pools of their own has
- * no platform memory to map one from. Readers load the
- * leaf and the entry with acquire; writers hold the global lock. Chunks are granule-aligned, so a granule
- * never holds parts of two chunks, and an entry is set for every granule a chunk covers, so any address
- * inside a chunk finds its header.
+ * A two-level radix table over the address space in HAK_GRANULE steps (512 KiB on Linux, 16 KiB freestanding): a static
+ * root of leaf pointers, and leaves mapped from the platform when a chunk first lands in their range. Leaves are never
+ * freed (they are metadata proportional to the address space ever used, like a page table). Freestanding builds keep
+ * their first leaf static (2 KiB on a 32-bit MCU): a firmware whose arenas all live in pools of their own has no
+ * platform memory to map one from. Readers load the leaf and the entry with acquire; writers hold the global lock.
+ * Chunks are granule-aligned, so a granule never holds parts of two chunks, and an entry is set for every granule a
+ * chunk covers, so any address inside a chunk finds its header.
  */
 #include "arena/internal.h"
 

@@ -3,7 +3,7 @@
  *
  * Classes: 16..128 in steps of 16, then eight classes per doubling (step = 1/8 of the power of two) up to
  * 64 KiB, so a block wastes at most 12.5% above 128 bytes; every class size is a multiple of 16, so every
- * block is 16-byte aligned, and powers of two are classes, so a power-of-two class in a 16 KiB-aligned page
+ * block is 16-byte aligned, and powers of two are classes, so a power-of-two class in a slice-aligned page
  * gives naturally aligned blocks (hak_aligned_alloc relies on it). Sizes up to 1 KiB find their class in one
  * table load; larger ones with a count-leading-zeros.
  *

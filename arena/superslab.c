@@ -37,7 +37,7 @@ static size_t           g_cache_warm; /* committed bytes of lean arenas' cached 
 #define CACHE_WARM_MAX ((size_t)HAK_CFG_LEAN_BATCH_KIB * 1024 * 4)
 static const unsigned cache_max = HAK_CFG_SLAB_CACHE; /* a variable: no "always false" warning when 0 */
 
-/* Bits i .. i+n-1 (n >= 1), a word-aligned piece at a time (a whole SuperSlab is at most 16 words). */
+/* Bits i .. i+n-1 (n >= 1), a word-aligned piece at a time (a map is HAK_MAP_WORDS long: two words at most). */
 #define MAP_SPAN(i, n, body)                                                                                 \
     for (unsigned j_ = (i), end_ = (i) + (n); j_ < end_;) {                                                \
         unsigned w_ = j_ >> 6, lo_ = j_ & 63, k_ = end_ - j_ < 64 - lo_ ? end_ - j_ : 64 - lo_;             \
