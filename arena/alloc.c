@@ -116,18 +116,8 @@ static HAK_NOINLINE void *alloc_class_sync(hak_arena_t *a, unsigned cls)
 {
     hak_tslot_t *s = hak_tslot(a);
     if (HAK_LIKELY(s)) {
-        hak_tbin_t  *bin = &s->bins[cls];
-        hak_block_t *b = bin->head;
-        if (HAK_LIKELY(b)) {
-            hak_check_popped(a, b);
-            bin->head = hak_next(a, b);
-            bin->room++;
-            hak_mark_live(b);
-            if (HAK_CFG_STATS)
-                s->allocs++;
-            return handed_out(b);
-        }
-        if ((b = _hak_tcache_refill(a, s, cls)))
+        hak_block_t *b = hak_tslot_pop(a, s, cls);
+        if (HAK_LIKELY(b) || (b = _hak_tcache_refill(a, s, cls)))
             return handed_out(b);
     }
     hak_lock(&a->lock);

@@ -849,13 +849,11 @@ HAK_INLINE hak_superslab_t *hak_page_slab(const hak_page_t *page)
     return (hak_superslab_t *)((uintptr_t)page & ~(uintptr_t)(HAK_GRANULE - 1));
 }
 
-/* A free block of class cls from the calling thread's cache of synchronized arena a (its last-used slot), marked
- * live, or NULL (no such slot, or its list is empty): hak_alloc's fast path, and the malloc shim's. */
-HAK_INLINE hak_block_t *hak_cache_pop(hak_arena_t *a, unsigned cls)
+/* A free block of class cls from slot s of synchronized arena a, marked live, or NULL when its list is empty. */
+HAK_INLINE hak_block_t *hak_tslot_pop(hak_arena_t *a, hak_tslot_t *s, unsigned cls)
 {
-    hak_tslot_t *s = hak_last_slot(a);
-    hak_block_t *b;
-    if (HAK_UNLIKELY(!s) || HAK_UNLIKELY(!(b = s->bins[cls].head)))
+    hak_block_t *b = s->bins[cls].head;
+    if (HAK_UNLIKELY(!b))
         return NULL;
     hak_check_popped(a, b);
     s->bins[cls].head = hak_next(a, b);
@@ -864,6 +862,14 @@ HAK_INLINE hak_block_t *hak_cache_pop(hak_arena_t *a, unsigned cls)
     if (HAK_CFG_STATS)
         s->allocs++;
     return b;
+}
+
+/* The same from the calling thread's last-used slot, or NULL (no such slot, or its list is empty): hak_alloc's
+ * fast path, and the malloc shim's. */
+HAK_INLINE hak_block_t *hak_cache_pop(hak_arena_t *a, unsigned cls)
+{
+    hak_tslot_t *s = hak_last_slot(a);
+    return HAK_UNLIKELY(!s) ? NULL : hak_tslot_pop(a, s, cls);
 }
 
 #pragma GCC visibility pop
