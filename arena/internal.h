@@ -545,6 +545,7 @@ HAK_INLINE bool _hak_env_space(char c)
 void _hak_env_bad(unsigned which);
 void _hak_env_report(void);
 void  _hak_commit_add(hak_arena_t *a, size_t bytes);
+void  _hak_commit_sub(hak_arena_t *a, size_t bytes);
 /* Counts the system calls a platform function made for the arena (the `calls` it reported; freestanding platforms
  * make none, and their builds count nothing). */
 HAK_INLINE void _hak_count_calls(hak_arena_t *a, unsigned calls)
@@ -552,7 +553,6 @@ HAK_INLINE void _hak_count_calls(hak_arena_t *a, unsigned calls)
     if (!HAK_CFG_FREESTANDING)
         a->platform_calls += calls;
 }
-void  _hak_commit_sub(hak_arena_t *a, size_t bytes);
 void *_hak_chunk_get(hak_arena_t *a, size_t size, size_t align);
 void *_hak_meta_alloc(size_t size); /* process metadata (arena structs, thread caches); never freed */
 void *_hak_meta_map(size_t bytes);  /* committed memory for metadata from the platform (registry leaves) */

@@ -819,7 +819,7 @@ size_t _hak_in_use(const hak_arena_t *a)
 {
     size_t in_use = 0;
     for (hak_superslab_t *ss = a->slabs; ss; ss = ss->next)
-        for (uint32_t i = 1; i < ss->nslices; i++) {
+        for (uint32_t i = HAK_HDR_SLICES; i < ss->nslices; i++) {
             hak_page_t *p = ss->slice_page[i];
             if (p != &_hak_free_slice && p->slice == i)
                 in_use += (size_t)p->used * p->bsize;
