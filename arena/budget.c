@@ -44,8 +44,8 @@ static size_t percent_of(size_t bytes, uint64_t pct)
 }
 
 /* "64MiB", "1g", "4096", "75%" (of `cgroup`, 0 to 100), "off" (any case), with spaces around allowed (and
- * between the number and its unit: "512 MiB"). Returns
- * false if s is none of those (the caller keeps the default then). 0 and "0%" mean no budget, as "off" does. */
+ * between the number and its unit: "512 MiB"). Returns false if s is none of those (the caller keeps the default
+ * then). 0 and "0%" mean no budget, as "off" does. */
 static bool parse_limit(const char *s, size_t cgroup, size_t *out)
 {
     static const struct { const char *suffix; unsigned shift; } units[] = {

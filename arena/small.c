@@ -34,7 +34,9 @@ const uint32_t _hak_class_size[80] = {
 
 _Static_assert(HAK_NUM_CLASSES <= 80, "the class table covers every class up to HAK_SMALL_MAX");
 
-/* Never written: free == NULL and bump == end send the fast path here; start/bump NULL fail every check. */
+/* Sentinels, never written. A bin with no page points at _hak_empty_page, whose free == NULL and bump == end send
+ * allocation to _hak_alloc_slow; every free slice at _hak_free_slice. Both have start and bump NULL: no block
+ * handed out, so a free into either fails the block-start test. */
 hak_page_t _hak_empty_page = {.kind = HAK_PAGE_SMALL, .bsize = 16};
 hak_page_t _hak_free_slice = {.kind = HAK_PAGE_FREE, .bsize = 16};
 

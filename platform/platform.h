@@ -60,8 +60,9 @@ void hak_platform_yield(void);
 
 /* Milliseconds from a monotonic clock that may be coarse (a few ms), or always 0 where there is none. Paces lean
  * purges (at most one per HAK_LEAN_INTERVAL_MS while an arena churns); without a clock they are paced by freed
- * bytes alone. Linux: CLOCK_MONOTONIC_COARSE; freestanding: a weak default returning 0, which a firmware with a
- * tick counter may override. Must not allocate. */
+ * bytes alone. On Linux it also paces the arenas' rounds of page-tail trims (small.c: at most one per trim_ms;
+ * none without a clock). Linux: CLOCK_MONOTONIC_COARSE; freestanding: a weak default returning 0, which a
+ * firmware with a tick counter may override. Must not allocate. */
 uint64_t hak_platform_clock_ms(void);
 
 /* Freestanding builds with threads only: enter and leave the firmware's critical section around every lock
