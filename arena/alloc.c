@@ -42,7 +42,7 @@ HAK_INLINE size_t handed_size(const void *p)
     if (c->kind != HAK_CHUNK_SUPERSLAB)
         return ((hak_huge_t *)c)->bsize;
     hak_superslab_t *ss = (hak_superslab_t *)c;
-    return ss->slice_page[((uintptr_t)p - (uintptr_t)ss) >> HAK_SLICE_SHIFT]->bsize;
+    return hak_slice_page(ss, p)->bsize;
 }
 #endif
 
@@ -210,7 +210,7 @@ HAK_INLINE int classify(hak_arena_t *a, hak_chunk_t *c, const void *p, hak_page_
     if (HAK_UNLIKELY(c->kind != HAK_CHUNK_SUPERSLAB))
         return p == ((hak_huge_t *)c)->block ? BLOCK_HUGE : -HAK_ERR_INTERIOR_PTR;
     hak_superslab_t *ss = (hak_superslab_t *)c;
-    hak_page_t      *page = ss->slice_page[((uintptr_t)p - (uintptr_t)ss) >> HAK_SLICE_SHIFT];
+    hak_page_t      *page = hak_slice_page(ss, p);
     *pagep = page;
     if (HAK_UNLIKELY(!hak_is_block_start(page, p)))
         return -HAK_ERR_INTERIOR_PTR;
@@ -300,7 +300,7 @@ static HAK_NOINLINE void free_huge(hak_arena_t *a, hak_chunk_t *c, void *p)
 HAK_INLINE void free_slab_block(hak_arena_t *a, hak_superslab_t *ss, void *p, bool sync)
 {
     hak_chunk_t *c = &ss->chunk;
-    hak_page_t  *page = ss->slice_page[((uintptr_t)p - (uintptr_t)ss) >> HAK_SLICE_SHIFT];
+    hak_page_t  *page = hak_slice_page(ss, p);
     if (HAK_UNLIKELY(!hak_is_block_start(page, p)))
         return free_bad(a, -HAK_ERR_INTERIOR_PTR, p);
     hak_block_t *b = p;
@@ -357,7 +357,7 @@ static HAK_NOINLINE void free_cached_suspect(hak_arena_t *a, hak_tslot_t *s, hak
  * here were written before the block was handed out (only `bump` moves meanwhile, and it is atomic). */
 HAK_INLINE void free_cached(hak_arena_t *a, hak_tslot_t *s, hak_superslab_t *ss, void *p)
 {
-    hak_page_t *page = ss->slice_page[((uintptr_t)p - (uintptr_t)ss) >> HAK_SLICE_SHIFT];
+    hak_page_t *page = hak_slice_page(ss, p);
     if (HAK_UNLIKELY(!hak_is_block_start(page, p)))
         return report_bad_free(HAK_ERR_INTERIOR_PTR, p);
     hak_block_t *b = p;

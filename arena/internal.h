@@ -288,6 +288,12 @@ _Static_assert(HAK_HDR_FIXED + (HAK_MAX_SLICES - HAK_HDR_SLICES + 1) * sizeof(ha
                "and one slice fewer would not hold it");
 _Static_assert(HAK_HDR_BYTES <= HAK_GRANULE / 2, "page headers lie in a SuperSlab's first granule");
 
+/* The page header of the slice of ss that p lies in (the free-slice sentinel where no page is). */
+HAK_INLINE hak_page_t *hak_slice_page(const hak_superslab_t *ss, const void *p)
+{
+    return ss->slice_page[((uintptr_t)p - (uintptr_t)ss) >> HAK_SLICE_SHIFT];
+}
+
 typedef struct hak_huge {
     hak_chunk_t      chunk;
     struct hak_huge *next, *prev;
