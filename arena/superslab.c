@@ -696,7 +696,7 @@ void _hak_slab_cache_drop(hak_arena_t *a)
 }
 
 /* Puts an emptied SuperSlab into the process-wide cache (the global lock is held). */
-static void cache_push_locked(hak_superslab_t *ss)
+static void slab_to_cache_locked(hak_superslab_t *ss)
 {
     ss->chunk.arena = ss->chunk.fast = NULL;
     ss->prev = NULL;
@@ -726,7 +726,7 @@ void _hak_slabs_drop_all(hak_arena_t *a, bool keep_for_reuse)
                 if (g_cache_warm + c <= CACHE_WARM_MAX && g_cache_len < cache_max) {
                     ss->warm = true;
                     g_cache_warm += c;
-                    cache_push_locked(ss);
+                    slab_to_cache_locked(ss);
                     cached = true;
                 }
                 _hak_global_unlock();
@@ -739,7 +739,7 @@ void _hak_slabs_drop_all(hak_arena_t *a, bool keep_for_reuse)
                 _hak_global_lock();
                 if (g_cache_len < cache_max) {
                     ss->warm = false;
-                    cache_push_locked(ss);
+                    slab_to_cache_locked(ss);
                     cached = true; /* its `c` committed bytes stay in the process total */
                 }
                 _hak_global_unlock();
