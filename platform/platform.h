@@ -6,7 +6,7 @@
  * Within a chunk the core tells the platform which parts it is about to use (commit) and which it no longer
  * needs (decommit). The core assumes nothing else:
  *  - map returns memory aligned to the requested power of two; its contents are unspecified unless
- *    HAK_PLATFORM_MAP_ZEROED says otherwise (Linux: fresh mappings read as zero);
+ *    hak_platform_map_zeroed says otherwise (Linux: fresh mappings read as zero);
  *  - the parts of a fresh mapping count as decommitted: the core commits before first use;
  *  - after decommit the contents are lost; after commit they are unspecified;
  *  - commit and decommit may be no-ops (a static pool cannot give memory back), in which case they report
