@@ -1,17 +1,18 @@
 /*
  * Blocks above the size classes.
  *
- * Large blocks (64 KiB .. half a SuperSlab) are a page of kind LARGE: a run of whole slices holding exactly one
- * block at the run's start, so alignment up to half the registry granule comes from choosing where the run starts.
- * Freeing one returns its slices to the SuperSlab at once (there is no class to cache them for). realloc grows one
- * in place when the slices after it are free, and shrinks one in place by giving its last slices back.
+ * Large blocks (above HAK_SMALL_MAX, 64 KiB on Linux, up to half a SuperSlab) are a page of kind LARGE: a run of whole
+ * slices holding exactly one block at the run's start, so alignment up to half the registry granule comes from choosing
+ * where the run starts. Freeing one returns its slices to the SuperSlab at once (there is no class to cache them for).
+ * realloc grows one in place when the slices after it are free, and shrinks one in place by giving its last slices
+ * back.
  *
- * Huge blocks (more than half a SuperSlab) get their own chunk: a hak_huge_t header at the start of the
- * mapping and the block right after it (or at the requested alignment). The chunk is registered for every
- * granule it covers and unmapped (or returned to the pool) on free. On Linux the mapping is rounded up to the chunk
- * alignment, so that huge chunks placed side by side merge into one VMA (one VMA each would stop a program at
- * vm.max_map_count, 65,530, live huge blocks, where glibc's merged mappings do not); only the header, the block and
- * its page rounding count as committed (hak_huge_used): the rest is never touched.
+ * Huge blocks (more than half a SuperSlab, or whose aligned run would not fit a fresh SuperSlab: _hak_large_fits) get
+ * their own chunk: a hak_huge_t header at the start of the mapping and the block right after it (or at the requested
+ * alignment). The chunk is registered for every granule it covers and unmapped (or returned to the pool) on free. On
+ * Linux the mapping is rounded up to the chunk alignment, so that huge chunks placed side by side merge into one VMA
+ * (one VMA each would stop a program at vm.max_map_count, 65,530, live huge blocks, where glibc's merged mappings do
+ * not); only the header, the block and its page rounding count as committed (hak_huge_used): the rest is never touched.
  * realloc of a huge block to another huge size maps a chunk of the new size and has the platform move the old
  * chunk's pages into it (Linux: mremap), header included: no copy, and never both resident at once.
  *
