@@ -664,8 +664,8 @@ void *_hak_alloc_slow(hak_arena_t *a, unsigned cls);
 void  _hak_page_after_free(hak_arena_t *a, hak_page_t *page);
 bool  _hak_page_has_free(const hak_arena_t *a, hak_page_t *page, const hak_block_t *b);
 void  _hak_bins_clear(hak_arena_t *a);
-size_t _hak_bins_trim_tails(hak_arena_t *a); /* page tails above the highest live block, and the insides of free
-                                                blocks of two OS pages or more, go back (Linux) */
+void  _hak_bins_trim_tails(hak_arena_t *a); /* page tails above the highest live block, and the insides of free
+                                              blocks of two OS pages or more, go back (Linux) */
 size_t _hak_bins_empty_heads(const hak_arena_t *a); /* bytes of emptied head pages kept for reuse */
 size_t _hak_bins_shrink(hak_arena_t *a);       /* out of slices: pages give back slices past their bump */
 size_t _hak_bins_release_empty(hak_arena_t *a); /* empty pages kept at bin heads go back; returns how many */
@@ -681,7 +681,7 @@ void *_hak_huge_move(hak_arena_t *a, hak_huge_t *h, size_t size); /* realloc by 
 void  *_hak_huge_alloc(hak_arena_t *a, size_t size, size_t align, bool zeroed);
 void   _hak_huge_free(hak_arena_t *a, hak_huge_t *h, bool may_keep);
 void   _hak_huge_drop_all(hak_arena_t *a, bool keep_spares);
-size_t _hak_huge_drop_spares(hak_arena_t *a);
+void   _hak_huge_drop_spares(hak_arena_t *a);
 
 /* check.c */
 typedef struct hak_check_fail {

@@ -162,19 +162,16 @@ static bool keep_spare(hak_arena_t *a, hak_huge_t *h)
     return false;
 }
 
-size_t _hak_huge_drop_spares(hak_arena_t *a)
+void _hak_huge_drop_spares(hak_arena_t *a)
 {
-    size_t released = 0;
     for (int i = 0; i < HAK_HUGE_SPARES; i++) {
         hak_huge_t *s = a->huge_spare[i];
         if (s) {
             a->huge_spare[i] = NULL;
             a->dirty -= hak_huge_used(s);
-            released += hak_huge_used(s);
             huge_unmap(a, s);
         }
     }
-    return released;
 }
 
 void *_hak_huge_alloc(hak_arena_t *a, size_t size, size_t align, bool zeroed)

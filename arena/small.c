@@ -188,28 +188,27 @@ static uint8_t *page_lower_bump(hak_arena_t *a, hak_page_t *page)
     return low;
 }
 
-static size_t page_trim_tail(hak_arena_t *a, hak_page_t *page)
+static void page_trim_tail(hak_arena_t *a, hak_page_t *page)
 {
     size_t    os_page = hak_platform_page_size();
     uintptr_t old = ((uintptr_t)hak_bump(page) + os_page - 1) & ~(uintptr_t)(os_page - 1);
     uintptr_t from = ((uintptr_t)page_lower_bump(a, page) + os_page - 1) & ~(uintptr_t)(os_page - 1);
     uintptr_t to = ((uintptr_t)page->start + ((size_t)page->nslices << HAK_SLICE_SHIFT)) & ~(uintptr_t)(os_page - 1);
     if (from >= old || from >= to)
-        return 0; /* no whole OS page of free tail below the old bump (OS pages may be larger than slices) */
+        return; /* no whole OS page of free tail below the old bump (OS pages may be larger than slices) */
     unsigned calls = 0;
     hak_platform_decommit((void *)from, to - from, &calls);
     _hak_count_calls(a, calls);
-    return to - from;
 }
 
 /* The whole OS pages inside the free blocks of a page whose blocks span two OS pages or more, past each block's
  * link and free marker (which stay): a working set of mid-size buffers that shrank keeps its free blocks, not
  * their memory. One platform call per such block; the list is walked once (as long as the page says it is). */
-static size_t page_trim_free_blocks(hak_arena_t *a, hak_page_t *page)
+static void page_trim_free_blocks(hak_arena_t *a, hak_page_t *page)
 {
-    size_t os_page = hak_platform_page_size(), bytes = 0;
+    size_t os_page = hak_platform_page_size();
     if (page->bsize < 2 * os_page)
-        return 0;
+        return;
     size_t listed = (size_t)(hak_bump(page) - page->start) / page->bsize - page->used;
     for (hak_block_t *f = page->free; f && listed && hak_is_block_start(page, f); f = hak_next(a, f), listed--) {
         uintptr_t from = ((uintptr_t)f + 2 * sizeof(void *) + os_page - 1) & ~(uintptr_t)(os_page - 1);
@@ -218,19 +217,17 @@ static size_t page_trim_free_blocks(hak_arena_t *a, hak_page_t *page)
             unsigned calls = 0;
             hak_platform_decommit((void *)from, to - from, &calls);
             _hak_count_calls(a, calls);
-            bytes += to - from;
         }
     }
-    return bytes;
 }
 
-size_t _hak_bins_trim_tails(hak_arena_t *a)
+void _hak_bins_trim_tails(hak_arena_t *a)
 {
-    size_t bytes = 0;
     for (unsigned i = 0; i < HAK_NUM_CLASSES; i++)
-        for (hak_page_t *page = a->bins[i].page; page != &_hak_empty_page && page; page = page->next)
-            bytes += page_trim_tail(a, page) + page_trim_free_blocks(a, page);
-    return bytes;
+        for (hak_page_t *page = a->bins[i].page; page != &_hak_empty_page && page; page = page->next) {
+            page_trim_tail(a, page);
+            page_trim_free_blocks(a, page);
+        }
 }
 
 /* An arena's own trims go in rounds: at most one round begins per trim_ms (Kconfig HAK_LEAN_TRIM_MS or
@@ -286,10 +283,9 @@ static HAK_NOINLINE void maybe_trim(hak_arena_t *a, unsigned touched)
     trim_step(a);
 }
 #else
-size_t _hak_bins_trim_tails(hak_arena_t *a)
+void _hak_bins_trim_tails(hak_arena_t *a)
 {
     (void)a;
-    return 0;
 }
 #endif
 
