@@ -150,12 +150,10 @@ int _hak_check_locked(hak_arena_t *a, hak_check_fail_t *f)
     }
     for (hak_huge_t *h = a->huge; h; h = h->next) {
         obj = h;
-        if (!is_huge_of(a, h))
+        if (!is_huge_of(a, h)) /* (its kind and arena: checked here) */
             FAIL("huge block list");
         if (++nhuge > a->nhuge || (h->next && (!is_huge_of(a, h->next) || h->next->prev != h)) ||
-            h->chunk.magic != HAK_CHUNK_MAGIC ||
-            h->chunk.kind != HAK_CHUNK_HUGE || h->chunk.arena != a || h->chunk.fast ||
-            _hak_registry_find(h->block) != &h->chunk ||
+            h->chunk.magic != HAK_CHUNK_MAGIC || h->chunk.fast || _hak_registry_find(h->block) != &h->chunk ||
             hak_huge_used(h) > h->chunk.size)
             FAIL("huge block");
         committed += _hak_huge_committed(a, h);
