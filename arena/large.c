@@ -26,6 +26,9 @@
  * spares; purges (the cap, the budget, hak_arena_trim) and destroy give spares back; calloc takes none (it wants
  * freshly zeroed pages), and a block realloc copies out of (where pages cannot move) is no spare: a buffer that
  * moved asks for other sizes next.
+ *
+ * Everything here runs under the arena's lock (alloc.c and arena.c take it); registry writes also take the global
+ * lock, which _hak_huge_move holds for its registry updates but not across the platform's move.
  */
 #include "arena/internal.h"
 
