@@ -166,15 +166,9 @@ size_t hak_memory_limit(void)
     return atomic_load_explicit(&g_budget, memory_order_relaxed);
 }
 
-/* Whether `more` bytes fit under the arena's own cap. */
-static bool within_cap(const hak_arena_t *a, size_t more)
-{
-    return !a->limit || (a->committed <= a->limit && more <= a->limit - a->committed);
-}
-
 bool _hak_commit_fits(const hak_arena_t *a, size_t more)
 {
-    if (!within_cap(a, more))
+    if (!_hak_within_cap(a, more))
         return false;
     if (a->pool)
         return true;
@@ -238,7 +232,7 @@ bool _hak_may_commit(hak_arena_t *a, size_t more, bool may_purge)
         _hak_release_empty(a);
         if (_hak_commit_fits(a, more))
             return true;
-        if (within_cap(a, more) && !a->pool && atomic_load_explicit(&g_budget, memory_order_relaxed)) { /* (the
+        if (_hak_within_cap(a, more) && !a->pool && atomic_load_explicit(&g_budget, memory_order_relaxed)) { /* (the
                                        arena's own cap refused: other arenas' memory would not help it) */
             if (HAK_CFG_SLAB_CACHE > 0) { /* memory no arena uses goes first (with no room, the cache is empty) */
                 _hak_slab_cache_drop(a);

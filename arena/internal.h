@@ -580,6 +580,11 @@ HAK_INLINE void _hak_count_alloc(hak_arena_t *a, bool served)
 void _hak_global_committed(size_t add, size_t sub);
 void _hak_global_reserved(size_t add, size_t sub);
 bool _hak_commit_fits(const hak_arena_t *a, size_t more);
+/* Whether `more` bytes fit under the arena's own cap (_hak_commit_fits: and under the process budget). */
+HAK_INLINE bool _hak_within_cap(const hak_arena_t *a, size_t more)
+{
+    return !a->limit || (a->committed <= a->limit && more <= a->limit - a->committed);
+}
 bool _hak_may_commit(hak_arena_t *a, size_t more, bool may_purge); /* may purge own + others' empty memory */
 void _hak_arena_list_add(hak_arena_t *a);
 void _hak_arena_list_remove(hak_arena_t *a);

@@ -371,20 +371,16 @@ static size_t slab_bytes(hak_arena_t *a, size_t slices)
     return size >= ((HAK_HDR_SLICES + slices + guard) << HAK_SLICE_SHIFT) ? size : 0;
 }
 
-HAK_INLINE bool over_cap(const hak_arena_t *a, size_t more)
-{
-    return a->limit && (a->committed > a->limit || more > a->limit - a->committed);
-}
-
 /* A SuperSlab that can hold a run of `room` slices, `slices` of which will be committed at once (an aligned run
  * needs room for its alignment but commits only itself). */
 static hak_superslab_t *slab_new(hak_arena_t *a, size_t room, size_t slices)
 {
     size_t least = HAK_SLAB_HDR + (slices << HAK_SLICE_SHIFT); /* what any SuperSlab must commit for the run */
-    if (over_cap(a, least)) { /* the arena's own empty memory first; the process's cache stays if that is not enough */
+    /* Over the cap: the arena's own empty memory goes first; the process's cache stays if that is not enough. */
+    if (!_hak_within_cap(a, least)) {
         _hak_bins_release_empty(a);
         _hak_purge(a, 0);
-        if (over_cap(a, least)) {
+        if (!_hak_within_cap(a, least)) {
             if (!a->limit_wanted || least > a->limit_wanted)
                 a->limit_wanted = least;
             return NULL;
@@ -395,7 +391,7 @@ static hak_superslab_t *slab_new(hak_arena_t *a, size_t room, size_t slices)
         /* Its committed bytes are already counted process-wide; only the arena's own cap applies, which leaves
          * room for the header and the run (above): what else it keeps committed goes if that would not fit. */
         size_t c = _hak_slab_committed(ss), run = slices << HAK_SLICE_SHIFT; /* (the run may be dirty already) */
-        if (over_cap(a, c + run)) {
+        if (!_hak_within_cap(a, c + run)) {
             decommit_free_runs(NULL, ss, false, false);
             c = HAK_SLAB_HDR;
         }
