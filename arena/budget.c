@@ -243,8 +243,7 @@ bool _hak_may_commit(hak_arena_t *a, size_t more, bool may_purge)
                 return true;
         }
     }
-    if (!a->limit_wanted || more > a->limit_wanted)
-        a->limit_wanted = more;
+    _hak_limit_refused(a, more);
     return false;
 }
 

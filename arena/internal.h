@@ -565,6 +565,12 @@ void *_hak_meta_map(size_t bytes);  /* committed memory for metadata from the pl
 void  _hak_chunk_put(hak_arena_t *a, void *base, size_t size);
 size_t _hak_chunk_room(const hak_arena_t *a, size_t align);
 bool   _hak_limit_callback(hak_arena_t *a, size_t before); /* after a refusal: on_limit; whether to retry */
+/* The cap or the budget refused a commit of `bytes`: on_limit is told the largest such refusal of the call. */
+HAK_INLINE void _hak_limit_refused(hak_arena_t *a, size_t bytes)
+{
+    if (bytes > a->limit_wanted)
+        a->limit_wanted = bytes;
+}
 /* Counts an allocation that went through that protocol: served, or refused for want of memory. */
 HAK_INLINE void _hak_count_alloc(hak_arena_t *a, bool served)
 {

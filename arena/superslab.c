@@ -381,8 +381,7 @@ static hak_superslab_t *slab_new(hak_arena_t *a, size_t room, size_t slices)
         _hak_bins_release_empty(a);
         _hak_purge(a, 0);
         if (!_hak_within_cap(a, least)) {
-            if (!a->limit_wanted || least > a->limit_wanted)
-                a->limit_wanted = least;
+            _hak_limit_refused(a, least);
             return NULL;
         }
     }
