@@ -209,8 +209,8 @@ HAK_INLINE void hak_set_bump(hak_page_t *page, uint8_t *bump)
 /* Divisibility by one multiply. With recip = ceil(2^34 / bsize) = (2^34 + e) / bsize, e < bsize, an offset
  * k * bsize + r times recip is k * 2^34 + k * e + r * recip: its low 34 bits are k * e < recip when r == 0, and
  * at least recip otherwise, as long as (k + 1) * e stays below recip. It does for every class (blocks of 16
- * bytes to 64 KiB, recip >= 2^18) and offset inside a small page (at most 16 slices, 2^18 bytes): checked for
- * every pair by tests/test_internals.c (block_start_test_is_exact). recip < 2^30 for blocks of 16 bytes or more. */
+ * bytes to 64 KiB, recip >= 2^18) and offset inside a small page (at most 2^18 bytes: 16 Linux slices): checked for
+ * every pair by tests/test_internals.c (block_start_test_is_exact). recip <= 2^30 for blocks of 16 bytes or more. */
 #define HAK_RECIP_SHIFT 34
 HAK_INLINE uint32_t hak_recip(uint32_t bsize)
 {
