@@ -665,10 +665,7 @@ bool        _hak_slices_resize(hak_arena_t *a, hak_superslab_t *ss, hak_page_t *
 size_t      _hak_purge(hak_arena_t *a, size_t keep_empty); /* decommit dirty slices, unmap spare empty slabs */
 void        _hak_lean_maybe_purge(hak_arena_t *a); /* lean: purge once a batch has gathered */
 void        _hak_lean_purge_now(hak_arena_t *a, bool all); /* empty pages, aged (or all) dirty slices, spare slabs */
-void        _hak_slabs_drop_all(hak_arena_t *a, bool keep_for_reuse);
 void        _hak_slab_cache_drop(hak_arena_t *a); /* unmap the process-wide cache (the budget is short) */
-void        _hak_slabs_reset(hak_arena_t *a);
-size_t      _hak_slab_committed(const hak_superslab_t *ss);
 
 /* small.c */
 void *_hak_alloc_slow(hak_arena_t *a, unsigned cls);

@@ -280,7 +280,7 @@ static size_t decommit_free_runs(hak_arena_t *a, hak_superslab_t *ss, bool pool,
     return bytes;
 }
 
-size_t _hak_slab_committed(const hak_superslab_t *ss)
+static size_t slab_committed(const hak_superslab_t *ss)
 {
     return (size_t)(ss->nslices - map_zeros(ss->commit_map, 0, ss->nslices)) << HAK_SLICE_SHIFT;
 }
@@ -321,7 +321,7 @@ static void chunk_forget(hak_arena_t *a, hak_superslab_t *ss)
 /* Unmaps an empty SuperSlab of `a` (or returns it to the pool). */
 static void slab_release(hak_arena_t *a, hak_superslab_t *ss)
 {
-    size_t c = _hak_slab_committed(ss); /* every committed slice but the header is a free, dirty one */
+    size_t c = slab_committed(ss); /* every committed slice but the header is a free, dirty one */
     a->dirty -= c - HAK_SLAB_HDR;
     _hak_commit_sub(a, c);
     slab_unlink(a, ss);
@@ -345,7 +345,7 @@ static hak_superslab_t *slab_from_cache(hak_arena_t *a)
             ss->next->prev = ss->prev;
         g_cache_len--;
         if (ss->warm) {
-            g_cache_warm -= _hak_slab_committed(ss);
+            g_cache_warm -= slab_committed(ss);
             ss->warm = false;
         }
         ss->chunk.arena = a;
@@ -389,7 +389,7 @@ static hak_superslab_t *slab_new(hak_arena_t *a, size_t room, size_t slices)
     if (ss) {
         /* Its committed bytes are already counted process-wide; only the arena's own cap applies, which leaves
          * room for the header and the run (above): what else it keeps committed goes if that would not fit. */
-        size_t c = _hak_slab_committed(ss), run = slices << HAK_SLICE_SHIFT; /* (the run may be dirty already) */
+        size_t c = slab_committed(ss), run = slices << HAK_SLICE_SHIFT; /* (the run may be dirty already) */
         if (!_hak_within_cap(a, c + run)) {
             decommit_free_runs(NULL, ss, false, false);
             c = HAK_SLAB_HDR;
@@ -592,7 +592,7 @@ bool _hak_slices_resize(hak_arena_t *a, hak_superslab_t *ss, hak_page_t *page, s
 }
 
 /* hak_arena_reset: every SuperSlab's slices become free (and dirty where committed). */
-void _hak_slabs_reset(hak_arena_t *a)
+static void slabs_reset(hak_arena_t *a)
 {
     a->dirty = 0;
     for (int i = 0; i < HAK_HUGE_SPARES; i++) /* a fast arena's spare huge chunks (large.c) stay as they are */
@@ -601,7 +601,7 @@ void _hak_slabs_reset(hak_arena_t *a)
         runs_set(a, ss, 0);
         slab_reset(ss, true);
         runs_set(a, ss, longest_run(ss));
-        a->dirty += _hak_slab_committed(ss) - HAK_SLAB_HDR;
+        a->dirty += slab_committed(ss) - HAK_SLAB_HDR;
     }
     a->fresh = a->dirty; /* all freed at once: a lean arena's next batch is due */
 }
@@ -684,7 +684,7 @@ void _hak_slab_cache_drop(hak_arena_t *a)
     while (ss) {
         hak_superslab_t *next = ss->next;
         ss->warm = false;
-        _hak_global_committed(0, _hak_slab_committed(ss));
+        _hak_global_committed(0, slab_committed(ss));
         chunk_forget(a, ss);
         ss = next;
     }
@@ -703,15 +703,17 @@ static void slab_to_cache_locked(hak_superslab_t *ss)
     HAK_VG_HEADER_GONE(ss, HAK_HDR_BYTES); /* points at no block: valgrind need not skip it */
 }
 
-void _hak_slabs_drop_all(hak_arena_t *a, bool keep_for_reuse)
+/* destroy: every SuperSlab leaves the arena, into the process-wide cache while it has room (lean arenas' up to
+ * CACHE_WARM_MAX of them still committed), else back to the platform or the pool. */
+static void slabs_drop_all(hak_arena_t *a)
 {
     while (a->slabs) {
         hak_superslab_t *ss = a->slabs;
         slab_unlink(a, ss);
         slab_reset(ss, false);
         bool cached = false;
-        if (keep_for_reuse && !a->pool && HAK_CFG_SLAB_CACHE > 0) {
-            size_t c = _hak_slab_committed(ss); /* read before another arena can adopt it */
+        if (!a->pool && HAK_CFG_SLAB_CACHE > 0) {
+            size_t c = slab_committed(ss); /* read before another arena can adopt it */
             if (a->policy == HAK_POLICY_LEAN) {
                 /* Lean: up to 4 batches of cached SuperSlabs stay committed, so that arenas made and destroyed
                  * per request reuse warm pages instead of paying a madvise each; the rest is decommitted (outside
@@ -727,7 +729,7 @@ void _hak_slabs_drop_all(hak_arena_t *a, bool keep_for_reuse)
                 _hak_global_unlock();
                 if (!cached) {
                     decommit_free_runs(NULL, ss, false, false); /* takes the bytes off the process total itself */
-                    c = _hak_slab_committed(ss);
+                    c = slab_committed(ss);
                 }
             }
             if (!cached) {
@@ -742,7 +744,7 @@ void _hak_slabs_drop_all(hak_arena_t *a, bool keep_for_reuse)
             if (!cached)
                 _hak_global_committed(0, c);
         } else if (!a->pool) {
-            _hak_global_committed(0, _hak_slab_committed(ss));
+            _hak_global_committed(0, slab_committed(ss));
         }
         if (!cached)
             chunk_forget(a, ss);
@@ -786,14 +788,14 @@ void _hak_layout_drop(hak_arena_t *a)
 {
     vg_free_blocks(a);
     _hak_huge_drop_all(a, false);
-    _hak_slabs_drop_all(a, true);
+    slabs_drop_all(a);
 }
 
 void _hak_layout_reset(hak_arena_t *a)
 {
     vg_free_blocks(a);
     _hak_bins_clear(a);
-    _hak_slabs_reset(a);
+    slabs_reset(a);
     _hak_huge_drop_all(a, true); /* fast: some stay as spares for the next request's big buffers */
     _hak_lean_maybe_purge(a);    /* lean: decommit in batches, like any other emptied memory */
 }
