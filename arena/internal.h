@@ -604,7 +604,6 @@ extern hak_tslot_t                _hak_no_slot;
 #endif
 hak_gen_t    _hak_new_generation(void);
 hak_tslot_t *_hak_tslot_slow(hak_arena_t *a);             /* NULL: no cache for this thread or arena */
-hak_tslot_t *_hak_tslot_current(const hak_arena_t *a);    /* the calling thread's live slot of a, or NULL */
 void        *_hak_tcache_refill(hak_arena_t *a, hak_tslot_t *s, unsigned cls);
 void         _hak_tcache_overflow(hak_arena_t *a, hak_tslot_t *s, hak_tbin_t *bin);
 #if HAK_CFG_TCACHE

@@ -231,7 +231,8 @@ hak_tslot_t *_hak_tslot_slow(hak_arena_t *a)
     return _hak_t_last = free_slot;
 }
 
-hak_tslot_t *_hak_tslot_current(const hak_arena_t *a)
+/* The calling thread's live slot of a, or NULL (looked up in every slot: not only the last one used). */
+static hak_tslot_t *slot_current(const hak_arena_t *a)
 {
     if (!t_cache || t_cache == TC_DEAD || t_cache == TC_BUSY)
         return NULL;
@@ -287,7 +288,7 @@ void _hak_tcache_overflow(hak_arena_t *a, hak_tslot_t *s, hak_tbin_t *bin)
 
 bool _hak_tcache_flush_locked(hak_arena_t *a)
 {
-    hak_tslot_t *s = _hak_tslot_current(a);
+    hak_tslot_t *s = slot_current(a);
     if (!s)
         return false;
     merge_stats_locked(a, s);
@@ -301,7 +302,7 @@ bool _hak_tcache_flush_locked(hak_arena_t *a)
 
 bool _hak_tcache_holds(const hak_arena_t *a, const hak_block_t *b, unsigned cls)
 {
-    hak_tslot_t *s = _hak_tslot_current(a);
+    hak_tslot_t *s = slot_current(a);
     if (!s)
         return false;
     uint32_t n = (uint32_t)(s->bins[cls].cap - s->bins[cls].room); /* the blocks on the list */
@@ -318,12 +319,6 @@ void hak_thread_flush(void)
 }
 
 hak_tslot_t *_hak_tslot_slow(hak_arena_t *a)
-{
-    (void)a;
-    return NULL;
-}
-
-hak_tslot_t *_hak_tslot_current(const hak_arena_t *a)
 {
     (void)a;
     return NULL;
