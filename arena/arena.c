@@ -134,7 +134,6 @@ void _hak_env_bad(unsigned which)
     atomic_fetch_or_explicit(&g_env_bad, which, memory_order_relaxed);
 }
 
-/* Variables are read under locks the error handler may need, so what was found is reported here, after them. */
 /* "NAME="value" what", the value cut at 48 characters. */
 static void report_env(const char *name, const char *what)
 {
@@ -152,6 +151,7 @@ static void report_env(const char *name, const char *what)
     _hak_report(HAK_ERR_BAD_ENV, msg, NULL);
 }
 
+/* Variables are read under locks the error handler may need, so what was found is reported here, after them. */
 void _hak_env_report(void)
 {
     if (HAK_CFG_FREESTANDING || HAK_LIKELY(!atomic_load_explicit(&g_env_bad, memory_order_relaxed)))
@@ -496,7 +496,6 @@ size_t hak_pool_size_min(size_t slab_size)
         return 0;
     return ARENA_STRUCT_SIZE + 64 + HAK_GRANULE + pool_chunks_min(slab_size);
 }
-
 
 int hak_arena_create(hak_arena_t **out, const hak_arena_config_t *cfg)
 {
