@@ -353,6 +353,7 @@ typedef struct hak_tslot {
                            stats into it */
     uint64_t     allocs, frees;
     hak_tbin_t   bins[HAK_NUM_CLASSES];
+    bool         uncached; /* its arena is near its cap: every bin's capacity is 0 (tcache.c) */
 } hak_tslot_t;
 
 typedef struct hak_tcache {

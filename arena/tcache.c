@@ -10,9 +10,9 @@
  * are 256 KiB, so a slot may hold 4 MiB, 2.7 MiB of it above 8 KiB (capping those classes at one or two blocks
  * made random_mixed_large on a default arena 65% or 20% slower). A list that runs dry is refilled under the
  * arena's lock with a batch that starts at two blocks and doubles up to half the capacity (a short-lived arena
- * does not fill caches it will never use), one that overflows gives half back. A free from a thread that did not
- * allocate the block simply lands in that thread's cache: no remote queues, and the bound on each list bounds
- * what an idle thread can hold.
+ * does not fill caches it will never use), one that overflows gives half back; near its arena's cap a slot caches
+ * nothing (near_cap, below). A free from a thread that did not allocate the block simply lands in that thread's
+ * cache: no remote queues, and the bound on each list bounds what an idle thread can hold.
  *
  * Blocks in caches are counted as in use by their pages, so hak_arena_stats, trim, check and set_limit flush
  * the calling thread's cache of that arena first (other threads' caches count as in use). To the program (and to
@@ -67,6 +67,7 @@ static void slot_clear(hak_tslot_t *s)
     s->gen = 0;
     s->allocs = s->frees = 0;
     memset(s->bins, 0, sizeof s->bins);
+    s->uncached = false;
 }
 
 /* Returns `count` blocks of list bin to their pages; the arena's lock is held. A link that does not lead to a
@@ -95,6 +96,32 @@ static void merge_stats_locked(hak_arena_t *a, hak_tslot_t *s)
     a->allocs += s->allocs;
     a->frees += s->frees;
     s->allocs = s->frees = 0;
+}
+
+/* Near its cap an arena's threads cache nothing. A block in a thread's cache counts as used and keeps its page, so
+ * threads that went idle after a burst kept much of a small cap to themselves (four idle threads in an arena capped
+ * at 4 MiB: the next thread got 377 KiB before ENOMEM). Once the arena's pages (`committed` but its free slices) pass
+ * 7/8 of its cap, a slot that refills or overflows gives all its blocks back and caches nothing more (every bin's
+ * capacity 0: each alloc and free of the thread takes the lock) until a refill finds the pages below that mark. */
+HAK_INLINE bool near_cap(const hak_arena_t *a)
+{
+    return a->limit && a->committed - a->dirty > a->limit - a->limit / 8;
+}
+
+static void cache_nothing_locked(hak_arena_t *a, hak_tslot_t *s)
+{
+    for (unsigned i = 0; i < HAK_NUM_CLASSES; i++) {
+        give_back_locked(a, &s->bins[i], UINT32_MAX);
+        s->bins[i].cap = 0, s->bins[i].room = 0;
+    }
+    s->uncached = true;
+}
+
+static void cache_again(hak_tslot_t *s) /* (an uncached slot's bins are all empty) */
+{
+    for (unsigned i = 0; i < HAK_NUM_CLASSES; i++)
+        s->bins[i] = (hak_tbin_t){.cap = g_cap[i], .room = (int16_t)g_cap[i], .batch = 2};
+    s->uncached = false;
 }
 
 /* Gives a slot's blocks back (if its arena still has the slot's generation); the arena's lock is held. When the
@@ -223,11 +250,7 @@ hak_tslot_t *_hak_tslot_slow(hak_arena_t *a)
     free_slot->arena = a;
     free_slot->gen = gen;
     free_slot->birth = a->birth; /* (written under the lock at create, as gen) */
-    for (unsigned i = 0; i < HAK_NUM_CLASSES; i++) {
-        free_slot->bins[i].cap = g_cap[i];
-        free_slot->bins[i].room = (int16_t)g_cap[i];
-        free_slot->bins[i].batch = 2;
-    }
+    cache_again(free_slot);
     return _hak_t_last = free_slot;
 }
 
@@ -248,7 +271,13 @@ void *_hak_tcache_refill(hak_arena_t *a, hak_tslot_t *s, unsigned cls)
     hak_tbin_t *bin = &s->bins[cls];
     hak_lock(&a->lock);
     merge_stats_locked(a, s);
-    uint32_t take = bin->batch;
+    if (s->uncached != near_cap(a)) {
+        if (s->uncached)
+            cache_again(s);
+        else
+            cache_nothing_locked(a, s);
+    }
+    uint32_t take = s->uncached ? 1 : bin->batch;
     if (bin->batch < bin->cap / 2)
         bin->batch *= 2;
     for (uint32_t want = take; want; want--) {
@@ -282,7 +311,9 @@ void _hak_tcache_overflow(hak_arena_t *a, hak_tslot_t *s, hak_tbin_t *bin)
 {
     hak_lock(&a->lock);
     merge_stats_locked(a, s);
-    give_back_locked(a, bin, bin->cap / 2);
+    if (!s->uncached && near_cap(a))
+        cache_nothing_locked(a, s);
+    give_back_locked(a, bin, s->uncached ? UINT32_MAX : bin->cap / 2);
     hak_unlock(&a->lock);
 }
 

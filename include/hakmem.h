@@ -15,11 +15,12 @@
  *  - Thread safety: a default arena may be used from any number of threads at once. Each thread keeps a small
  *    cache of free blocks per arena it uses (32 KiB of blocks per size class, at least 4 blocks: up to 4 MiB per
  *    arena, 2.7 MiB of it in the classes above 8 KiB; on Linux at debug levels below 2, for arenas without a
- *    caller's pool; other arenas take their lock on every call), so allocation and free rarely take the arena's
- *    lock; a block freed by any thread goes to that thread's cache *of the block's arena*, so a block of arena A
- *    is only ever handed out by A. A thread's caches go back to their arenas when it exits or calls
- *    hak_thread_flush. An arena created with HAK_ARENA_UNSYNCHRONIZED takes no locks, uses no atomics and no
- *    cache: only one thread at a time may allocate from it or free into it (the caller provides the hand-over).
+ *    caller's pool, and not near the arena's cap: see `limit`; other arenas take their lock on every call), so
+ *    allocation and free rarely take the arena's lock; a block freed by any thread goes to that thread's cache
+ *    *of the block's arena*, so a block of arena A is only ever handed out by A. A thread's caches go back to
+ *    their arenas when it exits or calls hak_thread_flush. An arena created with HAK_ARENA_UNSYNCHRONIZED takes
+ *    no locks, uses no atomics and no cache: only one thread at a time may allocate from it or free into it (the
+ *    caller provides the hand-over).
  *    hak_arena_create/destroy of different arenas may run concurrently; destroy and reset of an arena must not
  *    race with a call in progress on that same arena in another thread (idle threads may still cache its blocks:
  *    see hak_arena_destroy). fork() in a multi-threaded program: the malloc shim's arena is safe to use in the
@@ -110,7 +111,9 @@ typedef struct hak_arena_config {
     size_t       limit;     /* hard cap on `committed` (bytes held from the platform); 0 = none. Under a cap
                                of less than 16 MiB, pages of small blocks are 1/256 of it (a slice at least).
                                Any value is accepted; the first block needs a SuperSlab's header and a page,
-                               so a cap below that refuses every allocation */
+                               so a cap below that refuses every allocation. Once the arena's pages pass 7/8 of
+                               the cap, its threads stop caching its blocks (each call takes its lock) until they
+                               drop below it, so no thread's cache keeps memory from another at the cap */
     hak_policy_t policy;    /* HAK_POLICY_DEFAULT = build default */
     unsigned     trim_ms;   /* at most one round of page-tail trims begins per this many ms; 0 = the build's
                                default for the policy (Kconfig HAK_LEAN_TRIM_MS, 1 s; HAK_FAST_TRIM_MS, 10 s),

@@ -272,3 +272,48 @@ Test(threads, thread_flush_gives_a_live_threads_cache_back, .disabled = !HAK_CFG
     cr_assert_eq(hak_arena_check(flush_arena), 0);
     hak_arena_destroy(flush_arena);
 }
+
+/* Near its cap an arena's threads stop caching: threads that allocated up to the cap, freed everything and went
+ * idle (alive, without hak_thread_flush) must not keep the memory from the next thread. */
+static hak_arena_t *capped_shared;
+static atomic_int   bursts_done, idle_until;
+
+static void *burst_then_idle(void *arg)
+{
+    uint64_t rng = (uintptr_t)arg;
+    void   **b = malloc(3000 * sizeof *b);
+    int      n = 0;
+    cr_assert_not_null(b);
+    while (n < 3000 && (b[n] = hak_alloc(capped_shared, 16 + test_rand(&rng) % 4081)))
+        n++;
+    for (int i = 0; i < n; i++)
+        hak_free(b[i]);
+    free(b);
+    atomic_fetch_add(&bursts_done, 1);
+    while (!atomic_load(&idle_until))
+        ; /* idle, with whatever its cache still holds */
+    return NULL;
+}
+
+Test(threads, idle_threads_do_not_keep_a_capped_arenas_memory, .disabled = !HAK_CFG_THREADS)
+{
+    const size_t cap = 4u << 20;
+    cr_assert_eq(hak_arena_create(&capped_shared, &(hak_arena_config_t){.limit = cap}), 0);
+    atomic_store(&bursts_done, 0);
+    atomic_store(&idle_until, 0);
+    pthread_t th[4];
+    for (int t = 0; t < 4; t++) { /* one burst after the other: the same run every time */
+        pthread_create(&th[t], NULL, burst_then_idle, (void *)(uintptr_t)(t + 1));
+        while (atomic_load(&bursts_done) <= t)
+            ;
+    }
+    size_t got = 0;
+    while (hak_alloc(capped_shared, 1000))
+        got += 1000;
+    cr_assert_geq(got, cap / 4 * 3, "%zu KiB of a %zu KiB cap for the next thread", got >> 10, cap >> 10);
+    atomic_store(&idle_until, 1);
+    for (int t = 0; t < 4; t++)
+        pthread_join(th[t], NULL);
+    cr_assert_eq(hak_arena_check(capped_shared), 0);
+    hak_arena_destroy(capped_shared);
+}
