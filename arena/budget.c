@@ -124,6 +124,19 @@ void _hak_arena_list_add(hak_arena_t *a)
     _hak_global_unlock();
 }
 
+#if HAK_CFG_TCACHE /* (its one caller; the compact layout counts no free slices) */
+/* Whether the arena's pages (`committed` but its free slices) are past 7/8 of its cap, or the memory of all arenas
+ * but this one's free slices past 7/8 of the process budget (pool arenas: their cap only). */
+bool _hak_near_cap(const hak_arena_t *a)
+{
+    size_t pages = a->committed - a->dirty, budget = atomic_load_explicit(&g_budget, memory_order_relaxed);
+    if (a->limit && pages > a->limit - a->limit / 8)
+        return true;
+    return budget && !a->pool &&
+           atomic_load_explicit(&g_committed, memory_order_relaxed) - a->dirty > budget - budget / 8;
+}
+#endif
+
 /* The live arena whose pool (its struct and chunks, used or not) overlaps [lo, hi), or NULL. */
 const hak_arena_t *_hak_pool_owner(uintptr_t lo, uintptr_t hi)
 {

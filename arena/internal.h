@@ -587,6 +587,7 @@ HAK_INLINE void _hak_count_alloc(hak_arena_t *a, bool served)
 void _hak_global_committed(size_t add, size_t sub);
 void _hak_global_reserved(size_t add, size_t sub);
 bool _hak_commit_fits(const hak_arena_t *a, size_t more);
+bool _hak_near_cap(const hak_arena_t *a); /* its threads should not cache (tcache.c) */
 /* Whether `more` bytes fit under the arena's own cap (_hak_commit_fits: and under the process budget). */
 HAK_INLINE bool _hak_within_cap(const hak_arena_t *a, size_t more)
 {

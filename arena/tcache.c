@@ -10,9 +10,10 @@
  * are 256 KiB, so a slot may hold 4 MiB, 2.7 MiB of it above 8 KiB (capping those classes at one or two blocks
  * made random_mixed_large on a default arena 65% or 20% slower). A list that runs dry is refilled under the
  * arena's lock with a batch that starts at two blocks and doubles up to half the capacity (a short-lived arena
- * does not fill caches it will never use), one that overflows gives half back; near its arena's cap a slot caches
- * nothing (near_cap, below). A free from a thread that did not allocate the block simply lands in that thread's
- * cache: no remote queues, and the bound on each list bounds what an idle thread can hold.
+ * does not fill caches it will never use), one that overflows gives half back; near its arena's cap or the
+ * process budget a slot caches nothing (cache_nothing_locked, below). A free from a thread that did not allocate
+ * the block simply lands in that thread's cache: no remote queues, and the bound on each list bounds what an idle
+ * thread can hold.
  *
  * Blocks in caches are counted as in use by their pages, so hak_arena_stats, trim, check and set_limit flush
  * the calling thread's cache of that arena first (other threads' caches count as in use). To the program (and to
@@ -100,14 +101,10 @@ static void merge_stats_locked(hak_arena_t *a, hak_tslot_t *s)
 
 /* Near its cap an arena's threads cache nothing. A block in a thread's cache counts as used and keeps its page, so
  * threads that went idle after a burst kept much of a small cap to themselves (four idle threads in an arena capped
- * at 4 MiB: the next thread got 377 KiB before ENOMEM). Once the arena's pages (`committed` but its free slices) pass
- * 7/8 of its cap, a slot that refills or overflows gives all its blocks back and caches nothing more (every bin's
- * capacity 0: each alloc and free of the thread takes the lock) until a refill finds the pages below that mark. */
-HAK_INLINE bool near_cap(const hak_arena_t *a)
-{
-    return a->limit && a->committed - a->dirty > a->limit - a->limit / 8;
-}
-
+ * at 4 MiB: the next thread got 377 KiB before ENOMEM). Once the arena's pages pass 7/8 of its cap, or the
+ * process's memory 7/8 of its budget (_hak_near_cap), a slot that refills or overflows gives all its blocks back
+ * and caches nothing more (every bin's capacity 0: each alloc and free of the thread takes the lock) until a refill
+ * finds the arena below that mark again. */
 static void cache_nothing_locked(hak_arena_t *a, hak_tslot_t *s)
 {
     for (unsigned i = 0; i < HAK_NUM_CLASSES; i++) {
@@ -271,7 +268,7 @@ void *_hak_tcache_refill(hak_arena_t *a, hak_tslot_t *s, unsigned cls)
     hak_tbin_t *bin = &s->bins[cls];
     hak_lock(&a->lock);
     merge_stats_locked(a, s);
-    if (s->uncached != near_cap(a)) {
+    if (s->uncached != _hak_near_cap(a)) {
         if (s->uncached)
             cache_again(s);
         else
@@ -311,7 +308,7 @@ void _hak_tcache_overflow(hak_arena_t *a, hak_tslot_t *s, hak_tbin_t *bin)
 {
     hak_lock(&a->lock);
     merge_stats_locked(a, s);
-    if (!s->uncached && near_cap(a))
+    if (!s->uncached && _hak_near_cap(a))
         cache_nothing_locked(a, s);
     give_back_locked(a, bin, s->uncached ? UINT32_MAX : bin->cap / 2);
     hak_unlock(&a->lock);

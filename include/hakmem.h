@@ -15,12 +15,12 @@
  *  - Thread safety: a default arena may be used from any number of threads at once. Each thread keeps a small
  *    cache of free blocks per arena it uses (32 KiB of blocks per size class, at least 4 blocks: up to 4 MiB per
  *    arena, 2.7 MiB of it in the classes above 8 KiB; on Linux at debug levels below 2, for arenas without a
- *    caller's pool, and not near the arena's cap: see `limit`; other arenas take their lock on every call), so
- *    allocation and free rarely take the arena's lock; a block freed by any thread goes to that thread's cache
- *    *of the block's arena*, so a block of arena A is only ever handed out by A. A thread's caches go back to
- *    their arenas when it exits or calls hak_thread_flush. An arena created with HAK_ARENA_UNSYNCHRONIZED takes
- *    no locks, uses no atomics and no cache: only one thread at a time may allocate from it or free into it (the
- *    caller provides the hand-over).
+ *    caller's pool, and not near the arena's cap or the budget: see `limit`; the others take their lock on every
+ *    call), so allocation and free rarely take the arena's lock; a block freed by any thread goes to that
+ *    thread's cache *of the block's arena*, so a block of arena A is only ever handed out by A. A thread's caches
+ *    go back to their arenas when it exits or calls hak_thread_flush. An arena created with
+ *    HAK_ARENA_UNSYNCHRONIZED takes no locks, uses no atomics and no cache: only one thread at a time may allocate
+ *    from it or free into it (the caller provides the hand-over).
  *    hak_arena_create/destroy of different arenas may run concurrently; destroy and reset of an arena must not
  *    race with a call in progress on that same arena in another thread (idle threads may still cache its blocks:
  *    see hak_arena_destroy). fork() in a multi-threaded program: the malloc shim's arena is safe to use in the
@@ -223,7 +223,8 @@ HAK_API int hak_arena_set_limit(hak_arena_t *arena, size_t bytes);
  * (HAK_ERR_BAD_ENV) and ignored. At the budget an arena gives back its own empty memory, then the SuperSlabs
  * destroyed arenas left cached for reuse, then other arenas' empty memory (lean ones first; only synchronized
  * arenas that are not busy), calls its on_limit, and then fails with ENOMEM. Allocations racing in different
- * arenas may overshoot it by one chunk each.
+ * arenas may overshoot it by one chunk each. Once the process's memory passes 7/8 of the budget, threads stop
+ * caching blocks (as near an arena's cap: see `limit`).
  * hak_set_memory_limit(0) removes the budget. Thread-safe.
  */
 HAK_API void   hak_set_memory_limit(size_t bytes);

@@ -273,8 +273,8 @@ Test(threads, thread_flush_gives_a_live_threads_cache_back, .disabled = !HAK_CFG
     hak_arena_destroy(flush_arena);
 }
 
-/* Near its cap an arena's threads stop caching: threads that allocated up to the cap, freed everything and went
- * idle (alive, without hak_thread_flush) must not keep the memory from the next thread. */
+/* Near its cap (or the process budget) an arena's threads stop caching: threads that allocated up to the cap,
+ * freed everything and went idle (alive, without hak_thread_flush) must not keep the memory from the next thread. */
 static hak_arena_t *capped_shared;
 static atomic_int   bursts_done, idle_until;
 
@@ -295,10 +295,11 @@ static void *burst_then_idle(void *arg)
     return NULL;
 }
 
-Test(threads, idle_threads_do_not_keep_a_capped_arenas_memory, .disabled = !HAK_CFG_THREADS)
+static void idle_threads_leave_the_cap(size_t limit, size_t budget)
 {
-    const size_t cap = 4u << 20;
-    cr_assert_eq(hak_arena_create(&capped_shared, &(hak_arena_config_t){.limit = cap}), 0);
+    const size_t cap = limit ? limit : budget;
+    hak_set_memory_limit(budget);
+    cr_assert_eq(hak_arena_create(&capped_shared, &(hak_arena_config_t){.limit = limit}), 0);
     atomic_store(&bursts_done, 0);
     atomic_store(&idle_until, 0);
     pthread_t th[4];
@@ -316,4 +317,15 @@ Test(threads, idle_threads_do_not_keep_a_capped_arenas_memory, .disabled = !HAK_
         pthread_join(th[t], NULL);
     cr_assert_eq(hak_arena_check(capped_shared), 0);
     hak_arena_destroy(capped_shared);
+    hak_set_memory_limit(0);
+}
+
+Test(threads, idle_threads_do_not_keep_a_capped_arenas_memory, .disabled = !HAK_CFG_THREADS)
+{
+    idle_threads_leave_the_cap(4u << 20, 0);
+}
+
+Test(threads, idle_threads_do_not_keep_the_budgets_memory, .disabled = !HAK_CFG_THREADS)
+{
+    idle_threads_leave_the_cap(0, 4u << 20);
 }
