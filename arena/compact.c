@@ -716,43 +716,37 @@ void _hak_slab_cache_drop(hak_arena_t *a)
 
 /* ---- hak_arena_check ---- */
 
-#define FAIL(msg)                                                                                           \
-    do {                                                                                                    \
-        f->what = "hak_arena_check: " msg, f->obj = obj;                                                    \
-        return HAK_ERR_CORRUPT;                                                                             \
-    } while (0)
-
 /* Walks the region's blocks: sizes, bounds, flags, no two free blocks side by side; counts what it finds. */
 static int check_region(hak_arena_t *a, hak_region_t *r, size_t *nfree, size_t *in_use, hak_check_fail_t *f)
 {
     const void *obj = r;
     if (r->chunk.magic != HAK_CHUNK_MAGIC || r->chunk.kind != HAK_CHUNK_SUPERSLAB || r->chunk.arena != a)
-        FAIL("region header");
+        HAK_CHECK_FAIL("region header");
     for (size_t off = 0; off < r->chunk.size; off += HAK_GRANULE)
         if (_hak_registry_find((uint8_t *)r + off) != &r->chunk)
-            FAIL("registry entry of a region");
+            HAK_CHECK_FAIL("registry entry of a region");
     hak_cblock_t *end = region_end(r), *b = region_first(r);
     bool          prev_free = false;
     for (; b != end; b = cb_next(b)) {
         obj = b;
         size_t size = cb_size(b);
         if (size < MIN_BLK || size % 16 || size > (uintptr_t)end - (uintptr_t)b)
-            FAIL("block size");
+            HAK_CHECK_FAIL("block size");
         if (!(b->head & PREV_F) != !prev_free || (b->head & (FLAGS & ~(FREE | PREV_F))) ||
             (!prev_free && b->prev != cb_tag(&a->heap, b)))
-            FAIL("block flags");
+            HAK_CHECK_FAIL("block flags");
         bool is_free = b->head & FREE;
         if (is_free && prev_free)
-            FAIL("two free blocks side by side");
+            HAK_CHECK_FAIL("two free blocks side by side");
         if (is_free && cb_next(b)->prev != b)
-            FAIL("back link of a free block");
+            HAK_CHECK_FAIL("back link of a free block");
         *nfree += is_free;
         *in_use += is_free ? 0 : size - 2 * W;
         prev_free = is_free;
     }
     obj = end;
     if (end->head & ~PREV_F || !(end->head & PREV_F) != !prev_free || (!prev_free && end->prev != cb_tag(&a->heap, end)))
-        FAIL("region end marker");
+        HAK_CHECK_FAIL("region end marker");
     return 0;
 }
 
@@ -765,7 +759,7 @@ int _hak_check_locked(hak_arena_t *a, hak_check_fail_t *f)
         obj = r;
         hak_chunk_t *c = _hak_registry_find(r);
         if (c != &r->chunk || ++nregions > a->nslabs || (r->next && r->next->prev != r))
-            FAIL("region list");
+            HAK_CHECK_FAIL("region list");
         bytes += r->chunk.size;
         int rc = check_region(a, r, &nfree, &in_use, f);
         if (rc)
@@ -773,28 +767,28 @@ int _hak_check_locked(hak_arena_t *a, hak_check_fail_t *f)
     }
     obj = a;
     if (nregions != a->nslabs || bytes != a->reserved || bytes != a->committed || in_use != h->in_use)
-        FAIL("byte counters disagree with the regions");
+        HAK_CHECK_FAIL("byte counters disagree with the regions");
     size_t listed = 0;
     for (unsigned fl = 0; fl < HAK_CB_FL; fl++) {
         if (!((h->fl_map >> fl) & 1) != !h->sl_map[fl])
-            FAIL("row bitmap");
+            HAK_CHECK_FAIL("row bitmap");
         for (unsigned sl = 0; sl < HAK_CB_SL; sl++) {
             if (!((h->sl_map[fl] >> sl) & 1) != !h->free[fl][sl])
-                FAIL("list bitmap");
+                HAK_CHECK_FAIL("list bitmap");
             for (hak_cblock_t *b = h->free[fl][sl], *prev = NULL; b; prev = b, b = b->next_free) {
                 obj = b;
                 hak_chunk_t *c = _hak_registry_find(b);
                 unsigned     bf, bs;
                 if (++listed > nfree || !c || c->arena != a || b->prev_free != prev || !(b->head & FREE))
-                    FAIL("free list");
+                    HAK_CHECK_FAIL("free list");
                 list_of(cb_size(b), &bf, &bs);
                 if (bf != fl || bs != sl)
-                    FAIL("block in the wrong free list");
+                    HAK_CHECK_FAIL("block in the wrong free list");
             }
         }
     }
     obj = a;
     if (listed != nfree)
-        FAIL("free blocks missing from the free lists");
+        HAK_CHECK_FAIL("free blocks missing from the free lists");
     return 0;
 }

@@ -697,6 +697,12 @@ typedef struct hak_check_fail {
     const char *what; /* the first inconsistency found, for the error handler */
     const void *obj;  /* the structure it was found in */
 } hak_check_fail_t;
+/* Records the first inconsistency and returns from the checking function (which has `f` and the object `obj`). */
+#define HAK_CHECK_FAIL(msg)                                                                                 \
+    do {                                                                                                    \
+        f->what = "hak_arena_check: " msg, f->obj = obj;                                                    \
+        return HAK_ERR_CORRUPT;                                                                             \
+    } while (0)
 int _hak_check_locked(hak_arena_t *a, hak_check_fail_t *f);
 int _hak_check_page(hak_arena_t *a, hak_superslab_t *ss, hak_page_t *page, hak_check_fail_t *f); /* debug level 3 */
 
