@@ -202,16 +202,18 @@ static bool try_lock_other(hak_arena_t *o)
  * batches of at most PURGE_BATCH, and purged after it is released, since purging takes the global lock itself; a
  * locked arena cannot be destroyed meanwhile (destroy waits for its lock). Each arena is visited once per call
  * (marked with the call's epoch; a mark of a later call counts as visited), so batches go on down the list to the
- * oldest arenas, and calls running at once do not hand the same arenas back and forth. Without threads a batch is
+ * oldest arenas, and calls running at once do not hand the same arenas back and forth. The epoch has 64 bits, so a
+ * mark never looks newer than it is (with 32 bits compared modulo 2^32, every arena created once 2^31 purges had
+ * run, and any left unvisited that long, counted as visited for the next 2^31). Without threads a batch is
  * one arena: there is no lock to amortise, and firmware has few arenas (the walk is O(arenas^2) then) and little
  * code space. */
 #define PURGE_BATCH (HAK_CFG_THREADS ? 32 : 1)
-static unsigned g_purge_epoch; /* under the global lock */
+static uint64_t g_purge_epoch; /* under the global lock */
 
 static bool purge_others(hak_arena_t *self, size_t more)
 {
     _hak_global_lock();
-    unsigned epoch = ++g_purge_epoch;
+    uint64_t epoch = ++g_purge_epoch;
     _hak_global_unlock();
     for (int pass = 0; pass < 2; pass++) {
         for (int n = PURGE_BATCH; n == PURGE_BATCH;) {
@@ -219,8 +221,8 @@ static bool purge_others(hak_arena_t *self, size_t more)
             n = 0;
             _hak_global_lock();
             for (hak_arena_t *o = g_arenas; o && n < PURGE_BATCH; o = o->all_next)
-                if (o != self && !o->pool && (int)(o->purge_epoch - epoch) < 0 && /* (a newer call's mark counts too:
-                                                                       two calls must not take turns forever) */
+                if (o != self && !o->pool && o->purge_epoch < epoch && /* (a newer call's mark counts too: two
+                                                                          calls must not take turns forever) */
                     (pass == 0) == (o->policy == HAK_POLICY_LEAN) && try_lock_other(o)) {
                     o->purge_epoch = epoch;
                     locked[n++] = o;
