@@ -113,7 +113,10 @@ typedef struct hak_arena_config {
                                Any value is accepted; the first block needs a SuperSlab's header and a page,
                                so a cap below that refuses every allocation. Once the arena's pages pass 7/8 of
                                the cap, its threads stop caching its blocks (each call takes its lock) until they
-                               drop below it, so no thread's cache keeps memory from another at the cap */
+                               drop below it: each at its next call that refills or overflows its cache, so a
+                               thread whose burst reached the mark keeps nothing from the others, but one that
+                               filled its cache below the mark and went idle keeps it (up to 4 MiB) until it calls
+                               again, exits or calls hak_thread_flush */
     hak_policy_t policy;    /* HAK_POLICY_DEFAULT = build default */
     unsigned     trim_ms;   /* at most one round of page-tail trims begins per this many ms; 0 = the build's
                                default for the policy (Kconfig HAK_LEAN_TRIM_MS, 1 s; HAK_FAST_TRIM_MS, 10 s),
