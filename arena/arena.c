@@ -516,6 +516,7 @@ int hak_arena_create(hak_arena_t **out, const hak_arena_config_t *cfg)
     uint8_t     *chunks = NULL;
     size_t       chunk_bytes = 0;
     bool         reused = false;
+    hak_pool_claim_t claim;
     if (c.pool) {
         /* Chunks start on a granule boundary; the arena struct goes in the gap before it if it fits there, else
          * at the very end of the pool, where the last SuperSlab stops short of it. */
@@ -535,7 +536,7 @@ int hak_arena_create(hak_arena_t **out, const hak_arena_config_t *cfg)
          * entries through which that arena finds its blocks; or another pool arena's memory, which that arena may
          * not have placed a chunk on yet) */
         if (last <= first || last - first < pool_chunks_min(c.slab_size) || _hak_registry_lookup((void *)first) ||
-            _hak_pool_owner(base, end))
+            !_hak_pool_claim(base, end, &claim)) /* (nothing fails after the claim: the arena lists it) */
             return HAK_EINVAL;
         chunks = (uint8_t *)first;
         chunk_bytes = last - first;

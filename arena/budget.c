@@ -14,7 +14,9 @@
  * try-locked (never waited for) and unsynchronized ones are left alone, since another thread owns them.
  *
  * g_arenas lists every live arena (for the purge, hak_stats_total and the pool overlap check of
- * hak_arena_create), under the global lock.
+ * hak_arena_create), under the global lock. A pool is claimed (g_claims) in the same critical section as its
+ * overlap check, and stays claimed until its arena joins g_arenas: two creates on overlapping pools at once see
+ * each other (claims are on the creators' stacks; without threads there is no such race and no claim).
  */
 #include "arena/internal.h"
 
@@ -22,6 +24,7 @@ static atomic_size_t g_committed, g_peak, g_reserved;
 static atomic_size_t g_budget;
 static atomic_int    g_budget_ready;
 static hak_arena_t  *g_arenas;
+static hak_pool_claim_t *g_claims;
 
 /* (add - sub wraps around when sub is larger: the counter's arithmetic is modulo 2^N too) */
 void _hak_global_committed(size_t add, size_t sub)
@@ -116,6 +119,12 @@ void _hak_arena_list_add(hak_arena_t *a)
 {
     _hak_global_lock();
     budget_init_locked();
+    if (HAK_CFG_THREADS && a->pool) { /* its pool's claim (claims do not overlap: the one that starts there) */
+        hak_pool_claim_t **c = &g_claims;
+        while ((*c)->lo != (uintptr_t)a->pool)
+            c = &(*c)->next;
+        *c = (*c)->next;
+    }
     a->all_prev = NULL;
     a->all_next = g_arenas;
     if (g_arenas)
@@ -137,15 +146,30 @@ bool _hak_near_cap(const hak_arena_t *a)
 }
 #endif
 
-/* The live arena whose pool (its struct and chunks, used or not) overlaps [lo, hi), or NULL. */
-const hak_arena_t *_hak_pool_owner(uintptr_t lo, uintptr_t hi)
+/* Whether [lo, hi) overlaps the pool (its struct and chunks, used or not) of a live arena or of one being made.
+ * Under the global lock. */
+static bool pool_taken_locked(uintptr_t lo, uintptr_t hi)
 {
-    _hak_global_lock();
     hak_arena_t *o = g_arenas;
     while (o && !(lo < (uintptr_t)o->pool + o->pool_size && (uintptr_t)o->pool < hi))
         o = o->all_next; /* (an arena without a pool: an empty range at 0) */
+    hak_pool_claim_t *c = HAK_CFG_THREADS ? g_claims : NULL;
+    while (c && !(lo < c->hi && c->lo < hi))
+        c = c->next;
+    return o || c;
+}
+
+bool _hak_pool_claim(uintptr_t lo, uintptr_t hi, hak_pool_claim_t *claim)
+{
+    _hak_global_lock();
+    bool ok = !pool_taken_locked(lo, hi);
+    if (HAK_CFG_THREADS && ok) {
+        claim->lo = lo, claim->hi = hi;
+        claim->next = g_claims;
+        g_claims = claim;
+    }
     _hak_global_unlock();
-    return o;
+    return ok;
 }
 
 void _hak_arena_list_remove(hak_arena_t *a)

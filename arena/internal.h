@@ -594,9 +594,17 @@ HAK_INLINE bool _hak_within_cap(const hak_arena_t *a, size_t more)
     return !a->limit || (a->committed <= a->limit && more <= a->limit - a->committed);
 }
 bool _hak_may_commit(hak_arena_t *a, size_t more, bool may_purge); /* may purge own + others' empty memory */
+/* A pool claimed for an arena being made (on its creator's stack), from the overlap check until the arena is
+ * listed. */
+typedef struct hak_pool_claim {
+    uintptr_t              lo, hi;
+    struct hak_pool_claim *next;
+} hak_pool_claim_t;
+/* Claims [lo, hi) for a pool arena: false if it overlaps the pool of a live arena or of one being made. The claim
+ * (`claim`, unused without threads) holds until _hak_arena_list_add lists the arena with that pool. */
+bool _hak_pool_claim(uintptr_t lo, uintptr_t hi, hak_pool_claim_t *claim);
 void _hak_arena_list_add(hak_arena_t *a);
 void _hak_arena_list_remove(hak_arena_t *a);
-const hak_arena_t *_hak_pool_owner(uintptr_t lo, uintptr_t hi); /* the live arena whose pool overlaps, or NULL */
 
 /* tcache.c */
 #if HAK_CFG_TCACHE

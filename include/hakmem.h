@@ -143,7 +143,8 @@ typedef struct hak_arena_config {
  * hold the arena and one SuperSlab (freestanding: a SuperSlab header and one slice; compact layout: 256 bytes) once
  * the pool is aligned to the registry granule (Linux 512 KiB, freestanding 16 KiB; see hak_pool_size_min()), or
  * lies in memory hakmem manages (a block of another arena: arenas do not nest) or overlaps the pool of a live
- * arena (checked against the arenas live when the call begins); pool_size is set without pool.
+ * arena (or of one being created at the same time: of two such creates exactly one succeeds); pool_size is set
+ * without pool.
  * Pools aligned to the granule waste nothing: the arena struct then goes at the pool's end.
  * Returns HAK_ENOMEM (and stores NULL) iff the platform cannot supply the arena's few KiB of metadata.
  * Cost: O(1), and for a pool arena O(live arenas); no SuperSlab is mapped until the first allocation (nothing is

@@ -1,6 +1,7 @@
 /* Default arenas shared by threads: allocation and cross-thread frees through a shared array of slots. */
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdlib.h>
 
 #include "model.h"
 
@@ -87,6 +88,59 @@ Test(threads, concurrent_create_and_destroy, .disabled = !HAK_CFG_THREADS) /* (u
         pthread_create(&t[i], NULL, create_destroy, NULL);
     for (int i = 0; i < THREADS; i++)
         pthread_join(t[i], NULL);
+}
+
+/* Two threads create arenas on overlapping pools at the same instant, round after round: exactly one of them gets
+ * its arena each round, the other HAK_EINVAL (the overlap check and the arena's entry in the list of live arenas
+ * used to be two steps: both could pass the check, and the second struct was built over the first one's pool). */
+#define POOL_RACE_ROUNDS 3000
+static atomic_uint       pool_race_ready; /* both threads of round r arrived: 2 (r + 1) */
+static unsigned char    *pool_race_buf;
+static size_t            pool_race_half;
+
+static void *create_on_overlapping_pool(void *arg)
+{
+    uintptr_t    side = (uintptr_t)arg & 1, round = (uintptr_t)arg >> 1; /* side 0: [0, 2 half); 1: [half, 3 half) */
+    hak_arena_t *a;
+    atomic_fetch_add(&pool_race_ready, 1);
+    while (atomic_load(&pool_race_ready) < 2 * (round + 1))
+        ; /* (start together) */
+    int rc = hak_arena_create(&a, &(hak_arena_config_t){.pool = pool_race_buf + side * pool_race_half,
+                                                          .pool_size = 2 * pool_race_half});
+    return rc ? (void *)(intptr_t)rc : a;
+}
+
+Test(threads, overlapping_pools_created_at_once_give_one_arena, .disabled = !HAK_CFG_THREADS)
+{
+    pool_race_half = hak_pool_size_min(0);
+    pool_race_buf = malloc(3 * pool_race_half);
+    cr_assert_not_null(pool_race_buf);
+    int both = 0;
+    for (int round = 0; round < POOL_RACE_ROUNDS; round++) {
+        pthread_t t[2];
+        void     *r[2];
+        for (uintptr_t i = 0; i < 2; i++)
+            pthread_create(&t[i], NULL, create_on_overlapping_pool, (void *)(i | (uintptr_t)round << 1));
+        int won = 0;
+        for (int i = 0; i < 2; i++) {
+            pthread_join(t[i], &r[i]);
+            if ((uintptr_t)r[i] == (uintptr_t)HAK_EINVAL)
+                continue;
+            cr_assert_neq((uintptr_t)r[i], 0);
+            won++;
+        }
+        cr_assert_gt(won, 0, "round %d: both creates refused", round);
+        both += won == 2;
+        if (won == 2)
+            break; /* (two arenas on one pool's memory: nothing more to learn from this buffer) */
+        for (int i = 0; i < 2; i++)
+            if ((uintptr_t)r[i] != (uintptr_t)HAK_EINVAL) {
+                cr_assert_eq(hak_arena_check(r[i]), 0);
+                hak_arena_destroy(r[i]);
+            }
+    }
+    cr_assert_eq(both, 0, "both creates on overlapping pools succeeded");
+    free(pool_race_buf);
 }
 
 /* A second free of a block that sits in another thread's cache, from a thread that has no cache of its own any
