@@ -534,8 +534,10 @@ int hak_arena_create(hak_arena_t **out, const hak_arena_config_t *cfg)
         }
         /* (and a pool in memory hakmem manages, a block of another arena: its chunks would take over the registry
          * entries through which that arena finds its blocks; or another pool arena's memory, which that arena may
-         * not have placed a chunk on yet) */
-        if (last <= first || last - first < pool_chunks_min(c.slab_size) || _hak_registry_lookup((void *)first) ||
+         * not have placed a chunk on yet; or the platform's memory, used or not. Without an OS every block is in
+         * one of the last two, which _hak_pool_claim checks whole, so the registry need not be asked.) */
+        if (last <= first || last - first < pool_chunks_min(c.slab_size) ||
+            (!HAK_CFG_FREESTANDING && _hak_registry_lookup((void *)first)) ||
             !_hak_pool_claim(base, end, &claim)) /* (nothing fails after the claim: the arena lists it) */
             return HAK_EINVAL;
         chunks = (uint8_t *)first;

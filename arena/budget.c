@@ -148,7 +148,7 @@ bool _hak_near_cap(const hak_arena_t *a)
 
 /* Whether [lo, hi) overlaps the pool (its struct and chunks, used or not) of a live arena or of one being made.
  * Under the global lock. */
-static bool pool_taken_locked(uintptr_t lo, uintptr_t hi)
+HAK_INLINE bool pool_taken_locked(uintptr_t lo, uintptr_t hi)
 {
     hak_arena_t *o = g_arenas;
     while (o && !(lo < (uintptr_t)o->pool + o->pool_size && (uintptr_t)o->pool < hi))
@@ -162,7 +162,7 @@ static bool pool_taken_locked(uintptr_t lo, uintptr_t hi)
 bool _hak_pool_claim(uintptr_t lo, uintptr_t hi, hak_pool_claim_t *claim)
 {
     _hak_global_lock();
-    bool ok = !pool_taken_locked(lo, hi);
+    bool ok = !pool_taken_locked(lo, hi) && !hak_platform_owns(lo, hi);
     if (HAK_CFG_THREADS && ok) {
         claim->lo = lo, claim->hi = hi;
         claim->next = g_claims;
@@ -171,6 +171,19 @@ bool _hak_pool_claim(uintptr_t lo, uintptr_t hi, hak_pool_claim_t *claim)
     _hak_global_unlock();
     return ok;
 }
+
+#if HAK_CFG_FREESTANDING
+/* (Public, include/hakmem.h, but here rather than in the platform: a region must not overlap an arena's pool,
+ * which is checked under the global lock, as pools are claimed. A wrapping region is the platform's to refuse.) */
+int hak_platform_add_region(void *base, size_t size)
+{
+    uintptr_t lo = (uintptr_t)base, hi = lo + size;
+    _hak_global_lock();
+    int rc = hi > lo && pool_taken_locked(lo, hi) ? HAK_EINVAL : hak_platform_region_add(base, size);
+    _hak_global_unlock();
+    return rc;
+}
+#endif
 
 void _hak_arena_list_remove(hak_arena_t *a)
 {

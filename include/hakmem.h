@@ -143,8 +143,9 @@ typedef struct hak_arena_config {
  * hold the arena and one SuperSlab (freestanding: a SuperSlab header and one slice; compact layout: 256 bytes) once
  * the pool is aligned to the registry granule (Linux 512 KiB, freestanding 16 KiB; see hak_pool_size_min()), or
  * lies in memory hakmem manages (a block of another arena: arenas do not nest) or overlaps the pool of a live
- * arena (or of one being created at the same time: of two such creates exactly one succeeds); pool_size is set
- * without pool.
+ * arena (or of one being created at the same time: of two such creates exactly one succeeds) or, freestanding,
+ * memory the platform was given (the static pool or an added region, in use or not); pool_size is set without
+ * pool.
  * Pools aligned to the granule waste nothing: the arena struct then goes at the pool's end.
  * Returns HAK_ENOMEM (and stores NULL) iff the platform cannot supply the arena's few KiB of metadata.
  * Cost: O(1), and for a pool arena O(live arenas); no SuperSlab is mapped until the first allocation (nothing is
@@ -363,8 +364,9 @@ HAK_API void hak_set_error_handler(hak_error_fn *fn, void *arg);
  * HAK_STATIC_POOL_SIZE, in .bss) and those added here. hak_platform_add_region gives [base, base+size) to the
  * allocator for good (regions may be added at any time; aligning base to 16 KiB wastes nothing). Returns 0,
  * HAK_EINVAL for a NULL or wrapping region, one with less than 64 bytes left once base is rounded up and the
- * end down to 64 bytes, or one overlapping a region given before (the static pool included), HAK_ENOMEM when
- * HAK_MAX_REGIONS regions were added already (the static pool is not one of them).
+ * end down to 64 bytes, one overlapping a region given before (the static pool included) or the pool of a live
+ * arena (or of one being created), HAK_ENOMEM when HAK_MAX_REGIONS regions were added already (the static pool
+ * is not one of them). Cost: O(regions + live arenas).
  *
  * With HAK_THREADS=y arenas take a spinlock; hak_platform_lock()/hak_platform_unlock() are called around every
  * such lock and are weak no-ops: a firmware that allocates from interrupt handlers defines them to mask

@@ -32,6 +32,16 @@ void *hak_platform_map(size_t size, size_t align, unsigned *calls);
  * bounded (an OS). Freestanding SuperSlabs take what is left when it is less than their size. */
 size_t hak_platform_largest(size_t align);
 
+/* Whether [lo, hi) overlaps memory the platform hands out or was given to hand out, in use or not (freestanding:
+ * the static pool and the added regions; an OS: none, since a caller owns no part of its mappings but blocks
+ * hakmem gave it, which the registry finds). hak_arena_create refuses such memory as a pool. Called under the
+ * global lock. */
+bool hak_platform_owns(uintptr_t lo, uintptr_t hi);
+
+/* Freestanding only: hak_platform_add_region (include/hakmem.h) once the core has checked that the region
+ * overlaps no arena's pool (under the global lock, where pools are claimed): the same results otherwise. */
+int hak_platform_region_add(void *base, size_t size);
+
 /* Makes [p, p+size) (page aligned, inside a chunk) inaccessible until the chunk is unmapped: a guard. Returns
  * false where that cannot be done (no MMU). */
 bool hak_platform_protect(void *p, size_t size, unsigned *calls);

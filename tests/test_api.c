@@ -126,6 +126,45 @@ Test(api, a_pool_overlapping_another_arenas_pool_is_refused)
     free(pool);
 }
 
+/* Freestanding: memory the platform owns (the static pool, an added region), used yet or not, is no pool, and a
+ * region is not added over a live arena's pool: either way two allocators would carve the same memory. */
+Test(api, platform_memory_and_pools_do_not_overlap, .disabled = !HAK_CFG_FREESTANDING)
+{
+#if HAK_CFG_FREESTANDING
+    size_t       n = hak_pool_size_min(0);
+    hak_arena_t *a = make(NULL), *other = (hak_arena_t *)1;
+    size_t       big = 4 * n + (4u << 20); /* (past the largest size class: a chunk of its own) */
+    unsigned char *freed = hak_alloc(a, big);
+    cr_assert_not_null(freed);
+    hak_free(freed); /* free platform memory again, which no arena holds */
+    cr_assert_eq(hak_arena_create(&other, &(hak_arena_config_t){.pool = freed, .pool_size = n}), HAK_EINVAL,
+                 "a pool in the platform's free memory");
+    cr_assert_null(other);
+
+    unsigned char *mem = aligned_alloc(64, 4 * n);
+    cr_assert_not_null(mem);
+    cr_assert_eq(hak_platform_add_region(mem, 2 * n), 0);
+    cr_assert_eq(hak_arena_create(&other, &(hak_arena_config_t){.pool = mem + n, .pool_size = n}), HAK_EINVAL,
+                 "a pool in an added region nothing uses yet");
+    cr_assert_eq(hak_arena_create(&other, &(hak_arena_config_t){.pool = mem + n, .pool_size = 2 * n}), HAK_EINVAL,
+                 "a pool across the end of an added region");
+    cr_assert_null(other);
+    hak_arena_t *pooled = make(&(hak_arena_config_t){.pool = mem + 2 * n, .pool_size = 2 * n});
+    cr_assert_eq(hak_platform_add_region(mem + 3 * n, n), HAK_EINVAL, "a region inside a live arena's pool");
+    cr_assert_eq(hak_platform_add_region(mem + n, 2 * n), HAK_EINVAL, "a region over an added one and a pool");
+    void *p = hak_alloc(pooled, 100);
+    cr_assert_not_null(p);
+    cr_assert_eq(hak_arena_of(p), pooled);
+    hak_free(p);
+    check_empty(pooled);
+    hak_arena_destroy(pooled);
+    cr_assert_eq(hak_platform_add_region(mem + 2 * n, 2 * n), 0, "the pool of a destroyed arena may be added");
+    check_empty(a);
+    hak_arena_destroy(a);
+    cr_assert_eq(reported.count, 0, "%s", reported.last_message);
+#endif
+}
+
 Test(api, every_slab_size_and_policy_works)
 {
     for (size_t size = SLAB_MIN; size <= SLAB_MAX; size *= 2)

@@ -275,6 +275,13 @@ static void test_setup(void)
         if (arenas[i])
             check(inside(arenas[i], pools[i], FW_POOL_SIZE), "pool arena's own struct lies in its pool");
     }
+    static hak_arena_config_t in_region; /* (static: a zeroed local would need memset) */
+    hak_arena_t              *other = NULL;
+    in_region.pool = __hak_region_start, in_region.pool_size = region;
+    check(hak_arena_create(&other, &in_region) == HAK_EINVAL && !other,
+          "a pool in an added region (unused yet) is refused");
+    check(hak_platform_add_region(pools[0] + FW_POOL_SIZE / 2, FW_POOL_SIZE) == HAK_EINVAL,
+          "a region overlapping a live arena's pool is refused");
     configs[FW_REGION_ARENA].name = arena_names[FW_REGION_ARENA];
     int rc = hak_arena_create(&arenas[FW_REGION_ARENA], &configs[FW_REGION_ARENA]);
     check(rc == 0 && arenas[FW_REGION_ARENA], "arena without a pool (platform regions) created");

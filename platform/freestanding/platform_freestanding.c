@@ -58,6 +58,15 @@ static void unlock_regions(void)
         hak_platform_unlock();
 }
 
+/* Whether [lo, hi) overlaps a region given so far; region_lock held. */
+static bool in_regions_locked(uintptr_t lo, uintptr_t hi)
+{
+    unsigned i = 0;
+    while (i < regions && !(lo < region[i].end && region[i].base < hi))
+        i++;
+    return i < regions;
+}
+
 /* Adds a region; region_lock held. */
 static int add_region_locked(void *base, size_t size)
 {
@@ -66,9 +75,8 @@ static int add_region_locked(void *base, size_t size)
     if (!base || (uintptr_t)base + size < (uintptr_t)base || b < (uintptr_t)base || e <= b) /* (b < base: the
                                                                              round-up wrapped) */
         return HAK_EINVAL;
-    for (unsigned i = 0; i < regions; i++)
-        if (b < region[i].end && region[i].base < e)
-            return HAK_EINVAL; /* memory given before: handing it out twice would corrupt the heap */
+    if (in_regions_locked(b, e))
+        return HAK_EINVAL; /* memory given before: handing it out twice would corrupt the heap */
     if (regions >= REGIONS_MAX)
         return HAK_ENOMEM;
     region[regions].base = b, region[regions].end = e;
@@ -88,13 +96,22 @@ static void static_pool_join_locked(void)
 #endif
 }
 
-int hak_platform_add_region(void *base, size_t size)
+int hak_platform_region_add(void *base, size_t size)
 {
     lock_regions();
     static_pool_join_locked();
     int rc = add_region_locked(base, size);
     unlock_regions();
     return rc;
+}
+
+bool hak_platform_owns(uintptr_t lo, uintptr_t hi)
+{
+    lock_regions();
+    static_pool_join_locked(); /* (the static pool counts before its first use) */
+    bool owns = in_regions_locked(lo, hi);
+    unlock_regions();
+    return owns;
 }
 
 size_t hak_platform_page_size(void)

@@ -33,6 +33,12 @@ static void count(unsigned *calls, unsigned n)
         *calls += n;
 }
 
+bool hak_platform_owns(uintptr_t lo, uintptr_t hi)
+{
+    (void)lo, (void)hi;
+    return false;
+}
+
 size_t hak_platform_largest(size_t align)
 {
     (void)align;
