@@ -161,6 +161,8 @@ void _hak_env_report(void)
         report_env("HAKMEM_POLICY", "is neither fast nor lean: ignored");
     if (bad & HAK_ENV_BAD_LIMIT)
         report_env("HAKMEM_LIMIT", "is no size, percentage (0-100%) or off: ignored");
+    if (bad & HAK_ENV_BAD_STATS)
+        report_env("HAKMEM_STATS", "is neither 1, yes, true, on nor 0, no, false, off: ignored");
 }
 
 void _hak_report(int code, const char *msg, const void *ptr)
@@ -448,8 +450,7 @@ static void arena_struct_put(hak_arena_t *a)
     hak_unlock(&g_lock);
 }
 
-/* Whether an environment value is `word` (lower case), in any case, with spaces around it. */
-static bool env_is(const char *s, const char *word)
+bool _hak_env_is(const char *s, const char *word)
 {
     while (_hak_env_space(*s))
         s++;
@@ -467,7 +468,7 @@ static hak_policy_t default_policy(void)
     int p = atomic_load_explicit(&g_env_policy, memory_order_relaxed);
     if (p < 0) {
         const char *s = hak_platform_getenv("HAKMEM_POLICY");
-        p = !s ? 0 : env_is(s, "fast") ? HAK_POLICY_FAST : env_is(s, "lean") ? HAK_POLICY_LEAN : 0;
+        p = !s ? 0 : _hak_env_is(s, "fast") ? HAK_POLICY_FAST : _hak_env_is(s, "lean") ? HAK_POLICY_LEAN : 0;
         if (s && !p)
             _hak_env_bad(HAK_ENV_BAD_POLICY);
         atomic_store_explicit(&g_env_policy, p, memory_order_relaxed);

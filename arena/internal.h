@@ -542,13 +542,14 @@ HAK_INLINE void _hak_registry_clear(hak_chunk_t *c)
 void  _hak_report(int code, const char *msg, const void *ptr);
 void  _hak_report_bad(int code, const void *ptr, bool realloc); /* an invalid free or realloc */
 /* Environment variables found unreadable (HAK_ENV_BAD_*), reported by _hak_env_report once no lock is held. */
-enum { HAK_ENV_BAD_POLICY = 1, HAK_ENV_BAD_LIMIT = 2 };
+enum { HAK_ENV_BAD_POLICY = 1, HAK_ENV_BAD_LIMIT = 2, HAK_ENV_BAD_STATS = 4 /* (the malloc shim's) */ };
 /* The spaces allowed around a variable's value (and between a number and its unit): a value read from a file with
  * CRLF line ends ends in "\r". */
 HAK_INLINE bool _hak_env_space(char c)
 {
     return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
+bool _hak_env_is(const char *s, const char *word); /* s is `word` (lower case) in any case, spaces around it */
 void _hak_env_bad(unsigned which);
 void _hak_env_report(void);
 void  _hak_commit_add(hak_arena_t *a, size_t bytes);

@@ -74,8 +74,9 @@ enum hak_error_code {
                                     back when it was freed is reported as 1002 or 1001 when freed again) */
     HAK_ERR_CORRUPT      = 1004, /* hak_arena_check found an inconsistent structure */
     HAK_ERR_BAD_ARENA    = 1005, /* a handle that is not a live arena (destroyed, or never created) */
-    HAK_ERR_BAD_ENV      = 1006  /* HAKMEM_POLICY or HAKMEM_LIMIT holds a value hakmem cannot read: ignored, the
-                                    default applies (reported once, by the call that first reads it) */
+    HAK_ERR_BAD_ENV      = 1006  /* HAKMEM_POLICY or HAKMEM_LIMIT (or the malloc shim's HAKMEM_STATS) holds a
+                                    value hakmem cannot read: ignored, the default applies (reported once, by the
+                                    call that first reads it) */
 };
 
 #define HAK_MIN_ALIGN      16u

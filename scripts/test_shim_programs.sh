@@ -320,6 +320,29 @@ else
     failed=1
 fi
 
+# HAKMEM_STATS: 1, yes, true, on ask for the line; unset, empty, 0, no, false, off do not (any case, spaces around);
+# anything else is reported once, as a HAKMEM_POLICY or HAKMEM_LIMIT it cannot read is, and ignored (no line).
+stats_env() { # $1: on, off or bad; the rest: values of HAKMEM_STATS ("unset": not set at all)
+    local want=$1 value err lines reports
+    shift
+    for value in "$@"; do
+        if [ "$value" = unset ]; then err=$(env -u HAKMEM_STATS LD_PRELOAD="$so" bash -c : 2>&1)
+        else err=$(HAKMEM_STATS="$value" LD_PRELOAD="$so" bash -c : 2>&1); fi
+        lines=$(grep -c '^hakmem-stats' <<< "$err" || true)
+        reports=$(grep -c "^hakmem: HAKMEM_STATS=\"$value\" is neither" <<< "$err" || true)
+        if [[ "$lines" = $([ "$want" = on ] && echo 1 || echo 0) && "$reports" = $([ "$want" = bad ] && echo 1 ||
+                echo 0) && $(grep -v '^hakmem-stats' <<< "$err" | grep -c . || true) = "$reports" ]]; then
+            echo "  ok    HAKMEM_STATS=$(printf %q "$value"): $want"
+        else
+            echo "  FAIL  HAKMEM_STATS=$(printf %q "$value") should be $want: stderr '$(head -c 300 <<< "$err")'"
+            failed=1
+        fi
+    done
+}
+stats_env on 1 yes TRUE " On " $'on\r\n'
+stats_env off unset "" " " 0 no False OFF
+stats_env bad 2 verbose "1 1"
+
 # A program that opens a file of its own on the descriptor the shim keeps its copy of stderr on (64): the stats
 # line goes to stderr, not into the file.
 cat > "$work/fd64.c" <<'EOF'

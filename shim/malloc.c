@@ -31,7 +31,8 @@
  * are lost (leaked, never corrupted).
  *
  * Environment: HAKMEM_POLICY=fast|lean and HAKMEM_LIMIT are read by the core when the arena is created;
- * HAKMEM_STATS=1 prints one line of the arena's statistics to stderr when the process exits normally.
+ * HAKMEM_STATS=1 (or yes, true, on) prints one line of the arena's statistics to stderr when the process exits
+ * normally.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -481,17 +482,27 @@ SHIM_API void *__libc_pvalloc(size_t size) SHIM_ALIAS(pvalloc);
 
 /* ---- the statistics line at exit ---- */
 
-/* Where HAKMEM_STATS=1 writes: a copy of stderr taken at start-up, so the line still gets out of programs that
+/* Where the HAKMEM_STATS line goes: a copy of stderr taken at start-up, so the line still gets out of programs that
  * close their stderr at exit (coreutils do, before the destructors run); -1: not asked for. The program may have
  * closed that copy and opened a file of its own under its number: the line goes out only where it still leads
  * to the file stderr was (the copy, else stderr itself), never into the program's data. */
 static int         g_stats_fd = -1;
 static struct stat g_stats_file; /* what it was at start-up: st_dev, st_ino */
 
+/* HAKMEM_STATS: 1, yes, true or on asks for the line; unset, empty, 0, no, false or off not (any case, spaces
+ * around); any other value is reported (HAK_ERR_BAD_ENV, as HAKMEM_POLICY's and HAKMEM_LIMIT's) and ignored. */
 static bool stats_wanted(void)
 {
-    const char *env = secure_getenv("HAKMEM_STATS"); /* (not in setuid programs, as hak_platform_getenv) */
-    return env && env[0] == '1' && !env[1];
+    static const char *const words[] = {"1", "yes", "true", "on", "0", "no", "false", "off", ""};
+    const char              *env = secure_getenv("HAKMEM_STATS"); /* (not in setuid programs, as hak_platform_getenv) */
+    for (size_t i = 0; env && i < sizeof words / sizeof *words; i++)
+        if (_hak_env_is(env, words[i]))
+            return i < 4;
+    if (env) {
+        _hak_env_bad(HAK_ENV_BAD_STATS);
+        _hak_env_report();
+    }
+    return false;
 }
 
 static bool is_stats_file(int fd)
