@@ -66,6 +66,12 @@ static size_t random_size(uint64_t *rng)
     return 1 + test_rand(rng) % (3u << 20);
 }
 
+/* Whether slot i holds a live block of arena a. */
+static bool slots_in(int i, int a)
+{
+    return slots[i].p && slots[i].arena == a;
+}
+
 static void on_failure(struct slot *s, size_t size)
 {
     cr_assert_eq(errno, ENOMEM);
@@ -161,6 +167,92 @@ Test(random, million_ops_against_a_model)
         hak_arena_stats(arenas[i], &st);
         cr_assert_eq(st.in_use, 0, "arena %d leaks %zu bytes", i, st.in_use);
         cr_assert_eq(hak_arena_check(arenas[i]), 0);
+        hak_arena_destroy(arenas[i]);
+    }
+}
+
+/* The stats against what the arena really holds: in_use is the sum of its live blocks' usable sizes, and
+ * committed lies between in_use and reserved. */
+static void check_accounting(int a, int nslots)
+{
+    hak_arena_stats_t st;
+    size_t            live = 0;
+    cr_assert_eq(hak_arena_check(arenas[a]), 0);
+    cr_assert_eq(hak_arena_stats(arenas[a], &st), 0);
+    for (int i = 0; i < nslots; i++)
+        if (slots_in(i, a))
+            live += hak_usable_size(slots[i].p);
+    cr_assert_eq(st.in_use, live, "arena %d: in_use %zu, its live blocks %zu", a, st.in_use, live);
+    cr_assert(st.in_use <= st.committed && st.committed <= st.reserved, "arena %d: in_use %zu committed %zu "
+              "reserved %zu", a, st.in_use, st.committed, st.reserved);
+}
+
+/* Purges, trims (hak_arena_trim, and the arenas' own page-tail rounds every millisecond), resets, reallocs across
+ * the small/large/huge boundaries and lean borrowing, with every structure and the accounting checked after every
+ * step, calloc's blocks checked zero whole (they may reuse purged or trimmed memory and spares), and every block's
+ * contents on each free and realloc. */
+Test(random, trims_and_purges_keep_contents_and_accounting)
+{
+    enum { STEPS = 20000, FEW = 300 };
+    hak_arena_config_t cfg[ARENAS] = {
+        {.name = "fast", .policy = HAK_POLICY_FAST, .trim_ms = 1},
+        {.name = "lean", .policy = HAK_POLICY_LEAN, .trim_ms = 1},
+        {.name = "capped-lean", .policy = HAK_POLICY_LEAN, .slab_size = SLAB_MIN, .limit = limit_of[2]},
+        {.name = "lean-unsync", .policy = HAK_POLICY_LEAN, .flags = HAK_ARENA_UNSYNCHRONIZED, .trim_ms = 1},
+    };
+    for (int i = 0; i < ARENAS; i++)
+        cr_assert_eq(hak_arena_create(&arenas[i], &cfg[i]), 0);
+    record_errors();
+    uint64_t rng = 0x9e3779b97f4a7c15u;
+    for (int step = 0; step < STEPS; step++) {
+        struct slot *s = &slots[test_rand(&rng) % FEW];
+        uint64_t     what = test_rand(&rng) % 1000;
+        int          a = (int)(test_rand(&rng) % ARENAS);
+        if (what < 3) {
+            hak_arena_reset(arenas[a]);
+            for (int i = 0; i < FEW; i++)
+                if (slots_in(i, a))
+                    slots[i].p = NULL;
+        } else if (what < 15) {
+            hak_arena_trim(arenas[a]);
+        } else if (s->p && what < 500) {
+            verify(s, s->size);
+            hak_free(s->p);
+            s->p = NULL;
+        } else if (s->p) {
+            size_t         size = random_size(&rng);
+            unsigned char *q = hak_realloc(arenas[a], s->p, size);
+            if (!q) {
+                on_failure(&(struct slot){.arena = a}, size);
+                verify(s, s->size);
+                continue;
+            }
+            verify(&(struct slot){.p = q, .size = s->size, .arena = a, .seed = s->seed}, size);
+            *s = (struct slot){.p = q, .size = size, .arena = a, .seed = (unsigned char)test_rand(&rng)};
+            fill(s);
+        } else {
+            *s = (struct slot){.size = random_size(&rng), .arena = a, .seed = (unsigned char)test_rand(&rng)};
+            s->p = what < 750 ? hak_calloc(arenas[a], 1, s->size) : hak_alloc(arenas[a], s->size);
+            if (!s->p) {
+                on_failure(s, s->size);
+                continue;
+            }
+            for (size_t i = 0; what < 750 && i < s->size; i++)
+                cr_assert_eq(s->p[i], 0, "calloc block %p of %zu bytes: byte %zu not zero", (void *)s->p, s->size, i);
+            fill(s);
+        }
+        check_accounting(a, FEW);
+    }
+    cr_assert_eq(reported.count, 0, "a valid run reports no error");
+    for (int i = 0; i < FEW; i++)
+        if (slots[i].p) {
+            verify(&slots[i], slots[i].size);
+            hak_free(slots[i].p);
+        }
+    for (int i = 0; i < ARENAS; i++) {
+        check_accounting(i, 0);
+        hak_arena_trim(arenas[i]);
+        cr_assert_eq(committed_of(arenas[i]), 0, "arena %d keeps memory with no block live", i);
         hak_arena_destroy(arenas[i]);
     }
 }
