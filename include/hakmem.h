@@ -367,7 +367,8 @@ HAK_API void hak_set_error_handler(hak_error_fn *fn, void *arg);
  * HAK_EINVAL for a NULL or wrapping region, one with less than 64 bytes left once base is rounded up and the
  * end down to 64 bytes, one overlapping a region given before (the static pool included) or the pool of a live
  * arena (or of one being created), HAK_ENOMEM when HAK_MAX_REGIONS regions were added already (the static pool
- * is not one of them). Cost: O(regions + live arenas).
+ * is not one of them). Cost: O(regions + live arenas). Regions that touch (one ends where the next begins,
+ * the static pool included) merge, so one chunk may span both: add only memory that is contiguous RAM there.
  *
  * With HAK_THREADS=y arenas take a spinlock; hak_platform_lock()/hak_platform_unlock() are called around every
  * such lock and are weak no-ops: a firmware that allocates from interrupt handlers defines them to mask
