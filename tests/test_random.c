@@ -237,8 +237,11 @@ Test(random, trims_and_purges_keep_contents_and_accounting)
                 on_failure(s, s->size);
                 continue;
             }
-            for (size_t i = 0; what < 750 && i < s->size; i++)
-                cr_assert_eq(s->p[i], 0, "calloc block %p of %zu bytes: byte %zu not zero", (void *)s->p, s->size, i);
+            size_t zero = 0;
+            while (what < 750 && zero < s->size && !s->p[zero])
+                zero++;
+            cr_assert(what >= 750 || zero == s->size, "calloc block %p of %zu bytes: byte %zu not zero", (void *)s->p,
+                      s->size, zero);
             fill(s);
         }
         check_accounting(a, FEW);
