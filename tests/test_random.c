@@ -66,6 +66,16 @@ static size_t random_size(uint64_t *rng)
     return 1 + test_rand(rng) % (3u << 20);
 }
 
+/* Checks and frees the live blocks of the first n slots. */
+static void free_slots(int n)
+{
+    for (int i = 0; i < n; i++)
+        if (slots[i].p) {
+            verify(&slots[i], slots[i].size);
+            hak_free(slots[i].p);
+        }
+}
+
 /* Whether slot i holds a live block of arena a. */
 static bool slots_in(int i, int a)
 {
@@ -157,11 +167,7 @@ Test(random, million_ops_against_a_model)
             }
     }
     cr_assert_eq(reported.count, 0, "a valid run reports no error");
-    for (int i = 0; i < SLOTS; i++)
-        if (slots[i].p) {
-            verify(&slots[i], slots[i].size);
-            hak_free(slots[i].p);
-        }
+    free_slots(SLOTS);
     for (int i = 0; i < ARENAS; i++) {
         hak_arena_stats_t st;
         hak_arena_stats(arenas[i], &st);
@@ -247,11 +253,7 @@ Test(random, trims_and_purges_keep_contents_and_accounting)
         check_accounting(a, FEW);
     }
     cr_assert_eq(reported.count, 0, "a valid run reports no error");
-    for (int i = 0; i < FEW; i++)
-        if (slots[i].p) {
-            verify(&slots[i], slots[i].size);
-            hak_free(slots[i].p);
-        }
+    free_slots(FEW);
     for (int i = 0; i < ARENAS; i++) {
         check_accounting(i, 0);
         hak_arena_trim(arenas[i]);
