@@ -241,10 +241,9 @@ static bool try_lock_other(hak_arena_t *o)
  * (marked with the call's epoch; a mark of a later call counts as visited), so batches go on down the list to the
  * oldest arenas, and calls running at once do not hand the same arenas back and forth. The epoch has 64 bits, so a
  * mark never looks newer than it is (with 32 bits compared modulo 2^32, every arena created once 2^31 purges had
- * run, and any left unvisited that long, counted as visited for the next 2^31). Without threads a batch is
- * one arena: there is no lock to amortise, and firmware has few arenas (the walk is O(arenas^2) then) and little
- * code space. */
-#define PURGE_BATCH (HAK_CFG_THREADS ? 32 : 1)
+ * run, and any left unvisited that long, counted as visited for the next 2^31). */
+#if HAK_CFG_THREADS
+#define PURGE_BATCH 32
 static uint64_t g_purge_epoch; /* under the global lock */
 
 static bool purge_others(hak_arena_t *self, size_t more)
@@ -275,6 +274,20 @@ static bool purge_others(hak_arena_t *self, size_t more)
     }
     return false;
 }
+#else
+/* Without threads nothing else runs meanwhile (no locks, no marks): one walk per pass, arena by arena. */
+static bool purge_others(hak_arena_t *self, size_t more)
+{
+    for (int pass = 0; pass < 2; pass++)
+        for (hak_arena_t *o = g_arenas; o; o = o->all_next)
+            if (o != self && !o->pool && (pass == 0) == (o->policy == HAK_POLICY_LEAN)) {
+                _hak_release_empty(o);
+                if (_hak_commit_fits(self, more))
+                    return true;
+            }
+    return false;
+}
+#endif
 
 bool _hak_may_commit(hak_arena_t *a, size_t more, bool may_purge)
 {

@@ -451,7 +451,9 @@ struct hak_arena {
     bool             in_on_limit; /* on_limit is running (alloc.c): refusals meanwhile do not call it again */
     struct hak_arena *next_free; /* arena-struct free list */
     struct hak_arena *all_next, *all_prev; /* every live arena (budget.c), under the global lock */
+#if HAK_CFG_THREADS
     uint64_t          purge_epoch;          /* the last budget purge that visited it (budget.c), ditto */
+#endif
     char             name[HAK_NAME_MAX];
 #if HAK_CFG_COMPACT
     hak_heap_t       heap; /* last: ARM's short loads reach only the first 124 bytes of a struct */

@@ -17,6 +17,7 @@
  *  - an arena emptied by the random run still serves a 16 KiB block; hak_arena_trim's accounting;
  *  - hak_aligned_alloc for alignments 16..4096, hak_calloc zeroing dirty memory and refusing overflow;
  *  - limits: hak_arena_set_limit and cfg.limit make allocation fail at the cap and work again after frees;
+ *    at the process budget (hak_set_memory_limit) another arena's empty memory makes room;
  *  - hak_arena_reset and hak_arena_destroy followed by reuse of the same pool; hak_arena_stats consistency;
  *  - invalid frees (a static array, an interior pointer, a double free, a block of a destroyed arena) reach the
  *    error handler installed with hak_set_error_handler and change nothing.
@@ -665,6 +666,42 @@ static void test_reset(hak_arena_t *arena)
     check(hak_arena_stats(arena, &st) == 0 && st.in_use == 0, "reset: in_use == 0 after freeing them");
 }
 
+/* The process budget: a fast arena keeps its emptied memory committed; when another arena needs memory past the
+ * budget, that empty memory is given back to make room (budget.c's walk without threads). */
+static void test_budget_purges_other_arenas(void)
+{
+    static hak_arena_config_t keeper_cfg, taker_cfg; /* static: the fields not set here are zero */
+    static unsigned char     *p[FW_BATCH];
+    hak_arena_t              *keeper = NULL, *taker = NULL;
+    keeper_cfg.name = "keeper", keeper_cfg.policy = HAK_POLICY_FAST;
+    taker_cfg.name = "taker";
+    if (!check(hak_arena_create(&keeper, &keeper_cfg) == 0 && hak_arena_create(&taker, &taker_cfg) == 0,
+               "budget: two arenas without pools created"))
+        goto out;
+    for (unsigned i = 0; i < FW_BATCH; i++)
+        p[i] = hak_alloc(keeper, 2048);
+    for (unsigned i = 0; i < FW_BATCH; i++)
+        hak_free(p[i]);
+    size_t kept = hak_arena_stats(keeper, &st) == 0 && st.in_use == 0 ? st.committed : 0;
+    if (!check_n(kept > 0, "budget: the fast arena keeps its emptied memory", "committed", kept))
+        goto out;
+    hak_arena_trim(arenas[FW_REGION_ARENA]); /* (lean: its empty memory would go first) */
+    hak_arena_stats_t total;
+    check(hak_stats_total(&total) == 0, "budget: hak_stats_total");
+    hak_set_memory_limit(total.committed); /* no room: the taker's first block needs the keeper's memory */
+    unsigned char *q = hak_alloc(taker, 4096);
+    check(q && block_ok(q, 4096, taker), "budget: an allocation past the budget is served");
+    check_n(hak_arena_stats(keeper, &st) == 0 && st.committed < kept, "budget: by the other arena's empty memory",
+            "committed", st.committed);
+    check(hak_stats_total(&total) == 0 && total.committed <= total.limit, "budget: committed stays within it");
+    hak_set_memory_limit(0);
+    hak_free(q);
+out:
+    hak_set_memory_limit(0);
+    hak_arena_destroy(taker);
+    hak_arena_destroy(keeper);
+}
+
 /* Destroys the arena of pool `i` with a block still live, then re-creates it over the same pool, this time
  * with cfg.limit set to what the old arena had committed for one block. */
 static void test_destroy_recreate(unsigned i)
@@ -788,6 +825,7 @@ int main(void)
         test_set_limit(arenas[2]);
         test_reset(arenas[0]);
         test_reset(arenas[FW_REGION_ARENA]);
+        test_budget_purges_other_arenas();
         test_destroy_recreate(1);
         test_invalid_frees(arenas[0]);
         test_reports_and_teardown();
