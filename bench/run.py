@@ -8,6 +8,7 @@ Then it rewrites bench/RESULTS.md (keeping the hand-written notes below NOTES_MA
 Progress goes to stderr, the tables to stdout."""
 import argparse
 import datetime
+import math
 import os
 import platform
 import shutil
@@ -20,7 +21,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 NOTES_MARKER = "<!-- notes below are kept when regenerating -->"
 
-# key: (binary bench_<alloc>, variant argument, label in tables and charts); COLOURS: the same in every chart
+# key: (binary bench_<alloc>, variant argument, label in tables and charts)
 VARIANTS = {
     "hk-unsync": ("hakmem", "unsync", "hakmem unsync arena"),
     "hk-default": ("hakmem", "default", "hakmem default arena"),
@@ -43,9 +44,6 @@ VARIANTS = {
 # Variants that run the glibc driver with another malloc preloaded (issue 7): the library for LD_PRELOAD, relative
 # to the directory of the bench binaries where it starts with "../".
 PRELOAD = {"hk-preload": "../libhakmem-malloc.so", "mi-preload": "/usr/lib/x86_64-linux-gnu/libmimalloc.so.2"}
-COLOURS = {"hk-unsync": "#4b2991", "hk-default": "#8c5fc7", "hk-lean": "#c7b3e6", "hk-static": "#6a3d9a", "hk-unsync-a": "#3f007d", "glibc": "#e6ab02",
-           "mimalloc": "#1b9e77", "je-arena": "#1f78b4", "je-tcache": "#a6cee3", "tcmalloc": "#e31a1c",
-           "hk-preload": "#b15928", "mi-preload": "#66a61e", "floor": "#999999"}
 PEERS = ["glibc", "mimalloc", "je-arena", "je-tcache", "tcmalloc"]
 SINGLE = ["hk-unsync", "hk-default", "hk-lean"] + PEERS  # single-thread workloads
 SHARED = ["hk-default"] + PEERS  # two threads: hakmem needs thread-safe arenas
@@ -331,24 +329,34 @@ def write_results(path, m, command, quick, tables, goals, png_ok, elapsed, load)
         f.write(body.rstrip("\n") + "\n\n" + NOTES_MARKER + notes)
 
 
+# Chart rows, top to bottom: hakmem's variants, then the peers, then the floor.
+CHART_ORDER = ["hk-unsync", "hk-default", "hk-lean", "hk-static", "hk-unsync-a", "hk-preload", "mimalloc",
+               "mi-preload", "glibc", "je-arena", "je-tcache", "tcmalloc", "floor"]
+
+
 def plot(summaries, data_dir, png):
     if not shutil.which("gnuplot"):
         print("run.py: gnuplot not found, no chart", file=sys.stderr)
         return False
-    series = [k for k in VARIANTS if k != "mimalloc"]
+    present = {r["key"] for _, rows in summaries for r in rows}
+    order = [k for k in CHART_ORDER if k in present]
     ratio_dat = os.path.join(data_dir, "results_ratio.dat")
     rss_dat = os.path.join(data_dir, "results_rss.dat")
+    clamp = lambda x: max(-1.0, min(1.0, math.log2(x)))
     with open(ratio_dat, "w") as fr, open(rss_dat, "w") as fm:
-        fr.write("workload " + " ".join(f'"{VARIANTS[k][2]}"' for k in series) + "\n")
-        fm.write("workload " + " ".join(f'"{VARIANTS[k][2]}"' for k in VARIANTS) + "\n")
-        for wl, rows in summaries:
+        for x, (wl, rows) in enumerate(summaries):
             by = {r["key"]: r for r in rows}
-            fr.write(wl.name + " " + " ".join(f"{by[k]['ratio']:.4f}" if k in by else "?" for k in series) + "\n")
-            fm.write(wl.name + " " + " ".join(f"{by[k]['rss'] / 1024:.2f}" if k in by else "?" for k in VARIANTS)
-                     + "\n")
-    p = subprocess.run(["gnuplot", "-e", f"ratio='{ratio_dat}'; rss='{rss_dat}'; out='{png}'; "
-                        f"nratio={len(series)}; nrss={len(VARIANTS)}; "
-                        f"cratio='{' '.join(COLOURS[k] for k in series)}'; crss='{' '.join(COLOURS[k] for k in VARIANTS)}'", os.path.join(HERE, "results.gp")],
+            for y, k in enumerate(order):
+                if k not in by:
+                    continue
+                r = by[k]
+                fr.write(f'{x} {y} {clamp(r["ratio"]):.4f} "{r["ratio"]:.2f}"\n')
+                fm.write(f'{x} {y} {clamp(by["mimalloc"]["rss"] / r["rss"]):.4f} "{r["rss"] / 1024:.1f}"\n')
+    tics = lambda names: "(" + ", ".join(f'"{n}" {i}' for i, n in enumerate(names)) + ")"
+    xt = tics(wl.name for wl, _ in summaries)
+    yt = tics(VARIANTS[k][2] for k in order)
+    p = subprocess.run(["gnuplot", "-e", f"ratio='{ratio_dat}'; rss='{rss_dat}'; out='{png}'; nw={len(summaries)}; "
+                        f"na={len(order)}; xt='{xt}'; yt='{yt}'", os.path.join(HERE, "results.gp")],
                        capture_output=True, text=True)
     if p.returncode != 0:
         print(f"run.py: gnuplot failed:\n{p.stderr}", file=sys.stderr)
