@@ -201,7 +201,8 @@ run: $(BUILD)/examples/per_subsystem
 
 # The capped-container demo, inside a 64 MiB memory cgroup when one can be made (root), else under a 48 MiB budget.
 run-capped: $(BUILD)/examples/capped_container
-	@cg=""; for root in $$(awk '$$9 == "cgroup" && $$NF ~ /(^|,)memory(,|$$)/ {print $$5} $$9 == "cgroup2" {print $$5}' /proc/self/mountinfo); do \
+	@cg=""; for root in $$(awk '{t = 7; while (t < NF && $$t != "-") t++} \
+	    $$(t + 1) == "cgroup" && $$NF ~ /(^|,)memory(,|$$)/ {print $$5} $$(t + 1) == "cgroup2" {print $$5}' /proc/self/mountinfo); do \
 	    d="$$root/hakmem-demo-$$$$"; mkdir "$$d" 2>/dev/null || continue; \
 	    if { echo $$((64 << 20)) > "$$d/memory.max" || echo $$((64 << 20)) > "$$d/memory.limit_in_bytes"; } 2>/dev/null; \
 	    then cg="$$d"; break; else rmdir "$$d"; fi; done; \

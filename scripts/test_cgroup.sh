@@ -13,8 +13,11 @@ cg=""
 cleanup() { [ -n "$cg" ] && rmdir "$cg" 2>/dev/null || true; }
 trap cleanup EXIT
 
-v2=$(awk '$9 == "cgroup2" {print $5; exit}' /proc/self/mountinfo)
-v1=$(awk '$9 == "cgroup" && $NF ~ /(^|,)memory(,|$)/ {print $5; exit}' /proc/self/mountinfo)
+# A mountinfo line's type is the field after the "-" that ends its optional fields (none, one or more: $9 is the
+# type only with exactly one, else the source or the "-"), its super options the last field.
+v2=$(awk '{t = 7; while (t < NF && $t != "-") t++} $(t + 1) == "cgroup2" {print $5; exit}' /proc/self/mountinfo)
+v1=$(awk '{t = 7; while (t < NF && $t != "-") t++} $(t + 1) == "cgroup" && $NF ~ /(^|,)memory(,|$)/ {print $5; exit}' \
+     /proc/self/mountinfo)
 if [ -n "$v2" ] && grep -qw memory "$v2/cgroup.controllers" 2>/dev/null &&
    mkdir "$v2/hakmem-test-$$" 2>/dev/null; then
     cg="$v2/hakmem-test-$$"
