@@ -223,14 +223,14 @@ HAK_API int hak_arena_set_limit(hak_arena_t *arena, size_t bytes);
 /*
  * The process budget: the bytes all arenas together (pool arenas excepted) may hold from the platform. Its
  * default, read when the first arena is created, is HAK_CGROUP_LIMIT_PERCENT (Kconfig, 90) of the memory limit
- * of the container's cgroup (v2 memory.max or v1 memory.limit_in_bytes, smallest over the ancestors; none =
- * no budget); the environment variable HAKMEM_LIMIT overrides it with bytes ("512MiB", "2g", "1048576"), a
- * percentage of the cgroup limit ("75%") or "off" (or 0: no budget); a value it cannot read is reported
- * (HAK_ERR_BAD_ENV) and ignored. At the budget an arena gives back its own empty memory, then the SuperSlabs
- * destroyed arenas left cached for reuse, then other arenas' empty memory (lean ones first; only synchronized
- * arenas that are not busy), calls its on_limit, and then fails with ENOMEM. Allocations racing in different
- * arenas may overshoot it by one chunk each. Once the process's memory passes 7/8 of the budget, threads stop
- * caching blocks (as near an arena's cap: see `limit`).
+ * of the container's cgroup (v2 memory.max or v1 memory.limit_in_bytes, smallest over the ancestors it can see:
+ * not those above its cgroup namespace's root; none = no budget); the environment variable HAKMEM_LIMIT
+ * overrides it with bytes ("512MiB", "2g", "1048576"), a percentage of the cgroup limit ("75%") or "off" (or 0:
+ * no budget); a value it cannot read is reported (HAK_ERR_BAD_ENV) and ignored. At the budget an arena gives back
+ * its own empty memory, then the SuperSlabs destroyed arenas left cached for reuse, then other arenas' empty
+ * memory (lean ones first; only synchronized arenas that are not busy), calls its on_limit, and then fails with
+ * ENOMEM. Allocations racing in different arenas may overshoot it by one chunk each. Once the process's memory
+ * passes 7/8 of the budget, threads stop caching blocks (as near an arena's cap: see `limit`).
  * hak_set_memory_limit(0) removes the budget. Thread-safe.
  */
 HAK_API void   hak_set_memory_limit(size_t bytes);
