@@ -134,7 +134,8 @@ void _hak_env_bad(unsigned which)
     atomic_fetch_or_explicit(&g_env_bad, which, memory_order_relaxed);
 }
 
-/* "NAME="value" what", the value cut at 48 characters. */
+/* "NAME="value" what", the value cut at 48 characters and its control characters shown as '?' (the report is one
+ * line). */
 static void report_env(const char *name, const char *what)
 {
     char        msg[160], *o = msg, *end = msg + sizeof msg - 1;
@@ -144,7 +145,11 @@ static void report_env(const char *name, const char *what)
         n++;
     o = append(o, end, name);
     o = append(o, end, "=\"");
+    char *value = o;
     o = append(o, o + 48 < end ? o + 48 : end, v ? v : "");
+    for (char *c = value; c < o; c++)
+        if ((unsigned char)*c < 0x20 || *c == 0x7f)
+            *c = '?';
     o = append(o, end, n > 48 ? "...\" " : "\" ");
     o = append(o, end, what);
     *o = 0;
@@ -469,9 +474,10 @@ static hak_policy_t default_policy(void)
     if (p < 0) {
         const char *s = hak_platform_getenv("HAKMEM_POLICY");
         p = !s ? 0 : _hak_env_is(s, "fast") ? HAK_POLICY_FAST : _hak_env_is(s, "lean") ? HAK_POLICY_LEAN : 0;
-        if (s && !p)
+        int unread = -1; /* threads reading it at once: only the one that stores it reports a bad value */
+        if (atomic_compare_exchange_strong_explicit(&g_env_policy, &unread, p, memory_order_relaxed,
+                                                    memory_order_relaxed) && s && !p)
             _hak_env_bad(HAK_ENV_BAD_POLICY);
-        atomic_store_explicit(&g_env_policy, p, memory_order_relaxed);
     }
     return p ? (hak_policy_t)p : (hak_policy_t)HAK_CFG_POLICY;
 }

@@ -406,6 +406,8 @@ Test(limits, environment_reports_quote_the_value)
     ans = env_in_child("HAKMEM_POLICY", "fast lean fast lean fast lean fast lean fast lea...lean");
     cr_assert_str_eq(ans.message, "HAKMEM_POLICY=\"fast lean fast lean fast lean fast lean fast lea...\" is "
                                   "neither fast nor lean: ignored");
+    ans = env_in_child("HAKMEM_POLICY", "lean\nfast\x1b[2J"); /* the report stays one line */
+    cr_assert_str_eq(ans.message, "HAKMEM_POLICY=\"lean?fast?[2J\" is neither fast nor lean: ignored");
 }
 
 static size_t limit_in_child(const char *value, int *reports)
