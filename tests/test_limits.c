@@ -1126,6 +1126,12 @@ Test(limits, cgroup_limit_is_found_behind_long_mount_tables)
     put(dir, "v2/memory.max", "8000000\n");
     put(dir, "cgroup2-outside", "0::/../sibling\n");
     cr_assert_eq(limit_in(dir, "cgroup2-outside"), 0);
+    /* A directory whose name only starts with ".." is an ordinary cgroup. */
+    const char *dotted[] = {"v2/svc/..b"};
+    make_dirs(dir, dotted, 1);
+    put(dir, "v2/svc/..b/memory.max", "max\n");
+    put(dir, "cgroup2-dotted", "0::/svc/..b\n");
+    cr_assert_eq(limit_in(dir, "cgroup2-dotted"), 8000000);
     /* v1: the memory controller's line wins over the unified one, and the mount's root is cut from the path. */
     put(dir, "cgroup1", "5:cpu,cpuacct:/docker/c1\n4:memory:/docker/c1\n0::/\n");
     put(dir, "v1/c1/memory.limit_in_bytes", "9223372036854771712\n");

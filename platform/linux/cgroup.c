@@ -166,6 +166,15 @@ typedef struct {
     char        point[PATH_LEN], root[PATH_LEN];
 } mount_t;
 
+/* Whether a path has a ".." component (above the namespace's root), not just a name that starts with "..". */
+static bool goes_up(const char *path)
+{
+    for (const char *s = path; (s = strstr(s, "/..")) != NULL; s += 3)
+        if (s[3] == 0 || s[3] == '/')
+            return true;
+    return false;
+}
+
 static bool mount_line(char *line, void *ctx)
 {
     mount_t    *m = ctx;
@@ -181,7 +190,7 @@ static bool mount_line(char *line, void *ctx)
     unescape(m->point);
     size_t rlen = strlen(m->root);
     return strcmp(m->root, "/") == 0 ||
-           (strncmp(m->cg, m->root, rlen) == 0 && (m->cg[rlen] == 0 || m->cg[rlen] == '/') && !strstr(m->root, "/.."));
+           (strncmp(m->cg, m->root, rlen) == 0 && (m->cg[rlen] == 0 || m->cg[rlen] == '/') && !goes_up(m->root));
 }
 
 size_t _hak_cgroup_limit(const char *cgroup_file, const char *mountinfo_file)
@@ -189,7 +198,7 @@ size_t _hak_cgroup_limit(const char *cgroup_file, const char *mountinfo_file)
     cgroup_t g = {.cg = ""};
     each_line(cgroup_file, cgroup_line, &g);
     mount_t m = {.v2 = g.v2, .cg = g.cg};
-    if (!g.cg[0] || strstr(g.cg, "/..") || !each_line(mountinfo_file, mount_line, &m))
+    if (!g.cg[0] || goes_up(g.cg) || !each_line(mountinfo_file, mount_line, &m))
         return 0; /* (a cgroup outside this namespace's view is shown as /../name: its files are not ours to read) */
     const char *rel = strcmp(m.root, "/") == 0 ? g.cg : g.cg + strlen(m.root); /* the path below the mount's root */
     char dir[2 * PATH_LEN + sizeof LIMIT_FILE]; /* the cgroup's directory, then each ancestor's, + the file */
