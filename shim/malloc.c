@@ -24,8 +24,8 @@
  * obsolete memalign rounds other alignments up to a power of two as glibc does.
  *
  * Fork. The arena's lock and the core's global lock are spinlocks that a fork could copy in the held state
- * into the child; a pthread_atfork handler takes both (arena first, then global: the core's lock order)
- * before the fork and releases them on both sides. It is registered before any other library's fork handlers,
+ * into the child; a pthread_atfork handler takes both (arena first, then global: the core's lock order), after
+ * glibc's lock of the list of FILEs, as glibc's malloc does, before the fork and releases them on both sides. It is registered before any other library's fork handlers,
  * so that it runs after them (see _hak_shim_atfork). The arena's per-thread caches (arena/tcache.c) go back at
  * thread exit through the core's own hook; in a forked child, the caches of threads that do not exist there
  * are lost (leaked, never corrupted).
@@ -105,8 +105,17 @@ static void *boot_alloc(size_t size, size_t align)
 
 static hak_arena_t *arena(void);
 
+/* glibc's lock of its list of FILEs (exported, in no header). Threads allocate while they hold a FILE's lock
+ * (getline growing its line, a first write allocating the buffer), and fflush(NULL) or exit() holds the list's lock
+ * while it waits for every FILE's: fork() takes the list's lock after the prepare handlers, and glibc's own malloc
+ * locks after that. Ours must come after it too, or the fork, the flush and the allocation wait for each other. */
+void _IO_list_lock(void);
+void _IO_list_unlock(void);
+void _IO_list_resetlock(void);
+
 static void fork_prepare(void)
 {
+    _IO_list_lock(); /* (a recursive lock: fork() takes it once more) */
     hak_arena_t *a = arena();
     _hak_fork_hold(a ? &a->lock : NULL);
 }
@@ -115,6 +124,18 @@ static void fork_release(void)
 {
     hak_arena_t *a = atomic_load_explicit(&g_arena, memory_order_acquire);
     _hak_fork_release(a ? &a->lock : NULL);
+}
+
+static void fork_parent(void)
+{
+    fork_release();
+    _IO_list_unlock();
+}
+
+static void fork_child(void)
+{
+    fork_release();
+    _IO_list_resetlock(); /* (fork() resets it in the child of a multithreaded process, but not otherwise) */
 }
 
 /* Registers the fork handlers, once: when the arena is created, or (libhakmem-malloc.so, shim/preload.c) when
@@ -127,7 +148,7 @@ void _hak_shim_atfork(void)
 {
     static atomic_bool done;
     if (!atomic_exchange_explicit(&done, true, memory_order_acq_rel))
-        pthread_atfork(fork_prepare, fork_release, fork_release);
+        pthread_atfork(fork_prepare, fork_parent, fork_child);
 }
 
 /* ---- the default arena ---- */

@@ -601,21 +601,18 @@ static void *allocate_until_stopped(void *arg)
     return NULL;
 }
 
-Test(fork, child_can_allocate_while_other_threads_were_allocating, .timeout = 60)
+/* Forks `rounds` times while threads running first and second work until `stop`; each child exits with
+ * child_ok's verdict. A fork or a child that waits for a lock hangs, and Criterion's timeout fires. */
+static void fork_while_running(void *(*first)(void *), void *(*second)(void *), int rounds, bool (*child_ok)(int))
 {
     pthread_t t[2];
-    for (int i = 0; i < 2; i++)
-        pthread_create(&t[i], NULL, allocate_until_stopped, NULL);
-    for (int round = 0; round < 200; round++) {
+    cr_assert_eq(pthread_create(&t[0], NULL, first, NULL), 0);
+    cr_assert_eq(pthread_create(&t[1], NULL, second, NULL), 0);
+    for (int round = 0; round < rounds; round++) {
         pid_t pid = fork();
         cr_assert_geq(pid, 0);
-        if (pid == 0) { /* the locks must be free here, or the child hangs (and Criterion's timeout fires) */
-            void *p = malloc(100), *q = malloc(1 << 20);
-            char *s = strdup("child");
-            int   ok = p && q && s && hak_arena_check(hak_arena_of(p)) == 0;
-            free(p), free(q), free(s);
-            _exit(ok ? 0 : 1);
-        }
+        if (pid == 0)
+            _exit(child_ok(round) ? 0 : 1);
         int status = 0;
         cr_assert_eq(waitpid(pid, &status, 0), pid);
         cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child of round %d failed", round);
@@ -623,6 +620,21 @@ Test(fork, child_can_allocate_while_other_threads_were_allocating, .timeout = 60
     atomic_store(&stop, true);
     for (int i = 0; i < 2; i++)
         pthread_join(t[i], NULL);
+}
+
+static bool child_allocates(int round)
+{
+    (void)round;
+    void *p = malloc(100), *q = malloc(1 << 20);
+    char *s = strdup("child");
+    bool  ok = p && q && s && hak_arena_check(hak_arena_of(p)) == 0;
+    free(p), free(q), free(s);
+    return ok;
+}
+
+Test(fork, child_can_allocate_while_other_threads_were_allocating, .timeout = 60)
+{
+    fork_while_running(allocate_until_stopped, allocate_until_stopped, 200, child_allocates);
 }
 
 /* Another library's fork handlers, registered before the shim's (a constructor that runs first, as a library
@@ -656,6 +668,57 @@ Test(fork, handlers_registered_before_the_shim_may_allocate, .timeout = 30)
     cr_assert_eq(waitpid(pid, &status, 0), pid);
     cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     cr_assert_eq(atomic_load(&handler_blocks), 2, "prepare and parent handlers allocated");
+}
+
+/* One thread grows getline's line (reallocs of large blocks, under the arena's lock) while it holds its FILE's
+ * lock; another runs fflush(NULL), which holds the lock of glibc's list of FILEs while it waits for every FILE's.
+ * fork() takes that list's lock after the prepare handlers: the shim's handler must not hold the arena's lock
+ * while it waits there, or the three threads wait for each other (before the fix: within 50 forks). */
+static char  *long_lines;
+static size_t long_lines_size = (size_t)2 << 20;
+
+static void *read_long_lines(void *arg)
+{
+    (void)arg;
+    while (!atomic_load(&stop)) {
+        FILE  *f = fmemopen(long_lines, long_lines_size, "r");
+        char  *line = NULL;
+        size_t cap = 0;
+        while (f && getline(&line, &cap, f) > 0) {
+            free(line);
+            line = NULL, cap = 0;
+        }
+        free(line);
+        if (f)
+            fclose(f);
+    }
+    return NULL;
+}
+
+static void *flush_every_file(void *arg)
+{
+    (void)arg;
+    while (!atomic_load(&stop))
+        fflush(NULL);
+    return NULL;
+}
+
+static bool child_uses_stdio(int round)
+{
+    char *s = NULL;
+    bool  ok = asprintf(&s, "child %d", round) > 0 && fflush(NULL) == 0;
+    free(s);
+    return ok;
+}
+
+Test(fork, while_one_thread_flushes_every_file_and_another_reads_lines, .timeout = 60)
+{
+    long_lines = malloc(long_lines_size);
+    cr_assert_not_null(long_lines);
+    for (size_t i = 0; i < long_lines_size; i++)
+        long_lines[i] = i % 600000 == 599999 ? '\n' : 'a';
+    fork_while_running(read_long_lines, flush_every_file, 300, child_uses_stdio);
+    free(long_lines);
 }
 
 /* ---- the C library's own allocations go through the shim too ---- */
