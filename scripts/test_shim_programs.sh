@@ -365,6 +365,30 @@ else
     failed=1
 fi
 
+# A daemon: the child of a fork closes stdin, stdout and stderr and lives on. The shim's copy of stderr must not stay
+# open in it, or the caller's pipe stays open too (a command substitution waits for the daemon, here 4 s).
+cat > "$work/daemon.c" <<'EOF'
+#include <unistd.h>
+int main(void)
+{
+    if (fork() == 0) {
+        close(0), close(1), close(2);
+        sleep(4);
+    }
+    return 0;
+}
+EOF
+gcc -o "$work/daemon" "$work/daemon.c"
+start=$(date +%s%N)
+err=$(HAKMEM_STATS=1 LD_PRELOAD="$so" "$work/daemon" 2>&1)
+ms=$((($(date +%s%N) - start) / 1000000))
+if [ "$ms" -lt 2000 ] && [ "$(grep -c '^hakmem-stats' <<< "$err")" = 1 ]; then
+    echo "  ok    HAKMEM_STATS=1: a daemonized child does not hold its caller's pipe (${ms} ms)"
+else
+    echo "  FAIL  HAKMEM_STATS=1: the caller waited ${ms} ms for a daemonized child; stderr '$(head -c 300 <<< "$err")'"
+    failed=1
+fi
+
 set +e
 for name in python python-malloc python-tests sqlite git gcc make bash forklock; do
     [ "$name" != python-tests ] || [ -e "/usr/lib/python$pyver/test/test_dict.py" ] ||

@@ -104,6 +104,7 @@ static void *boot_alloc(size_t size, size_t align)
 /* ---- fork ---- */
 
 static hak_arena_t *arena(void);
+static void         stats_fork_child(void);
 
 /* glibc's lock of its list of FILEs (exported, in no header). Threads allocate while they hold a FILE's lock
  * (getline growing its line, a first write allocating the buffer), and fflush(NULL) or exit() holds the list's lock
@@ -136,6 +137,7 @@ static void fork_child(void)
 {
     fork_release();
     _IO_list_resetlock(); /* (fork() resets it in the child of a multithreaded process, but not otherwise) */
+    stats_fork_child();
 }
 
 /* Registers the fork handlers, once: when the arena is created, or (libhakmem-malloc.so, shim/preload.c) when
@@ -507,6 +509,7 @@ SHIM_API void *__libc_pvalloc(size_t size) SHIM_ALIAS(pvalloc);
  * close their stderr at exit (coreutils do, before the destructors run); -1: not asked for. The program may have
  * closed that copy and opened a file of its own under its number: the line goes out only where it still leads
  * to the file stderr was (the copy, else stderr itself), never into the program's data. */
+static bool        g_stats;         /* HAKMEM_STATS asked for the line */
 static int         g_stats_fd = -1;
 static struct stat g_stats_file; /* what it was at start-up: st_dev, st_ino */
 
@@ -532,10 +535,22 @@ static bool is_stats_file(int fd)
     return fd >= 0 && fstat(fd, &st) == 0 && st.st_dev == g_stats_file.st_dev && st.st_ino == g_stats_file.st_ino;
 }
 
+/* A forked child does not keep the copy: a daemon that closes its stdin, stdout and stderr would hold its caller's
+ * pipe open with it (a command substitution waiting for its end would wait for the daemon). The child's line goes to
+ * its stderr, if that is still the file it was. The descriptor is closed only while it still looks like the copy
+ * (that file, close-on-exec): the program may have put a descriptor of its own under that number. */
+static void stats_fork_child(void)
+{
+    int flags = is_stats_file(g_stats_fd) ? fcntl(g_stats_fd, F_GETFD) : -1;
+    if (flags >= 0 && (flags & FD_CLOEXEC))
+        close(g_stats_fd);
+    g_stats_fd = -1;
+}
+
 __attribute__((constructor)) static void shim_start(void)
 {
     arena(); /* created (with the fork handlers) before the first fork, if nothing allocated yet */
-    if (stats_wanted()) {
+    if ((g_stats = stats_wanted())) {
         int saved = errno;
         g_stats_fd = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 64); /* (high: out of the way of fds the program reuses) */
         if (g_stats_fd >= 0 && fstat(g_stats_fd, &g_stats_file) != 0) {
@@ -549,7 +564,7 @@ __attribute__((constructor)) static void shim_start(void)
 __attribute__((destructor)) static void shim_stop(void)
 {
     hak_arena_t *a = atomic_load_explicit(&g_arena, memory_order_acquire);
-    if (!a || g_stats_fd < 0)
+    if (!a || !g_stats)
         return;
     int saved = errno;
     int fd = is_stats_file(g_stats_fd) ? g_stats_fd : is_stats_file(STDERR_FILENO) ? STDERR_FILENO : -1;
