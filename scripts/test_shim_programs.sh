@@ -365,6 +365,55 @@ else
     failed=1
 fi
 
+# A single-threaded fork made while fflush(NULL) holds glibc's list of FILEs (from a FILE's write function): the
+# child finishes that flush, then opens files from a new thread and from its own. The shim's fork handlers take
+# and give back that list's lock; a count left wrong hangs the child's second fopen.
+cat > "$work/forkflush.c" <<'EOF'
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <stdio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+static pid_t child = -1;
+static void *open_one(void *arg)
+{
+    FILE *f = fopen("/dev/null", "w");
+    if (f)
+        fclose(f);
+    return arg;
+}
+static ssize_t fork_once(void *cookie, const char *buf, size_t n)
+{
+    (void)cookie, (void)buf;
+    if (child < 0)
+        child = fork();
+    return (ssize_t)n;
+}
+int main(void)
+{
+    FILE *f = fopencookie(NULL, "w", (cookie_io_functions_t){.write = fork_once});
+    fputs("data", f);
+    fflush(NULL);
+    if (child == 0) {
+        pthread_t t;
+        pthread_create(&t, NULL, open_one, NULL);
+        pthread_join(t, NULL);
+        open_one(NULL);
+        _exit(0);
+    }
+    int status = 1;
+    waitpid(child, &status, 0);
+    return status != 0;
+}
+EOF
+gcc -pthread -o "$work/forkflush" "$work/forkflush.c"
+if timeout 10 env LD_PRELOAD="$so" "$work/forkflush"; then
+    echo "  ok    a fork inside fflush(NULL): the child can still open files"
+else
+    echo "  FAIL  a fork inside fflush(NULL): the child hung or failed"
+    failed=1
+fi
+
 # A daemon: the child of a fork closes stdin, stdout and stderr and lives on. The shim's copy of stderr must not stay
 # open in it, or the caller's pipe stays open too (a command substitution waits for the daemon, here 4 s).
 cat > "$work/daemon.c" <<'EOF'

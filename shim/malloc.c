@@ -46,6 +46,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/single_threaded.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -112,10 +113,12 @@ static void         stats_fork_child(void);
  * locks after that. Ours must come after it too, or the fork, the flush and the allocation wait for each other. */
 void _IO_list_lock(void);
 void _IO_list_unlock(void);
-void _IO_list_resetlock(void);
+
+static bool g_fork_single; /* the fork is a single-threaded process's: fork() neither takes nor resets that lock */
 
 static void fork_prepare(void)
 {
+    g_fork_single = __libc_single_threaded;
     _IO_list_lock(); /* (a recursive lock: fork() takes it once more) */
     hak_arena_t *a = arena();
     _hak_fork_hold(a ? &a->lock : NULL);
@@ -136,7 +139,8 @@ static void fork_parent(void)
 static void fork_child(void)
 {
     fork_release();
-    _IO_list_resetlock(); /* (fork() resets it in the child of a multithreaded process, but not otherwise) */
+    if (g_fork_single)
+        _IO_list_unlock(); /* (else fork() has reset it) */
     stats_fork_child();
 }
 
