@@ -414,6 +414,58 @@ else
     failed=1
 fi
 
+# exit() while other threads fork and use stdio: exit finalizes the shim's object, which must not unregister its
+# fork handlers between a fork's prepare and parent handlers (the locks stayed held: exit hung about once in 10).
+cat > "$work/exitfork.c" <<'EOF'
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+static void *fork_forever(void *arg)
+{
+    for (;;) {
+        pid_t pid = fork();
+        if (pid == 0) {
+            free(malloc(100000));
+            _exit(0);
+        }
+        if (pid > 0)
+            waitpid(pid, NULL, 0);
+    }
+    return arg;
+}
+static void *open_forever(void *arg)
+{
+    for (;;) {
+        FILE *f = fopen("/dev/null", "w");
+        setvbuf(f, NULL, _IOFBF, 300000);
+        fputs("x", f);
+        fclose(f);
+    }
+    return arg;
+}
+int main(void)
+{
+    pthread_t t;
+    pthread_create(&t, NULL, fork_forever, NULL);
+    pthread_create(&t, NULL, open_forever, NULL);
+    usleep(20000);
+    exit(0);
+}
+EOF
+gcc -pthread -o "$work/exitfork" "$work/exitfork.c"
+hangs=0
+for run in $(seq 150); do
+    timeout 5 env LD_PRELOAD="$so" "$work/exitfork" || hangs=$((hangs + 1))
+done
+if [ "$hangs" = 0 ]; then
+    echo "  ok    exit() while other threads fork: 150 runs, no hang"
+else
+    echo "  FAIL  exit() while other threads fork: $hangs of 150 runs hung"
+    failed=1
+fi
+
 # A daemon: the child of a fork closes stdin, stdout and stderr and lives on. The shim's copy of stderr must not stay
 # open in it, or the caller's pipe stays open too (a command substitution waits for the daemon, here 4 s).
 cat > "$work/daemon.c" <<'EOF'

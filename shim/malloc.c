@@ -149,12 +149,16 @@ static void fork_child(void)
  * registration, so ours runs after every other: the locks other handlers take (which their threads may hold while
  * they allocate) are taken before the arena's, never after, or the fork would wait for them forever. (A program
  * linked with libhakmem-malloc.a may still have handlers registered before ours, by shared libraries'
- * constructors: those run inside the hold and may allocate, see _hak_fork_hold.) */
+ * constructors: those run inside the hold and may allocate, see _hak_fork_hold.) They are registered for no object
+ * (what pthread_atfork passes is this object's handle): exit() unregisters an object's handlers when it finalizes it,
+ * while other threads may still fork, even between our prepare and parent handlers, which left the locks held. */
+int __register_atfork(void (*prepare)(void), void (*parent)(void), void (*child)(void), void *dso);
+
 void _hak_shim_atfork(void)
 {
     static atomic_bool done;
     if (!atomic_exchange_explicit(&done, true, memory_order_acq_rel))
-        pthread_atfork(fork_prepare, fork_parent, fork_child);
+        __register_atfork(fork_prepare, fork_parent, fork_child, NULL);
 }
 
 /* ---- the default arena ---- */

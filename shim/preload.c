@@ -19,7 +19,7 @@ __attribute__((visibility("default"))) register_fn __register_atfork;
 int __register_atfork(void (*prepare)(void), void (*parent)(void), void (*child)(void), void *dso)
 {
     static register_fn *next;
-    _hak_shim_atfork(); /* (which comes back here once, through pthread_atfork, with its own handlers) */
+    _hak_shim_atfork(); /* (which comes back here once, with its own handlers) */
     if (!next)
         next = (register_fn *)dlsym(RTLD_NEXT, "__register_atfork");
     return next ? next(prepare, parent, child, dso) : ENOMEM;
