@@ -24,9 +24,9 @@
  * obsolete memalign rounds other alignments up to a power of two as glibc does.
  *
  * Fork. The arena's lock and the core's global lock are spinlocks that a fork could copy in the held state
- * into the child; a pthread_atfork handler takes both (arena first, then global: the core's lock order), after
- * glibc's lock of the list of FILEs, as glibc's malloc does, before the fork and releases them on both sides. It is registered before any other library's fork handlers,
- * so that it runs after them (see _hak_shim_atfork). The arena's per-thread caches (arena/tcache.c) go back at
+ * into the child; a fork handler takes both before the fork (arena first, then global: the core's lock order;
+ * both after glibc's lock of the list of FILEs, as glibc's malloc does) and releases them on both sides. It is
+ * registered before any other library's fork handlers, so that it runs after them (see _hak_shim_atfork). The arena's per-thread caches (arena/tcache.c) go back at
  * thread exit through the core's own hook; in a forked child, the caches of threads that do not exist there
  * are lost (leaked, never corrupted).
  *
