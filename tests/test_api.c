@@ -235,8 +235,10 @@ Test(api, calloc_zeroes_and_detects_overflow)
     cr_assert_null(hak_aligned_alloc(a, 48, 16)); /* a bad argument: EINVAL, not counted as a failure */
     cr_assert_eq(errno, EINVAL);
     int on_stack;
-    cr_assert_null(hak_realloc(a, &on_stack, 16));
-    cr_assert_eq(errno, EINVAL);
+    if (!HAK_CFG_INVALID_FREE_ABORT) { /* (a bad realloc aborts there) */
+        cr_assert_null(hak_realloc(a, &on_stack, 16));
+        cr_assert_eq(errno, EINVAL);
+    }
     hak_arena_stats_t s;
     hak_arena_stats(a, &s);
     cr_assert_eq(s.failed_allocs, HAK_CFG_STATS ? 1 : 0, "%llu", (unsigned long long)s.failed_allocs);
@@ -322,9 +324,11 @@ Test(api, realloc_keeps_contents_and_moves_between_arenas)
     hak_free(keepme);
     int dummy;
     errno = 0;
-    cr_assert_null(hak_realloc(a, &dummy, 16));
-    cr_assert_eq(errno, EINVAL);
-    cr_assert_eq(reported.last_code, HAK_ERR_FOREIGN_PTR);
+    if (!HAK_CFG_INVALID_FREE_ABORT) { /* (a bad realloc aborts there) */
+        cr_assert_null(hak_realloc(a, &dummy, 16));
+        cr_assert_eq(errno, EINVAL);
+        cr_assert_eq(reported.last_code, HAK_ERR_FOREIGN_PTR);
+    }
     check(a);
     check(b);
     hak_arena_destroy(a);
@@ -445,7 +449,7 @@ Test(api, huge_blocks_are_resized)
 }
 
 /* The default handler writes one line through the platform: "hakmem: MESSAGE (0xADDRESS)", in one write. */
-Test(api, the_default_handler_writes_one_line)
+Test(api, the_default_handler_writes_one_line, .disabled = HAK_CFG_INVALID_FREE_ABORT) /* (bad frees abort) */
 {
     hak_set_error_handler(NULL, NULL);
     int on_stack;
@@ -469,7 +473,14 @@ Test(api, the_default_handler_writes_one_line)
     cr_assert_str_eq(got, want, "wrote %zu bytes", n);
 }
 
-Test(api, invalid_frees_are_reported_and_ignored)
+/* Built with HAK_INVALID_FREE_ABORT, the tests of bad frees are disabled: the first one reports, then aborts. */
+Test(api, invalid_free_aborts_when_so_configured, .signal = SIGABRT, .disabled = !HAK_CFG_INVALID_FREE_ABORT)
+{
+    int on_stack;
+    hak_free(&on_stack);
+}
+
+Test(api, invalid_frees_are_reported_and_ignored, .disabled = HAK_CFG_INVALID_FREE_ABORT) /* (bad frees abort) */
 {
     hak_arena_t *a = make(NULL);
     int on_stack;
@@ -507,7 +518,7 @@ Test(api, invalid_frees_are_reported_and_ignored)
     hak_arena_destroy(a);
 }
 
-Test(api, double_frees_are_detected)
+Test(api, double_frees_are_detected, .disabled = HAK_CFG_INVALID_FREE_ABORT) /* (bad frees abort) */
 {
     hak_arena_t *a = make(NULL);
     void *keep[100];
@@ -574,7 +585,7 @@ static void free_verdicts(hak_arena_t *a, size_t slab_size)
     free(b);
 }
 
-Test(api, frees_are_judged_alike_in_every_superslab)
+Test(api, frees_are_judged_alike_in_every_superslab, .disabled = HAK_CFG_INVALID_FREE_ABORT) /* (bad frees abort) */
 {
     for (size_t size = SLAB_MIN; size <= SLAB_MAX; size *= 2) {
         hak_arena_t *a = make(&(hak_arena_config_t){.slab_size = size});
@@ -590,7 +601,7 @@ Test(api, frees_are_judged_alike_in_every_superslab)
     free(pool);
 }
 
-Test(api, free_after_destroy_is_reported)
+Test(api, free_after_destroy_is_reported, .disabled = HAK_CFG_INVALID_FREE_ABORT) /* (bad frees abort) */
 {
     hak_arena_t *a = make(NULL);
     void *p = hak_alloc(a, 100), *h = hak_alloc(a, 8u << 20);
@@ -707,9 +718,11 @@ Test(api, huge_blocks_are_returned_on_free_or_kept_as_spares)
         cr_assert_eq(s2.committed, s1.committed, "fast: the chunk stays as a spare");
         cr_assert_eq(s2.in_use, s0.in_use);
         record_errors();
-        hak_free(b); /* the old block is no block now */
-        cr_assert_eq(reported.count, 1);
-        cr_assert_eq(reported.last_code, HAK_ERR_FOREIGN_PTR);
+        if (!HAK_CFG_INVALID_FREE_ABORT) { /* (a bad free aborts there) */
+            hak_free(b); /* the old block is no block now */
+            cr_assert_eq(reported.count, 1);
+            cr_assert_eq(reported.last_code, HAK_ERR_FOREIGN_PTR);
+        }
         char *c = hak_alloc(a, (5u << 20) - 4096); /* fits the spare */
         cr_assert_not_null(c);
         hak_arena_stats(a, &s1);
@@ -875,7 +888,7 @@ static void custom(int code, const char *message, void *ptr, void *arg)
     calls_to_custom++;
 }
 
-Test(api, error_handler_can_be_replaced_and_restored)
+Test(api, error_handler_can_be_replaced_and_restored, .disabled = HAK_CFG_INVALID_FREE_ABORT) /* (bad frees abort) */
 {
     int x;
     hak_set_error_handler(custom, &calls_to_custom);
@@ -1245,7 +1258,7 @@ Test(api, realloc_to_exactly_half_stays)
 }
 
 /* A bad realloc is reported as one (the program called no free), with the same codes as a bad free. */
-Test(api, bad_realloc_is_reported_as_a_realloc)
+Test(api, bad_realloc_is_reported_as_a_realloc, .disabled = HAK_CFG_INVALID_FREE_ABORT) /* (bad frees abort) */
 {
     record_errors();
     hak_arena_t *a = make(NULL);

@@ -783,8 +783,10 @@ Test(limits, trim_gives_back_page_tails_above_live_blocks)
         cr_assert_eq(resident_pages(top, end), 0, "policy %d: the tail went back", p);
         cr_assert_eq(hak_arena_check(a), 0);
         record_errors();
-        hak_free(b[500]);
-        cr_assert_eq(reported.count, 1, "an old pointer into the tail is no block any more");
+        if (!HAK_CFG_INVALID_FREE_ABORT) { /* (a bad free aborts there) */
+            hak_free(b[500]);
+            cr_assert_eq(reported.count, 1, "an old pointer into the tail is no block any more");
+        }
         hak_set_error_handler(NULL, NULL);
         for (int i = 0; i <= TAIL_KEPT; i++)
             for (int j = 0; j < 64; j++)
