@@ -259,6 +259,8 @@ _Static_assert((HAK_CFG_SLAB_MIN >> HAK_CFG_SLICE_SHIFT) >= 16, "a SuperSlab has
 _Static_assert((HAK_CFG_SLAB_MAX >> HAK_CFG_SLICE_SHIFT) <= 1024, "a SuperSlab has at most 1024 slices");
 _Static_assert(HAK_CFG_MAX_REGIONS >= 1 && HAK_CFG_MAX_REGIONS <= 64, "1..64 regions");
 _Static_assert(HAK_CFG_ADDR_BITS >= 20 && HAK_CFG_ADDR_BITS <= 48, "20..48 address bits (the registry's span)");
+_Static_assert(HAK_CFG_FS_PAGE_MIN_KIB * 2048u <= HAK_CFG_SLAB_SIZE || !HAK_CFG_FREESTANDING,
+               "the smallest page is at most half a SuperSlab");
 _Static_assert(HAK_CFG_POLICY == 1 || HAK_CFG_POLICY == 2, "policy is fast (1) or lean (2)");
 _Static_assert(HAK_CFG_DEBUG >= 0 && HAK_CFG_DEBUG <= 3, "debug level is 0..3");
 _Static_assert(HAK_CFG_LEAN_BATCH_KIB >= 16, "lean batch is at least one slice");
