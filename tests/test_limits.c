@@ -821,7 +821,7 @@ Test(limits, arenas_trim_page_tails_by_themselves)
     } cases[ARENAS] = {
         {HAK_POLICY_LEAN, TEST_TRIM_MS, WARM, true},
         {HAK_POLICY_FAST, TEST_TRIM_MS, WARM, true},
-        {HAK_POLICY_FAST, 0, WARM, HAK_CFG_FAST_TRIM_MS <= TEST_TRIM_MS},
+        {HAK_POLICY_FAST, 0, WARM, HAK_CFG_FAST_TRIM_MS && HAK_CFG_FAST_TRIM_MS <= TEST_TRIM_MS}, /* (0: never) */
         {HAK_POLICY_LEAN, HAK_TRIM_NEVER, WARM, false},
         {HAK_POLICY_LEAN, TEST_TRIM_MS, NEW, false}, /* the tail and the 512-byte blocks: 24 pages of new memory */
         {HAK_POLICY_FAST, TEST_TRIM_MS, RESET, false},
