@@ -61,7 +61,8 @@ Test(internals, young_arenas_count_the_4_kib_pages_they_touch)
 }
 
 /* A pool that runs out of slices takes back the ones its pages never used: a page of 576-byte blocks spans
- * several slices and has used one; a fill with another class until the pool is full shrinks it to that one. */
+ * several slices and has used one (two below 1 KiB slices); a fill with another class until the pool is full
+ * shrinks it to those. */
 Test(internals, a_full_pool_takes_back_slices_pages_never_used)
 {
     size_t size = 4u << 20;
@@ -72,14 +73,17 @@ Test(internals, a_full_pool_takes_back_slices_pages_never_used)
                                                             .flags = HAK_ARENA_UNSYNCHRONIZED}), 0);
     char       *odd = hak_alloc(a, 576);
     hak_page_t *page = page_of(odd);
+    unsigned    used = (576 + HAK_SLICE - 1) >> HAK_SLICE_SHIFT; /* (more than one below 1 KiB slices) */
     cr_assert_not_null(odd);
-    cr_assert_gt(page->nslices, 1, "the 576-byte class's page spans several slices");
+    if (HAK_CFG_FREESTANDING && page->nslices == used) /* (4 KiB slices and no HAK_FS_PAGE_MIN_KIB, say) */
+        cr_skip_test("the 576-byte class's page is as small as a block in this geometry");
+    cr_assert_gt(page->nslices, used, "the 576-byte class's page spans more slices than a block");
     memset(odd, 0x6c, 576);
     size_t n = 0;
     while (hak_alloc(a, 64))
         n++;
     cr_assert_gt(n, size / 64 / 2);
-    cr_assert_eq(page->nslices, 1, "the page kept only the slice it used (%u)", page->nslices);
+    cr_assert_eq(page->nslices, used, "the page kept only the slices it used (%u)", page->nslices);
     for (int i = 0; i < 576; i++)
         cr_assert_eq(odd[i], 0x6c);
     cr_assert_eq(hak_arena_check(a), 0);
