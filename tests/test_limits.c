@@ -230,7 +230,7 @@ Test(limits, process_budget_spans_arenas)
 
 /* SuperSlabs that destroyed arenas left in the process-wide cache count against the budget, and go first when it
  * is short: no arena uses them. */
-Test(limits, the_budget_releases_cached_superslabs)
+Test(limits, the_budget_releases_cached_superslabs, .disabled = HAK_CFG_SLAB_CACHE == 0) /* (no cache) */
 {
     LINUX_ONLY("the SuperSlab cache keeps memory committed only on an OS");
     hak_arena_t *x, *y;
