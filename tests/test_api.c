@@ -552,17 +552,21 @@ Test(api, double_frees_are_detected, .disabled = HAK_CFG_INVALID_FREE_ABORT) /* 
     hak_arena_destroy(a);
 }
 
+/* Two blocks or more to a page, so that freeing every other block empties none (with 512-byte slices a page holds
+ * one 512-byte block, whose memory goes back when it is freed: a second free is then an interior pointer). */
+#define VERDICT_BLOCK ((size_t)(HAK_CFG_SLICE_SHIFT > 9 ? 512 : 256))
+
 /* Frees, double frees and interior frees over SuperSlabs of every size, and in a pool that starts off the build's
  * SuperSlab alignment: hak_free masks a block's address to find its SuperSlab (right only for chunks aligned to
  * the build's slab size) and confirms with the registry, so both ways must give the same verdicts. */
 static void free_verdicts(hak_arena_t *a, size_t slab_size)
 {
-    size_t n = slab_size * 3 / 2 / 512; /* more than one SuperSlab: blocks in every part of one */
+    size_t n = slab_size * 3 / 2 / VERDICT_BLOCK; /* more than one SuperSlab: blocks in every part of one */
     char **b = malloc(n * sizeof *b);
     cr_assert_not_null(b);
     for (size_t i = 0; i < n; i++) {
-        cr_assert_not_null(b[i] = hak_alloc(a, 512));
-        memset(b[i], (int)i, 512);
+        cr_assert_not_null(b[i] = hak_alloc(a, VERDICT_BLOCK));
+        memset(b[i], (int)i, VERDICT_BLOCK);
     }
     for (size_t i = 0; i < n; i += 2)
         hak_free(b[i]);
@@ -570,14 +574,14 @@ static void free_verdicts(hak_arena_t *a, size_t slab_size)
     for (size_t i = 0; i < n; i += 2) {
         hak_free(b[i]);
         cr_assert_eq(reported.last_code, HAK_ERR_DOUBLE_FREE);
-        hak_free(b[i + 1] + 256);
+        hak_free(b[i + 1] + VERDICT_BLOCK / 2);
         cr_assert_eq(reported.last_code, HAK_ERR_INTERIOR_PTR);
     }
     cr_assert_eq(reported.count, before + (int)n);
     check(a);
     for (size_t i = 1; i < n; i += 2) {
         cr_assert_eq(hak_arena_of(b[i]), a);
-        cr_assert_eq(b[i][511], (char)i);
+        cr_assert_eq(b[i][VERDICT_BLOCK - 1], (char)i);
         hak_free(b[i]);
     }
     cr_assert_eq(reported.count, before + (int)n);
