@@ -26,9 +26,9 @@
  * Fork. The arena's lock and the core's global lock are spinlocks that a fork could copy in the held state
  * into the child; a fork handler takes both before the fork (arena first, then global: the core's lock order;
  * both after glibc's lock of the list of FILEs, as glibc's malloc does) and releases them on both sides. It is
- * registered before any other library's fork handlers, so that it runs after them (see _hak_shim_atfork). The arena's per-thread caches (arena/tcache.c) go back at
- * thread exit through the core's own hook; in a forked child, the caches of threads that do not exist there
- * are lost (leaked, never corrupted).
+ * registered before any other library's fork handlers, so that it runs after them (see _hak_shim_atfork). The
+ * arena's per-thread caches (arena/tcache.c) go back at thread exit through the core's own hook; in a forked
+ * child, the caches of threads that do not exist there are lost (leaked, never corrupted).
  *
  * Environment: HAKMEM_POLICY=fast|lean and HAKMEM_LIMIT are read by the core when the arena is created;
  * HAKMEM_STATS=1 (or yes, true, on) prints one line of the arena's statistics to stderr when the process exits
